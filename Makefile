@@ -1,0 +1,26 @@
+# Everything runs in .venv, made on first use from whatever python3 is on PATH.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test typecheck clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sgxra demo
+
+test: $(STAMP)
+	$(BIN)/pytest
+	$(BIN)/mypy --strict src
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .hypothesis

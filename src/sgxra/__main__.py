@@ -1,0 +1,3 @@
+from sgxra.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``sgxra`` command line."""

@@ -1,0 +1,99 @@
+"""Structures as JSON-ready dicts with the SDK's field names (bytes as lowercase hex)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from sgxra.errors import MalformedMessage
+from sgxra.wire import EpidQuote, Msg0Msg1, Msg2, Msg3, Msg4, PlatformInfoBlob, ReportBody
+from sgxra.wire.platform_info import PIB_SIZE, PIB_TLV_TYPE
+from sgxra.wire.report_body import Attributes
+
+
+def to_json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, Attributes):
+        return {"flags": value.flags, "xfrm": value.xfrm, "flag_names": list(value.flag_names), "debug": value.debug}
+    if isinstance(value, PlatformInfoBlob):
+        plain = {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return plain | {"flag_names": {k: list(v) for k, v in value.flag_names.items()}}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def _quote(data: bytes) -> dict[str, Any]:
+    quote = EpidQuote.parse(data)
+    described: dict[str, Any] = to_json_value(quote)
+    described["signature_len"] = len(quote.signature)
+    return described
+
+
+def _msg0msg1(data: bytes) -> dict[str, Any]:
+    msg = Msg0Msg1.parse(data)
+    return {"extended_epid_group_id": msg.msg0.extended_epid_group_id, **to_json_value(msg.msg1)}
+
+
+def _msg2(data: bytes) -> dict[str, Any]:
+    msg = Msg2.parse(data)
+    described: dict[str, Any] = to_json_value(msg)
+    described["sig_rl_size"] = len(msg.sig_rl)
+    return described
+
+
+def _msg3(data: bytes) -> dict[str, Any]:
+    msg = Msg3.parse(data)
+    return {"mac": msg.mac.hex(), "g_a": msg.g_a.hex(), "ps_sec_prop": msg.ps_sec_prop.hex(), "quote": _quote(msg.quote)}
+
+
+def _msg4(data: bytes) -> dict[str, Any]:
+    msg = Msg4.parse(data)
+    return {"status": msg.status.name, "status_code": int(msg.status),
+            "platform_info_blob": to_json_value(msg.platform_info_blob)}
+
+
+def _pib(data: bytes) -> dict[str, Any]:
+    """The TLV as IAS sends it, or the bare 101-byte blob."""
+    if len(data) == PIB_SIZE:
+        pib = PlatformInfoBlob.parse(data)
+    elif data[:1] == bytes((PIB_TLV_TYPE,)):
+        pib = PlatformInfoBlob.parse_tlv(data)
+    else:
+        raise MalformedMessage("platform_info_blob", "<input>", 0,
+                               f"expected {PIB_SIZE} bytes or a TLV starting with 0x{PIB_TLV_TYPE:02x}")
+    described: dict[str, Any] = to_json_value(pib)
+    return described
+
+
+def _report_body(data: bytes) -> dict[str, Any]:
+    described: dict[str, Any] = to_json_value(ReportBody.parse(data))
+    return described
+
+
+DESCRIBERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
+    "msg0msg1": _msg0msg1,
+    "msg2": _msg2,
+    "msg3": _msg3,
+    "msg4": _msg4,
+    "quote": _quote,
+    "report-body": _report_body,
+    "pib": _pib,
+}
+
+
+def flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Dotted name / value pairs, for the sample-style text listing."""
+    if isinstance(obj, dict):
+        rows: list[tuple[str, str]] = []
+        for key, value in obj.items():
+            rows += flatten(value, f"{prefix}.{key}" if prefix else key)
+        return rows
+    if isinstance(obj, list):
+        return [(prefix, ", ".join(map(str, obj)) or "-")]
+    return [(prefix, str(obj))]

@@ -1,0 +1,89 @@
+"""The client's side of msg0..msg4 as a sans-IO state machine.
+
+The cryptography that SGX keeps inside the enclave (ephemeral key, msg2
+checks, report_data binding, session keys) is asked of an
+:class:`EnclaveBackend`: the simulated enclave today, hardware later.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from sgxra.errors import LocalProtocolError, UnexpectedMessage
+from sgxra.wire.messages import Msg0, Msg0Msg1, Msg1, Msg2, Msg3, Msg4
+
+
+class EnclaveBackend(Protocol):
+    """What sgx_ra_init / get_msg1 / proc_msg2 / get_keys do, for one session."""
+
+    def extended_epid_group_id(self) -> int: ...
+
+    def get_msg1(self) -> Msg1: ...
+
+    def proc_msg2(self, msg2: Msg2) -> Msg3:
+        """Check msg2 (signature, MAC, KDF) and return msg3; raise on a bad msg2."""
+        ...
+
+    def get_keys(self) -> tuple[bytes, bytes]:
+        """(SK, MK) after a successful proc_msg2."""
+        ...
+
+
+class ClientState(enum.Enum):
+    START = "start"
+    WAIT_MSG2 = "wait_msg2"
+    WAIT_MSG4 = "wait_msg4"
+    DONE = "done"
+    ERROR = "error"
+
+
+class ClientSession:
+    def __init__(self, enclave: EnclaveBackend) -> None:
+        self.enclave = enclave
+        self.state = ClientState.START
+        self.error: BaseException | None = None
+        self.msg4: Msg4 | None = None
+
+    @contextmanager
+    def _transition(self, allowed: ClientState, what: str, *, remote: bool) -> Iterator[None]:
+        if self.state is ClientState.ERROR:
+            raise LocalProtocolError(f"session already failed: {self.error}")
+        if self.state is not allowed:
+            error = (UnexpectedMessage if remote else LocalProtocolError)(
+                f"{what} is not expected in state {self.state.value}"
+            )
+            self.state, self.error = ClientState.ERROR, error
+            raise error
+        try:
+            yield
+        except BaseException as e:
+            self.state, self.error = ClientState.ERROR, e
+            raise
+
+    def start(self) -> bytes:
+        """msg0 || msg1, the first message the sample's client sends."""
+        with self._transition(ClientState.START, "start", remote=False):
+            msg = Msg0Msg1(Msg0(self.enclave.extended_epid_group_id()), self.enclave.get_msg1())
+            self.state = ClientState.WAIT_MSG2
+            return msg.to_bytes()
+
+    def receive_msg2(self, data: bytes) -> bytes:
+        with self._transition(ClientState.WAIT_MSG2, "msg2", remote=True):
+            msg3 = self.enclave.proc_msg2(Msg2.parse(data))
+            self.state = ClientState.WAIT_MSG4
+            return msg3.to_bytes()
+
+    def receive_msg4(self, data: bytes) -> Msg4:
+        with self._transition(ClientState.WAIT_MSG4, "msg4", remote=True):
+            self.msg4 = Msg4.parse(data)
+            self.state = ClientState.DONE
+            return self.msg4
+
+    @property
+    def keys(self) -> tuple[bytes, bytes]:
+        if self.state not in (ClientState.WAIT_MSG4, ClientState.DONE):
+            raise LocalProtocolError(f"session keys are not established in state {self.state.value}")
+        return self.enclave.get_keys()

@@ -1,0 +1,55 @@
+"""What the service provider asks of evidence verifiers and policies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sgxra.wire.platform_info import PlatformInfoBlob
+from sgxra.wire.report_body import ReportBody
+
+# Statuses meaning "genuine and fully up to date" (IAS and DCAP spellings).
+UP_TO_DATE_STATUSES = frozenset({"OK", "UpToDate"})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Genuine evidence, as a verifier found it (not yet judged by policy)."""
+
+    kind: str  # "epid", "ecdsa" or "sim-epid"
+    status: str  # IAS isvEnclaveQuoteStatus or DCAP TCB status
+    report_body: ReportBody
+    advisory_ids: tuple[str, ...] = ()
+    platform_info_blob: PlatformInfoBlob | None = None
+    epid_pseudonym: bytes | None = None
+    simulated: bool = False
+    details: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.status in UP_TO_DATE_STATUSES
+
+
+class Verifier(Protocol):
+    """Checks that a quote is genuine; raises :class:`VerificationError` if not."""
+
+    def verify_quote(self, quote: bytes) -> Evidence: ...
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One policy rule the evidence broke; ``platform`` ones the platform can fix by updating."""
+
+    rule: str
+    message: str
+    platform: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.message}"
+
+
+class PolicyChecker(Protocol):
+    """Judges genuine evidence; returns every violation (empty means accepted)."""
+
+    def violations(self, evidence: Evidence) -> Sequence[Violation]: ...
