@@ -48,12 +48,14 @@ class SimEnclave:
         quoting_enclave: SimQuotingEnclave,
         identity: EnclaveIdentity = EnclaveIdentity(),
         sp_public_key_le: bytes = SAMPLE_SP_PUBLIC_KEY_LE,
+        *,
+        ephemeral_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
         crypto.point_to_public_key(sp_public_key_le, "sp_public_key")
         self.quoting_enclave = quoting_enclave
         self.identity = identity
         self.sp_public_key_le = sp_public_key_le
-        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._key = ephemeral_key or ec.generate_private_key(ec.SECP256R1())
         self._g_a = crypto.public_key_to_point(self._key.public_key())
         self._keys: crypto.SessionKeys | None = None
 
