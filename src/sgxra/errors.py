@@ -77,3 +77,61 @@ class PolicyViolation(SgxRaError):
     def __init__(self, violations: Sequence[str]) -> None:
         self.violations = tuple(violations)
         super().__init__("policy refused the enclave: " + "; ".join(self.violations))
+
+
+class SignatureInvalid(VerificationError):
+    """A signature over evidence (an IAS report, a quote, collateral) does not verify."""
+
+
+class CertificateChainError(VerificationError):
+    """A certificate chain does not lead to the pinned root, or breaks a rule on the way."""
+
+
+class CertificateExpired(CertificateChainError):
+    """A certificate is not valid at the verification time."""
+
+
+class CertificateRevoked(CertificateChainError):
+    """A certificate is on its issuer's CRL."""
+
+
+class EvidenceMismatch(VerificationError):
+    """Genuine evidence that does not belong to this request (quote, nonce, API version)."""
+
+
+class StaleEvidence(VerificationError):
+    """Evidence outside the caller's freshness window."""
+
+
+class ServiceError(SgxRaError):
+    """A remote attestation service (IAS, PCS) did not give a usable answer.
+
+    ``status_code`` is the HTTP status (None for timeouts and connection
+    errors) and ``request_id`` the service's Request-ID, when it sent one.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, request_id: str | None = None) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        detail = []
+        if status_code is not None:
+            detail.append(f"HTTP {status_code}")
+        if request_id:
+            detail.append(f"Request-ID {request_id}")
+        super().__init__(message + (f" ({', '.join(detail)})" if detail else ""))
+
+
+class ServiceAuthError(ServiceError):
+    """The service refused our subscription key(s) (401)."""
+
+
+class ServiceBadRequest(ServiceError):
+    """The service called our request invalid (400): usually malformed evidence."""
+
+
+class ServiceNotFound(ServiceError):
+    """The service has no such resource (404)."""
+
+
+class ServiceUnavailable(ServiceError):
+    """The service failed (500), was unavailable (503) or unreachable, after retries."""

@@ -1,0 +1,72 @@
+"""Is an IAS Attestation Verification Report genuine, and about our request?
+
+Verification, not policy: the report's status is returned, not judged.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from sgxra.errors import EvidenceMismatch, MalformedMessage, SignatureInvalid, StaleEvidence
+from sgxra.verify.pki import verify_chain
+from sgxra.verify.trust import intel_ias_report_signing_root
+from sgxra.wire.ias_report import MAX_REPORT_SIZE, AttestationReport
+from sgxra.wire.quote import QUOTE_BODY_SIZE
+
+# How far a report's timestamp may lie ahead of the verification time (clock skew).
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def verify_report(
+    body: bytes,
+    signature: bytes,
+    *,
+    chain: Sequence[x509.Certificate],
+    at: datetime,
+    root: x509.Certificate | None = None,
+    api_version: int | None = None,
+    quote: bytes | None = None,
+    nonce: str | None = None,
+    max_age: timedelta | None = None,
+) -> AttestationReport:
+    """Verify a report body and its signature; return the parsed report.
+
+    Checks, in order: ``chain`` (leaf first) leads to ``root`` (Intel's pinned
+    report-signing root unless given) at time ``at``; the RSA-PKCS1v15-SHA256
+    signature over the exact ``body``; the body parses; then, where given, the
+    API version, the nonce echo, that ``isvEnclaveQuoteBody`` is the first 432
+    bytes of ``quote``, and that the report is at most ``max_age`` old at ``at``.
+    """
+    if at.tzinfo is None:
+        raise ValueError("verification time must be timezone-aware")
+    if len(body) > MAX_REPORT_SIZE:
+        raise MalformedMessage("ias_report", "<body>", 0, f"{len(body)} bytes exceeds {MAX_REPORT_SIZE}")
+    leaf = verify_chain(chain, root or intel_ias_report_signing_root(), at=at)
+    key = leaf.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SignatureInvalid("report signing certificate does not hold an RSA key")
+    try:
+        key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise SignatureInvalid("report signature does not verify over the report body") from None
+    report = AttestationReport.parse(body)
+    if api_version is not None and report.version != api_version:
+        raise EvidenceMismatch(f"report version {report.version} is not the API version used ({api_version})")
+    if nonce is not None and not hmac.compare_digest((report.nonce or "").encode(), nonce.encode()):
+        raise EvidenceMismatch("report does not echo the nonce sent with the quote")
+    if quote is not None and not hmac.compare_digest(report.isv_enclave_quote_body, quote[:QUOTE_BODY_SIZE]):
+        raise EvidenceMismatch("report describes a different quote than the one submitted")
+    if report.timestamp > at + FUTURE_SKEW:
+        raise StaleEvidence(f"report timestamp {report.timestamp.isoformat()} is in the future at {at.isoformat()}")
+    if max_age is not None and at - report.timestamp > max_age:
+        raise StaleEvidence(
+            f"report from {report.timestamp.isoformat()} is older than {max_age} at {at.isoformat()}"
+        )
+    return report

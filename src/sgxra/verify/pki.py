@@ -1,0 +1,118 @@
+"""X.509 chain checks to a pinned root at an explicit time.
+
+Done by hand rather than with ``cryptography.x509.verification``: Intel's
+chains are short and fixed, carry no names to match, and need rules (key
+usage per role, CRLs) that the web-PKI verifier does not express. Each
+signature check is still pyca's ``verify_directly_issued_by``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Sequence
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from sgxra.errors import CertificateChainError, CertificateExpired, MalformedMessage
+
+MAX_CHAIN_PEM = 64 * 1024
+MAX_CHAIN_LENGTH = 8
+
+
+def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
+    """PEM certificates, leaf first, bounded in size and number."""
+    if len(pem) > MAX_CHAIN_PEM:
+        raise MalformedMessage(what, "<pem>", 0, f"{len(pem)} bytes exceeds {MAX_CHAIN_PEM}")
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as e:
+        raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
+    if len(certs) > MAX_CHAIN_LENGTH:
+        raise MalformedMessage(what, "<pem>", 0, f"{len(certs)} certificates exceeds {MAX_CHAIN_LENGTH}")
+    return certs
+
+
+def load_urlencoded_chain(header: str, what: str = "certificate chain header") -> list[x509.Certificate]:
+    """A chain from a URL-encoded PEM header value (percent-decoding only: '+' stays '+')."""
+    if len(header) > 3 * MAX_CHAIN_PEM:
+        raise MalformedMessage(what, "<header>", 0, "too long")
+    return load_pem_chain(urllib.parse.unquote(header).encode("ascii", "replace"), what)
+
+
+def _name(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string() or f"serial {cert.serial_number:x}"
+
+
+def check_validity(cert: x509.Certificate, at: datetime) -> None:
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        raise CertificateExpired(
+            f"certificate expired or not yet valid at {at.isoformat()}: {_name(cert)} is valid "
+            f"{cert.not_valid_before_utc.isoformat()} .. {cert.not_valid_after_utc.isoformat()}"
+        )
+
+
+def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return cert.extensions.get_extension_for_class(ext_type).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _check_issued_by(child: x509.Certificate, parent: x509.Certificate) -> None:
+    try:
+        child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, InvalidSignature) as e:
+        raise CertificateChainError(f"{_name(child)} is not validly signed by {_name(parent)}: {e or 'bad signature'}") from None
+
+
+def _check_ca(cert: x509.Certificate, below: int) -> None:
+    """A CA certificate that signs ``below`` intermediate CAs under it."""
+    constraints = _extension(cert, x509.BasicConstraints)
+    if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
+        raise CertificateChainError(f"{_name(cert)} is not a CA but issued a certificate")
+    if constraints.path_length is not None and below > constraints.path_length:
+        raise CertificateChainError(f"{_name(cert)} path length {constraints.path_length} exceeded")
+    usage = _extension(cert, x509.KeyUsage)
+    if isinstance(usage, x509.KeyUsage) and not usage.key_cert_sign:
+        raise CertificateChainError(f"{_name(cert)} may not sign certificates (key usage)")
+
+
+def _check_leaf(cert: x509.Certificate) -> None:
+    constraints = _extension(cert, x509.BasicConstraints)
+    if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
+        raise CertificateChainError(f"signing certificate {_name(cert)} is a CA certificate")
+    usage = _extension(cert, x509.KeyUsage)
+    if not isinstance(usage, x509.KeyUsage) or not usage.digital_signature:
+        raise CertificateChainError(f"{_name(cert)} is not allowed to sign (key usage lacks digitalSignature)")
+
+
+def verify_chain(chain: Sequence[x509.Certificate], root: x509.Certificate, *, at: datetime) -> x509.Certificate:
+    """Check ``chain`` (leaf first) leads to ``root`` at time ``at``; return the leaf.
+
+    The chain may or may not end with the root itself; any other self-signed
+    certificate in it is refused, so a chain to another root never passes.
+    """
+    if not chain:
+        raise CertificateChainError("no signing certificate was given")
+    if len(chain) > MAX_CHAIN_LENGTH:
+        raise CertificateChainError(f"chain of {len(chain)} certificates is too long")
+    path = list(chain)
+    if path[-1] == root:
+        path.pop()
+    if not path:
+        raise CertificateChainError("the chain holds only the root, no signing certificate")
+    for cert in path:
+        if cert == root:
+            raise CertificateChainError("the root appears inside the chain")
+        if cert.issuer == cert.subject:
+            raise CertificateChainError(f"chain leads to {_name(cert)}, not to the pinned root {_name(root)}")
+    for cert in [*path, root]:
+        check_validity(cert, at)
+    _check_leaf(path[0])
+    parents = [*path[1:], root]
+    for depth, (child, parent) in enumerate(zip(path, parents)):
+        _check_issued_by(child, parent)
+        _check_ca(parent, below=depth)
+    return path[0]
