@@ -1,8 +1,21 @@
-"""Distinct exit codes per failure family, so scripts can tell them apart."""
+"""Distinct exit codes per failure kind, so scripts can tell them apart."""
 
 from __future__ import annotations
 
-from sgxra.errors import MalformedMessage, PolicyViolation, ProtocolError, SgxRaError, VerificationError
+from sgxra.errors import (
+    CertificateChainError,
+    CertificateExpired,
+    CertificateRevoked,
+    EvidenceMismatch,
+    MalformedMessage,
+    PolicyViolation,
+    ProtocolError,
+    ServiceError,
+    SgxRaError,
+    SignatureInvalid,
+    StaleEvidence,
+    VerificationError,
+)
 
 OK = 0
 FAILURE = 1
@@ -11,15 +24,32 @@ MALFORMED = 3
 PROTOCOL = 4
 NOT_GENUINE = 5
 POLICY = 6
+BAD_SIGNATURE = 7
+BAD_CHAIN = 8
+EXPIRED = 9
+MISMATCH = 10
+STALE = 11
+REVOKED = 12
+SERVICE = 13
+
+# Most specific first: subclasses before their bases.
+_CODES: tuple[tuple[type[SgxRaError], int], ...] = (
+    (MalformedMessage, MALFORMED),
+    (ProtocolError, PROTOCOL),
+    (SignatureInvalid, BAD_SIGNATURE),
+    (CertificateExpired, EXPIRED),
+    (CertificateRevoked, REVOKED),
+    (CertificateChainError, BAD_CHAIN),
+    (EvidenceMismatch, MISMATCH),
+    (StaleEvidence, STALE),
+    (VerificationError, NOT_GENUINE),
+    (PolicyViolation, POLICY),
+    (ServiceError, SERVICE),
+)
 
 
 def exit_code_for(error: SgxRaError) -> int:
-    if isinstance(error, MalformedMessage):
-        return MALFORMED
-    if isinstance(error, ProtocolError):
-        return PROTOCOL
-    if isinstance(error, VerificationError):
-        return NOT_GENUINE
-    if isinstance(error, PolicyViolation):
-        return POLICY
+    for error_type, code in _CODES:
+        if isinstance(error, error_type):
+            return code
     return FAILURE

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 
+from cryptography import x509
+
 from sgxra.errors import MalformedMessage
+from sgxra.verify.pki import load_pem_chain, load_urlencoded_chain
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 _HEX = re.compile(rb"\A[0-9a-fA-F\s]*\Z")
@@ -32,3 +38,34 @@ def _decode_hex(text: bytes, field: str) -> bytes:
     if len(cleaned) % 2:
         raise MalformedMessage("input", field, len(cleaned) // 2, "odd number of hex digits")
     return bytes.fromhex(cleaned.decode("ascii"))
+
+
+def parse_time(text: str) -> datetime:
+    """ISO-8601 (UTC when no zone is given) or Unix seconds."""
+    try:
+        if text.lstrip("-").replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(text), tz=timezone.utc)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise MalformedMessage("time", "--at", 0, f"{text!r} is neither ISO-8601 nor Unix seconds") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def read_signature(path: Path) -> bytes:
+    """A signature file holding base64 text or the raw bytes."""
+    data = path.read_bytes()[: 64 * 1024]
+    stripped = b"".join(data.split())
+    if stripped and re.fullmatch(rb"[A-Za-z0-9+/]+={0,2}", stripped):
+        try:
+            return base64.b64decode(stripped, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    return data
+
+
+def read_chain(path: Path) -> list[x509.Certificate]:
+    """A PEM chain, or the URL-encoded X-IASReport-Signing-Certificate header value."""
+    data = path.read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return load_pem_chain(data, str(path))
+    return load_urlencoded_chain(data.decode("ascii", "replace").strip(), str(path))

@@ -10,6 +10,7 @@ import click
 from sgxra.cli.demo import run_demo
 from sgxra.cli.describe import DESCRIBERS, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import read_blob
 from sgxra.errors import SgxRaError
 
@@ -44,3 +45,7 @@ def inspect(kind: str, data: str, as_json: bool) -> None:
 def demo() -> None:
     """Run a simulated attestation end to end and show each step."""
     sys.exit(0 if run_demo(click.echo) else FAILURE)
+
+
+main.add_command(verify_report_cmd)
+main.add_command(ias_mock_cmd)

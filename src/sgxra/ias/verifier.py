@@ -1,0 +1,80 @@
+"""A Verifier for the service provider that asks IAS about EPID quotes."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from cryptography import x509
+
+from sgxra.errors import VerificationError
+from sgxra.ias.client import AsyncIasClient, IasClient, IasReportResponse
+from sgxra.protocol.evidence import Evidence
+from sgxra.verify.ias import verify_report
+from sgxra.verify.trust import fingerprint, intel_ias_report_signing_root
+from sgxra.wire.ias_report import AttestationReport, QuoteStatus
+
+Clock = Callable[[], datetime]
+
+
+def evidence_from_report(report: AttestationReport, *, simulated: bool) -> Evidence:
+    """Turn a verified report into evidence; a quote IAS found forged is not evidence."""
+    if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:
+        raise VerificationError("IAS: the quote's EPID signature is invalid")
+    details = {"ias_report_id": report.id, "ias_timestamp": report.timestamp.isoformat()}
+    if report.revocation_reason is not None:
+        details["revocation_reason"] = str(report.revocation_reason)
+    return Evidence(
+        kind="epid", status=report.status, report_body=report.quote.report_body,
+        advisory_ids=report.advisory_ids, platform_info_blob=report.platform_info_blob,
+        epid_pseudonym=report.epid_pseudonym, simulated=simulated, details=details,
+    )
+
+
+class _ReportChecks:
+    """Verification of IAS answers, shared by the sync and async verifiers."""
+
+    def __init__(self, *, clock: Clock, root: x509.Certificate | None, max_age: timedelta | None) -> None:
+        self.clock = clock
+        self.root = root or intel_ias_report_signing_root()
+        self.max_age = max_age
+        # Anything not signed under Intel's own root is simulation, and says so.
+        self.simulated = fingerprint(self.root) != fingerprint(intel_ias_report_signing_root())
+
+    def evidence(self, quote: bytes, nonce: str, response: IasReportResponse) -> Evidence:
+        report = verify_report(
+            response.body, response.signature, chain=response.chain, at=self.clock(), root=self.root,
+            api_version=response.api_version, quote=quote, nonce=nonce, max_age=self.max_age,
+        )
+        return evidence_from_report(report, simulated=self.simulated)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)  # 32 characters, IAS's limit
+
+
+class IasVerifier(_ReportChecks):
+    def __init__(
+        self, client: IasClient, *, clock: Clock, root: x509.Certificate | None = None,
+        max_age: timedelta | None = timedelta(minutes=10),
+    ) -> None:
+        super().__init__(clock=clock, root=root, max_age=max_age)
+        self.client = client
+
+    def verify_quote(self, quote: bytes) -> Evidence:
+        nonce = new_nonce()
+        return self.evidence(quote, nonce, self.client.get_report(quote, nonce=nonce))
+
+
+class AsyncIasVerifier(_ReportChecks):
+    def __init__(
+        self, client: AsyncIasClient, *, clock: Clock, root: x509.Certificate | None = None,
+        max_age: timedelta | None = timedelta(minutes=10),
+    ) -> None:
+        super().__init__(clock=clock, root=root, max_age=max_age)
+        self.client = client
+
+    async def verify_quote(self, quote: bytes) -> Evidence:
+        nonce = new_nonce()
+        return self.evidence(quote, nonce, await self.client.get_report(quote, nonce=nonce))
