@@ -1,0 +1,141 @@
+"""The SGX extension (OID 1.2.840.113741.1.13.1) of Intel's PCK certificates."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from sgxra.errors import MalformedMessage
+from sgxra.wire import der
+
+SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
+STRUCT = "pck_sgx_extension"
+_PPID, _TCB, _PCEID, _FMSPC, _SGX_TYPE, _INSTANCE, _CONFIG = (f"{SGX_EXTENSION_OID}.{i}" for i in range(1, 8))
+_PCESVN, _CPUSVN = f"{_TCB}.17", f"{_TCB}.18"
+_CONFIG_FLAGS = {f"{_CONFIG}.1": "dynamic_platform", f"{_CONFIG}.2": "cached_keys", f"{_CONFIG}.3": "smt_enabled"}
+
+
+class SgxType(enum.IntEnum):
+    Standard = 0
+    Scalable = 1
+    ScalableWithIntegrity = 2
+
+
+@dataclass(frozen=True)
+class PlatformConfiguration:
+    dynamic_platform: bool | None
+    cached_keys: bool | None
+    smt_enabled: bool | None
+
+
+@dataclass(frozen=True)
+class PckExtension:
+    ppid: bytes
+    tcb_components: tuple[int, ...]  # the 16 SGX TCB component SVNs
+    pcesvn: int
+    cpusvn: bytes
+    pce_id: bytes
+    fmspc: bytes
+    sgx_type: SgxType
+    platform_instance_id: bytes | None = None
+    configuration: PlatformConfiguration | None = None
+
+    @classmethod
+    def from_certificate(cls, cert: x509.Certificate) -> PckExtension:
+        try:
+            ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID))
+        except x509.ExtensionNotFound:
+            raise MalformedMessage(STRUCT, "<extension>", 0, "PCK certificate has no SGX extension") from None
+        value = ext.value
+        if not isinstance(value, x509.UnrecognizedExtension):
+            raise MalformedMessage(STRUCT, "<extension>", 0, "unexpected extension type")
+        return cls.parse(value.value)
+
+    @classmethod
+    def parse(cls, data: bytes) -> PckExtension:
+        outer = der.read_all(data, STRUCT)
+        if len(outer) != 1:
+            raise MalformedMessage(STRUCT, "<der>", 0, "expected one SEQUENCE")
+        members = _members(der.expect(outer[0], der.SEQUENCE, STRUCT, "<root>"), outer[0].value_offset)
+        tcb = _members(der.expect(_need(members, _TCB), der.SEQUENCE, STRUCT, "tcb"), _need(members, _TCB).value_offset)
+        components = tuple(
+            der.decode_uint(der.expect(_need(tcb, f"{_TCB}.{i}"), der.INTEGER, STRUCT, f"tcb.comp{i:02d}"),
+                            STRUCT, f"tcb.comp{i:02d}", 0)
+            for i in range(1, 17)
+        )
+        pcesvn = der.decode_uint(der.expect(_need(tcb, _PCESVN), der.INTEGER, STRUCT, "tcb.pcesvn"), STRUCT, "pcesvn", 0)
+        sgx_type = der.decode_uint(der.expect(_need(members, _SGX_TYPE), der.ENUMERATED, STRUCT, "sgx_type"),
+                                   STRUCT, "sgx_type", 0)
+        if sgx_type not in SgxType._value2member_map_:
+            raise MalformedMessage(STRUCT, "sgx_type", 0, f"unknown SGX type {sgx_type}")
+        instance = members.get(_INSTANCE)
+        config = members.get(_CONFIG)
+        return cls(
+            ppid=_octets(members, _PPID, "ppid", 16),
+            tcb_components=components,
+            pcesvn=pcesvn,
+            cpusvn=_octets(tcb, _CPUSVN, "cpusvn", 16),
+            pce_id=_octets(members, _PCEID, "pce_id", 2),
+            fmspc=_octets(members, _FMSPC, "fmspc", 6),
+            sgx_type=SgxType(sgx_type),
+            platform_instance_id=der.expect(instance, der.OCTET_STRING, STRUCT, "platform_instance_id") if instance else None,
+            configuration=_configuration(config) if config else None,
+        )
+
+    def to_der(self) -> bytes:
+        """DER of the extension's value, as a PCK certificate carries it."""
+        def member(oid: str, value: bytes) -> bytes:
+            return der.sequence(der.encode_oid(oid), value)
+
+        tcb = [member(f"{_TCB}.{i + 1}", der.encode_uint(der.INTEGER, svn)) for i, svn in enumerate(self.tcb_components)]
+        tcb += [member(_PCESVN, der.encode_uint(der.INTEGER, self.pcesvn)),
+                member(_CPUSVN, der.encode(der.OCTET_STRING, self.cpusvn))]
+        items = [
+            member(_PPID, der.encode(der.OCTET_STRING, self.ppid)),
+            member(_TCB, der.sequence(*tcb)),
+            member(_PCEID, der.encode(der.OCTET_STRING, self.pce_id)),
+            member(_FMSPC, der.encode(der.OCTET_STRING, self.fmspc)),
+            member(_SGX_TYPE, der.encode_uint(der.ENUMERATED, self.sgx_type)),
+        ]
+        if self.platform_instance_id is not None:
+            items.append(member(_INSTANCE, der.encode(der.OCTET_STRING, self.platform_instance_id)))
+        return der.sequence(*items)
+
+
+def _members(body: bytes, base: int) -> dict[str, der.Tlv]:
+    """SEQUENCE { SEQUENCE { OID, value } ... } as a dict from dotted OID to value."""
+    found: dict[str, der.Tlv] = {}
+    for item in der.read_all(body, STRUCT, base):
+        pair = der.read_all(der.expect(item, der.SEQUENCE, STRUCT, "<member>"), STRUCT, item.value_offset)
+        if len(pair) != 2:
+            raise MalformedMessage(STRUCT, "<member>", item.offset, "expected OID and value")
+        oid = der.decode_oid(der.expect(pair[0], der.OID, STRUCT, "<oid>"), STRUCT, pair[0].offset)
+        if oid in found:
+            raise MalformedMessage(STRUCT, oid, item.offset, "appears twice")
+        found[oid] = pair[1]
+    return found
+
+
+def _need(members: dict[str, der.Tlv], oid: str) -> der.Tlv:
+    tlv = members.get(oid)
+    if tlv is None:
+        raise MalformedMessage(STRUCT, oid, 0, "is missing")
+    return tlv
+
+
+def _octets(members: dict[str, der.Tlv], oid: str, field: str, size: int) -> bytes:
+    tlv = _need(members, oid)
+    value = der.expect(tlv, der.OCTET_STRING, STRUCT, field)
+    if len(value) != size:
+        raise MalformedMessage(STRUCT, field, tlv.offset, f"must be {size} bytes, got {len(value)}")
+    return value
+
+
+def _configuration(tlv: der.Tlv) -> PlatformConfiguration:
+    flags: dict[str, bool | None] = dict.fromkeys(_CONFIG_FLAGS.values())
+    for oid, value in _members(der.expect(tlv, der.SEQUENCE, STRUCT, "configuration"), tlv.value_offset).items():
+        if oid in _CONFIG_FLAGS:
+            flags[_CONFIG_FLAGS[oid]] = der.expect(value, der.BOOLEAN, STRUCT, oid) != b"\x00"
+    return PlatformConfiguration(**flags)
