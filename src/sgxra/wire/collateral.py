@@ -1,0 +1,281 @@
+"""DCAP collateral: the nine-field JSON interchange form and the signed JSON it carries.
+
+The interchange form is dcap-qvl's: ``pck_crl_issuer_chain``,
+``tcb_info_issuer_chain``, ``qe_identity_issuer_chain`` (PEM), ``root_ca_crl``
+and ``pck_crl`` (hex of DER), ``tcb_info`` and ``qe_identity`` (the exact
+signed JSON text), ``tcb_info_signature`` and ``qe_identity_signature`` (hex of
+raw r || s). TCB info and QE identity are only parsed here, never trusted.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sgxra.errors import MalformedMessage
+
+MAX_COLLATERAL_JSON = 1024 * 1024
+MAX_SIGNED_JSON = 512 * 1024
+FIELDS = (
+    "pck_crl_issuer_chain", "root_ca_crl", "pck_crl", "tcb_info_issuer_chain", "tcb_info",
+    "tcb_info_signature", "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
+)
+
+
+class TcbStatus(enum.Enum):
+    UpToDate = "UpToDate"
+    SWHardeningNeeded = "SWHardeningNeeded"
+    ConfigurationNeeded = "ConfigurationNeeded"
+    ConfigurationAndSWHardeningNeeded = "ConfigurationAndSWHardeningNeeded"
+    OutOfDate = "OutOfDate"
+    OutOfDateConfigurationNeeded = "OutOfDateConfigurationNeeded"
+    Revoked = "Revoked"
+
+
+@dataclass(frozen=True)
+class Collateral:
+    pck_crl_issuer_chain: str
+    root_ca_crl: bytes
+    pck_crl: bytes
+    tcb_info_issuer_chain: str
+    tcb_info: str
+    tcb_info_signature: bytes
+    qe_identity_issuer_chain: str
+    qe_identity: str
+    qe_identity_signature: bytes
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Collateral:
+        if len(text) > MAX_COLLATERAL_JSON:
+            raise MalformedMessage("collateral", "<json>", 0, f"larger than {MAX_COLLATERAL_JSON} bytes")
+        try:
+            obj = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise MalformedMessage("collateral", "<json>", 0, f"not JSON: {e}") from None
+        if not isinstance(obj, dict):
+            raise MalformedMessage("collateral", "<json>", 0, "not a JSON object")
+        values: dict[str, Any] = {}
+        for name in FIELDS:
+            value = obj.get(name)
+            if not isinstance(value, str):
+                raise MalformedMessage("collateral", name, 0, "missing or not a string")
+            if name in ("root_ca_crl", "pck_crl", "tcb_info_signature", "qe_identity_signature"):
+                try:
+                    values[name] = bytes.fromhex(value)
+                except ValueError:
+                    raise MalformedMessage("collateral", name, 0, "not hex") from None
+            else:
+                values[name] = value
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            name: value.hex() if isinstance(value := getattr(self, name), bytes) else value for name in FIELDS
+        }, indent=1)
+
+
+@dataclass(frozen=True)
+class TcbLevel:
+    sgx_components: tuple[int, ...]
+    pcesvn: int
+    tdx_components: tuple[int, ...] | None
+    tcb_date: str
+    status: TcbStatus
+    advisory_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModuleTcbLevel:
+    isvsvn: int
+    status: TcbStatus
+    advisory_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TdxModuleIdentity:
+    id: str
+    mrsigner: bytes
+    attributes: bytes
+    attributes_mask: bytes
+    tcb_levels: tuple[ModuleTcbLevel, ...]
+
+
+@dataclass(frozen=True)
+class TcbInfo:
+    id: str  # "SGX" or "TDX"
+    version: int
+    issue_date: datetime
+    next_update: datetime
+    fmspc: bytes
+    pce_id: bytes
+    tcb_type: int
+    tcb_evaluation_data_number: int
+    tcb_levels: tuple[TcbLevel, ...]
+    tdx_module: TdxModuleIdentity | None
+    tdx_module_identities: tuple[TdxModuleIdentity, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> TcbInfo:
+        j = _Json("tcb_info", text)
+        version = j.integer("version")
+        if version not in (2, 3):
+            raise j.error("version", f"unsupported TCB info version {version}")
+        tcb_id = j.text("id") if version == 3 else "SGX"
+        if tcb_id not in ("SGX", "TDX"):
+            raise j.error("id", f"unknown TCB info id {tcb_id!r}")
+        levels = tuple(_tcb_level(j.sub(level, f"tcbLevels[{i}]"), version) for i, level in enumerate(j.items("tcbLevels")))
+        if not levels:
+            raise j.error("tcbLevels", "is empty")
+        module = j.obj.get("tdxModule")
+        return cls(
+            id=tcb_id, version=version, issue_date=j.time("issueDate"), next_update=j.time("nextUpdate"),
+            fmspc=j.hexbytes("fmspc", 6), pce_id=j.hexbytes("pceId", 2), tcb_type=j.integer("tcbType"),
+            tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
+            tdx_module=_module(j.sub(module, "tdxModule"), "") if module is not None else None,
+            tdx_module_identities=tuple(
+                _module(j.sub(m, f"tdxModuleIdentities[{i}]"), None)
+                for i, m in enumerate(j.items("tdxModuleIdentities", required=False))
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class QeIdentity:
+    id: str  # "QE", "QVE" or "TD_QE"
+    version: int
+    issue_date: datetime
+    next_update: datetime
+    miscselect: int
+    miscselect_mask: int
+    attributes: bytes
+    attributes_mask: bytes
+    mrsigner: bytes
+    isvprodid: int
+    tcb_levels: tuple[ModuleTcbLevel, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> QeIdentity:
+        j = _Json("qe_identity", text)
+        version = j.integer("version")
+        if version != 2:
+            raise j.error("version", f"unsupported QE identity version {version}")
+        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]")) for i, level in enumerate(j.items("tcbLevels")))
+        if not levels:
+            raise j.error("tcbLevels", "is empty")
+        return cls(
+            id=j.text("id"), version=version, issue_date=j.time("issueDate"), next_update=j.time("nextUpdate"),
+            miscselect=int.from_bytes(j.hexbytes("miscselect", 4), "big"),
+            miscselect_mask=int.from_bytes(j.hexbytes("miscselectMask", 4), "big"),
+            attributes=j.hexbytes("attributes", 16), attributes_mask=j.hexbytes("attributesMask", 16),
+            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"), tcb_levels=levels,
+        )
+
+
+def _status(j: _Json) -> TcbStatus:
+    text = j.text("tcbStatus")
+    try:
+        return TcbStatus(text)
+    except ValueError:
+        raise j.error("tcbStatus", f"unknown TCB status {text!r}") from None
+
+
+def _advisories(j: _Json) -> tuple[str, ...]:
+    ids = j.obj.get("advisoryIDs", [])
+    if not isinstance(ids, list) or not all(isinstance(a, str) for a in ids):
+        raise j.error("advisoryIDs", "must be a list of strings")
+    return tuple(ids)
+
+
+def _tcb_level(j: _Json, version: int) -> TcbLevel:
+    tcb = j.sub(j.obj.get("tcb"), "tcb")
+    if version == 2:
+        sgx = tuple(tcb.integer(f"sgxtcbcomp{i:02d}svn") for i in range(1, 17))
+        tdx = None
+    else:
+        sgx = _components(tcb, "sgxtcbcomponents")
+        tdx = _components(tcb, "tdxtcbcomponents") if "tdxtcbcomponents" in tcb.obj else None
+    return TcbLevel(sgx, tcb.integer("pcesvn"), tdx, j.text("tcbDate"), _status(j), _advisories(j))
+
+
+def _components(j: _Json, name: str) -> tuple[int, ...]:
+    items = j.items(name)
+    if len(items) != 16:
+        raise j.error(name, f"must list 16 components, got {len(items)}")
+    return tuple(j.sub(item, f"{name}[{i}]").integer("svn") for i, item in enumerate(items))
+
+
+def _module_level(j: _Json) -> ModuleTcbLevel:
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), _status(j), _advisories(j))
+
+
+def _module(j: _Json, default_id: str | None) -> TdxModuleIdentity:
+    levels = tuple(_module_level(j.sub(x, f"tcbLevels[{i}]")) for i, x in enumerate(j.items("tcbLevels", required=False)))
+    return TdxModuleIdentity(
+        id=j.text("id") if default_id is None else default_id, mrsigner=j.hexbytes("mrsigner", 48),
+        attributes=j.hexbytes("attributes", 8), attributes_mask=j.hexbytes("attributesMask", 8), tcb_levels=levels,
+    )
+
+
+class _Json:
+    """Typed access to members of a JSON object; errors name the member path."""
+
+    def __init__(self, structure: str, source: str | dict[str, Any], path: str = "") -> None:
+        self.structure, self.path = structure, path
+        if isinstance(source, str):
+            if len(source) > MAX_SIGNED_JSON:
+                raise MalformedMessage(structure, "<json>", 0, "too large")
+            try:
+                source = json.loads(source)
+            except ValueError as e:
+                raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
+        if not isinstance(source, dict):
+            raise MalformedMessage(structure, path or "<json>", 0, "not a JSON object")
+        self.obj: dict[str, Any] = source
+
+    def error(self, name: str, reason: str) -> MalformedMessage:
+        return MalformedMessage(self.structure, f"{self.path}{name}", 0, reason)
+
+    def sub(self, value: Any, name: str) -> _Json:
+        if not isinstance(value, dict):
+            raise self.error(name, "missing or not a JSON object")
+        return _Json(self.structure, value, f"{self.path}{name}.")
+
+    def text(self, name: str) -> str:
+        value = self.obj.get(name)
+        if not isinstance(value, str):
+            raise self.error(name, "missing or not a string")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self.obj.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise self.error(name, "missing or not a non-negative integer")
+        return value
+
+    def hexbytes(self, name: str, size: int) -> bytes:
+        try:
+            value = bytes.fromhex(self.text(name))
+        except ValueError:
+            raise self.error(name, "not hex") from None
+        if len(value) != size:
+            raise self.error(name, f"must be {size} bytes, got {len(value)}")
+        return value
+
+    def time(self, name: str) -> datetime:
+        text = self.text(name)
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise self.error(name, f"{text!r} is not an ISO-8601 time") from None
+        if parsed.tzinfo is None:
+            raise self.error(name, "has no time zone")
+        return parsed
+
+    def items(self, name: str, *, required: bool = True) -> list[Any]:
+        value = self.obj.get(name, None if required else [])
+        if not isinstance(value, list):
+            raise self.error(name, "missing or not a list")
+        return value
