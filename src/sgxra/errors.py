@@ -135,3 +135,7 @@ class ServiceNotFound(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     """The service failed (500), was unavailable (503) or unreachable, after retries."""
+
+
+class CollateralExpired(VerificationError):
+    """Collateral (TCB info, QE identity, a CRL) is not current at the verification time."""

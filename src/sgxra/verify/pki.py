@@ -11,13 +11,24 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from sgxra.errors import CertificateChainError, CertificateExpired, MalformedMessage
+from sgxra.errors import (
+    CertificateChainError,
+    CertificateExpired,
+    CertificateRevoked,
+    CollateralExpired,
+    MalformedMessage,
+    SignatureInvalid,
+)
 
+LeafUsage = Literal["digital_signature", "crl_sign"]
 MAX_CHAIN_PEM = 64 * 1024
+MAX_CRL_SIZE = 4 * 1024 * 1024
 MAX_CHAIN_LENGTH = 8
 
 
@@ -79,20 +90,31 @@ def _check_ca(cert: x509.Certificate, below: int) -> None:
         raise CertificateChainError(f"{_name(cert)} may not sign certificates (key usage)")
 
 
-def _check_leaf(cert: x509.Certificate) -> None:
+def _check_leaf(cert: x509.Certificate, usage_needed: LeafUsage) -> None:
+    usage = _extension(cert, x509.KeyUsage)
+    if usage_needed == "crl_sign":
+        if not isinstance(usage, x509.KeyUsage) or not usage.crl_sign:
+            raise CertificateChainError(f"{_name(cert)} is not allowed to sign CRLs (key usage lacks cRLSign)")
+        return
     constraints = _extension(cert, x509.BasicConstraints)
     if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
         raise CertificateChainError(f"signing certificate {_name(cert)} is a CA certificate")
-    usage = _extension(cert, x509.KeyUsage)
     if not isinstance(usage, x509.KeyUsage) or not usage.digital_signature:
         raise CertificateChainError(f"{_name(cert)} is not allowed to sign (key usage lacks digitalSignature)")
 
 
-def verify_chain(chain: Sequence[x509.Certificate], root: x509.Certificate, *, at: datetime) -> x509.Certificate:
+def verify_chain(
+    chain: Sequence[x509.Certificate],
+    root: x509.Certificate,
+    *,
+    at: datetime,
+    leaf_usage: LeafUsage = "digital_signature",
+) -> x509.Certificate:
     """Check ``chain`` (leaf first) leads to ``root`` at time ``at``; return the leaf.
 
     The chain may or may not end with the root itself; any other self-signed
     certificate in it is refused, so a chain to another root never passes.
+    ``leaf_usage`` is what the leaf is for: signing data, or signing CRLs (a CA).
     """
     if not chain:
         raise CertificateChainError("no signing certificate was given")
@@ -110,9 +132,46 @@ def verify_chain(chain: Sequence[x509.Certificate], root: x509.Certificate, *, a
             raise CertificateChainError(f"chain leads to {_name(cert)}, not to the pinned root {_name(root)}")
     for cert in [*path, root]:
         check_validity(cert, at)
-    _check_leaf(path[0])
+    _check_leaf(path[0], leaf_usage)
     parents = [*path[1:], root]
     for depth, (child, parent) in enumerate(zip(path, parents)):
         _check_issued_by(child, parent)
         _check_ca(parent, below=depth)
     return path[0]
+
+
+def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
+    """A CRL given as DER, PEM or hex of DER (PCCS serves hex)."""
+    if len(data) > MAX_CRL_SIZE:
+        raise MalformedMessage(what, "<crl>", 0, f"larger than {MAX_CRL_SIZE} bytes")
+    stripped = data.strip()
+    try:
+        if stripped.startswith(b"-----BEGIN"):
+            return x509.load_pem_x509_crl(stripped)
+        if stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
+            return x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
+        return x509.load_der_x509_crl(data)
+    except ValueError as e:
+        raise MalformedMessage(what, "<crl>", 0, f"not a CRL: {e}") from None
+
+
+def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, *, at: datetime, what: str) -> None:
+    """The CRL is signed by ``issuer`` and current at ``at``."""
+    if crl.issuer != issuer.subject:
+        raise CertificateChainError(f"{what} is issued by {crl.issuer.rfc4514_string()}, not {_name(issuer)}")
+    key = issuer.public_key()
+    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
+        raise SignatureInvalid(f"{what} signature does not verify under {_name(issuer)}")
+    next_update = crl.next_update_utc
+    if next_update is None:
+        raise CollateralExpired(f"{what} has no nextUpdate")
+    if not crl.last_update_utc <= at <= next_update:
+        raise CollateralExpired(
+            f"{what} expired or not yet valid at {at.isoformat()}: valid "
+            f"{crl.last_update_utc.isoformat()} .. {next_update.isoformat()}"
+        )
+
+
+def check_not_revoked(cert: x509.Certificate, crl: x509.CertificateRevocationList, what: str) -> None:
+    if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+        raise CertificateRevoked(f"{what} {_name(cert)} (serial {cert.serial_number:x}) is revoked")

@@ -1,0 +1,309 @@
+"""Is a DCAP (ECDSA) quote genuine, and what is its platform's TCB status?
+
+No network: collateral is an input, time is a parameter. The order follows
+Intel's quote verification library: collateral (root CA CRL, issuer chains,
+signatures, dates), the PCK chain and its revocation, the QE report signed by
+the PCK key, the QE report's binding of the attestation key, the quote's
+signature by that key, the QE identity, then the TCB level.
+
+``DcapVerifier`` can remember collateral and PCK chains it has verified: a
+result is reused only while the verification time stays inside the window
+in which every certificate, CRL and signed JSON it depended on is valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from sgxra.errors import (
+    CertificateChainError,
+    CollateralExpired,
+    MalformedMessage,
+    SignatureInvalid,
+    VerificationError,
+)
+from sgxra.verify import tcb
+from sgxra.verify.pki import check_crl, check_not_revoked, load_crl, load_pem_chain, verify_chain
+from sgxra.verify.trust import fingerprint, intel_sgx_root_ca
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
+from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
+from sgxra.wire.pck_extension import PckExtension
+from sgxra.wire.report_body import ReportBody
+from sgxra.wire.td_report import TdReport
+
+_P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+PCK_CA_TYPES = {"Intel SGX PCK Processor CA": "processor", "Intel SGX PCK Platform CA": "platform"}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The times at which everything a result depended on is valid."""
+
+    not_before: datetime
+    not_after: datetime
+
+    def holds(self, at: datetime) -> bool:
+        return self.not_before <= at <= self.not_after
+
+    def narrow(self, not_before: datetime, not_after: datetime) -> Window:
+        return Window(max(self.not_before, not_before), min(self.not_after, not_after))
+
+
+def _cert_window(certs: list[x509.Certificate]) -> Window:
+    return Window(max(c.not_valid_before_utc for c in certs), min(c.not_valid_after_utc for c in certs))
+
+
+@dataclass(frozen=True)
+class VerifiedCollateral:
+    tcb_info: TcbInfo
+    qe_identity: QeIdentity
+    root_ca_crl: x509.CertificateRevocationList
+    pck_crl: x509.CertificateRevocationList
+    pck_ca: x509.Certificate  # the issuer of the PCK CRL
+    window: Window
+
+
+@dataclass(frozen=True)
+class VerifiedPck:
+    leaf: x509.Certificate
+    extension: PckExtension
+    ca_type: str  # "processor" or "platform"
+    window: Window
+
+
+@dataclass(frozen=True)
+class DcapVerdict:
+    """A genuine quote and what Intel's collateral says about its platform."""
+
+    status: TcbStatus
+    advisory_ids: tuple[str, ...]
+    platform_status: TcbStatus
+    qe_status: TcbStatus
+    tdx_module_status: TcbStatus | None
+    quote: DcapQuote
+    pck: PckExtension
+    ca_type: str
+    tcb_date: str
+    tcb_evaluation_data_number: int
+    collateral_expiry: datetime  # the earliest time anything it depended on expires
+
+    @property
+    def report_body(self) -> ReportBody | TdReport:
+        return self.quote.body
+
+
+def _verify_p256(key: ec.EllipticCurvePublicKey, raw_signature: bytes, data: bytes, what: str) -> None:
+    """ECDSA-P256-SHA256 with Intel's raw big-endian r || s signature."""
+    if len(raw_signature) != 64:
+        raise SignatureInvalid(f"{what}: signature must be 64 bytes, got {len(raw_signature)}")
+    r, s = int.from_bytes(raw_signature[:32], "big"), int.from_bytes(raw_signature[32:], "big")
+    if not (0 < r < _P256_N and 0 < s < _P256_N):
+        raise SignatureInvalid(f"{what}: signature out of range")
+    try:
+        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise SignatureInvalid(f"{what} does not verify") from None
+
+
+def _ec_key(cert: x509.Certificate, what: str) -> ec.EllipticCurvePublicKey:
+    key = cert.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise CertificateChainError(f"{what} does not hold a P-256 key")
+    return key
+
+
+def _raw_point_key(raw: bytes) -> ec.EllipticCurvePublicKey:
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + raw)
+    except ValueError:
+        raise SignatureInvalid("the quote's attestation key is not a valid P-256 point") from None
+
+
+def _dated(what: str, issue: datetime, next_update: datetime, at: datetime) -> None:
+    if not issue <= at <= next_update:
+        raise CollateralExpired(
+            f"{what} expired or not yet valid at {at.isoformat()}: issued {issue.isoformat()}, "
+            f"next update {next_update.isoformat()}"
+        )
+
+
+def verify_collateral(collateral: Collateral, root: x509.Certificate, at: datetime) -> VerifiedCollateral:
+    """Every signature, chain, CRL and date of the collateral, at time ``at``."""
+    root_crl = load_crl(collateral.root_ca_crl, "root CA CRL")
+    check_crl(root_crl, root, at=at, what="root CA CRL")
+    window = Window(root_crl.last_update_utc, root_crl.next_update_utc or root_crl.last_update_utc)
+    window = window.narrow(root.not_valid_before_utc, root.not_valid_after_utc)
+
+    signed: dict[str, tuple[str, bytes, str]] = {
+        "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, collateral.tcb_info),
+        "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
+    }
+    for what, (chain_pem, signature, text) in signed.items():
+        chain = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
+        leaf = verify_chain(chain, root, at=at)
+        check_not_revoked(leaf, root_crl, f"{what} signing certificate")
+        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
+        window = window.narrow(_cert_window(chain).not_before, _cert_window(chain).not_after)
+    tcb_info = TcbInfo.parse(collateral.tcb_info)
+    qe_identity = QeIdentity.parse(collateral.qe_identity)
+    _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
+    _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
+    window = window.narrow(tcb_info.issue_date, tcb_info.next_update)
+    window = window.narrow(qe_identity.issue_date, qe_identity.next_update)
+
+    crl_chain = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
+    pck_ca = verify_chain(crl_chain, root, at=at, leaf_usage="crl_sign")
+    check_not_revoked(pck_ca, root_crl, "PCK CA certificate")
+    pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
+    check_crl(pck_crl, pck_ca, at=at, what="PCK CRL")
+    window = window.narrow(_cert_window(crl_chain).not_before, _cert_window(crl_chain).not_after)
+    window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
+    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window)
+
+
+def verify_pck_chain(chain_pem: bytes, trusted: VerifiedCollateral, root: x509.Certificate, at: datetime) -> VerifiedPck:
+    """The quote's PCK chain: to the pinned root, same root, issuer of the PCK CRL, nothing revoked."""
+    chain = load_pem_chain(chain_pem.rstrip(b"\x00"), "PCK certificate chain")
+    if len(chain) != 3:
+        raise CertificateChainError(f"PCK chain must be leaf, PCK CA and root; got {len(chain)} certificates")
+    if fingerprint(chain[2]) != fingerprint(root):
+        raise CertificateChainError("the root carried in the quote is not the pinned Intel SGX Root CA")
+    leaf = verify_chain(chain, root, at=at)
+    intermediate = chain[1]
+    ca_type = PCK_CA_TYPES.get(_common_name(intermediate))
+    if ca_type is None:
+        raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
+    check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
+    if intermediate.subject != trusted.pck_ca.subject or intermediate.public_key() != trusted.pck_ca.public_key():
+        raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
+    check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
+    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain))
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral) -> DcapVerdict:
+    """The quote's own signatures and its TCB, given verified collateral and PCK."""
+    if not hmac.compare_digest(quote.header.qe_vendor_id, INTEL_QE_VENDOR_ID):
+        raise VerificationError(f"QE vendor {quote.header.qe_vendor_id.hex()} is not Intel's")
+    qe = quote.qe
+    qe_report = qe.qe_report.to_bytes()
+    _verify_p256(_ec_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe_report, "QE report signature")
+    binding = hashlib.sha256(quote.attestation_key + qe.qe_auth_data).digest() + bytes(32)
+    if not hmac.compare_digest(qe.qe_report.report_data, binding):
+        raise VerificationError("QE report data does not bind the attestation key and QE auth data")
+    _verify_p256(_raw_point_key(quote.attestation_key), quote.isv_signature, quote.signed_bytes(), "quote signature")
+
+    identity = trusted.qe_identity
+    expected_id = "TD_QE" if quote.is_tdx else "QE"
+    if identity.id != expected_id:
+        raise VerificationError(f"QE identity is for {identity.id}, the quote needs {expected_id}")
+    report = qe.qe_report
+    if not hmac.compare_digest(report.mr_signer, identity.mrsigner):
+        raise VerificationError("QE identity mismatch: MRSIGNER")
+    if report.isv_prod_id != identity.isvprodid:
+        raise VerificationError(f"QE identity mismatch: product id {report.isv_prod_id}, expected {identity.isvprodid}")
+    if report.misc_select & identity.miscselect_mask != identity.miscselect & identity.miscselect_mask:
+        raise VerificationError("QE identity mismatch: MISCSELECT")
+    attributes = report.attributes.to_bytes()
+    mask = identity.attributes_mask
+    if bytes(a & m for a, m in zip(attributes, mask)) != bytes(a & m for a, m in zip(identity.attributes, mask)):
+        raise VerificationError("QE identity mismatch: attributes")
+    qe_level = tcb.match_module_level(identity.tcb_levels, report.isv_svn, "QE")
+
+    info = trusted.tcb_info
+    if info.id != ("TDX" if quote.is_tdx else "SGX"):
+        raise VerificationError(f"TCB info is for {info.id}, not for this quote")
+    if not hmac.compare_digest(info.fmspc, pck.extension.fmspc):
+        raise VerificationError(f"FMSPC mismatch: PCK has {pck.extension.fmspc.hex()}, TCB info {info.fmspc.hex()}")
+    if not hmac.compare_digest(info.pce_id, pck.extension.pce_id):
+        raise VerificationError("PCE-ID mismatch between the PCK certificate and the TCB info")
+    td = quote.body if isinstance(quote.body, TdReport) else None
+    level = tcb.match_platform_level(info, pck.extension.tcb_components, pck.extension.pcesvn, td)
+    status = tcb.converge(level.status, qe_level.status)
+    module_level = tcb.match_tdx_module(info, td) if td is not None else None
+    if module_level is not None:
+        status = tcb.converge(status, module_level.status)
+    advisories = tcb.merge_advisories(
+        level.advisory_ids, qe_level.advisory_ids, module_level.advisory_ids if module_level else ()
+    )
+    window = trusted.window.narrow(pck.window.not_before, pck.window.not_after)
+    return DcapVerdict(
+        status=status, advisory_ids=advisories, platform_status=level.status, qe_status=qe_level.status,
+        tdx_module_status=module_level.status if module_level else None, quote=quote, pck=pck.extension,
+        ca_type=pck.ca_type, tcb_date=level.tcb_date, tcb_evaluation_data_number=info.tcb_evaluation_data_number,
+        collateral_expiry=window.not_after,
+    )
+
+
+class DcapVerifier:
+    """Verifies DCAP quotes against a pinned root, optionally remembering verified collateral."""
+
+    def __init__(self, root: x509.Certificate | None = None, *, cache: bool = True, max_entries: int = 256) -> None:
+        self.root = root or intel_sgx_root_ca()
+        self.cache = cache
+        self.max_entries = max_entries
+        self._collateral: dict[Collateral, VerifiedCollateral] = {}
+        self._pck: dict[tuple[bytes, int], VerifiedPck] = {}
+
+    def verify(self, quote: bytes | DcapQuote, collateral: Collateral, *, at: datetime) -> DcapVerdict:
+        if at.tzinfo is None:
+            raise ValueError("verification time must be timezone-aware")
+        parsed = quote if isinstance(quote, DcapQuote) else DcapQuote.parse(quote)
+        trusted = self._verified_collateral(collateral, at)
+        pck = self._verified_pck(parsed.pck_chain_pem, trusted, at)
+        return check_quote(parsed, pck, trusted)
+
+    def _verified_collateral(self, collateral: Collateral, at: datetime) -> VerifiedCollateral:
+        cached = self._collateral.get(collateral) if self.cache else None
+        if cached is not None and cached.window.holds(at):
+            return cached
+        trusted = verify_collateral(collateral, self.root, at)
+        if self.cache:
+            self._remember(self._collateral, collateral, trusted)
+        return trusted
+
+    def _verified_pck(self, chain_pem: bytes, trusted: VerifiedCollateral, at: datetime) -> VerifiedPck:
+        key = (chain_pem, id(trusted))  # revocation was judged against these CRLs
+        cached = self._pck.get(key) if self.cache else None
+        if cached is not None and cached.window.holds(at):
+            return cached
+        pck = verify_pck_chain(chain_pem, trusted, self.root, at)
+        if self.cache:
+            self._remember(self._pck, key, pck)
+        return pck
+
+    def _remember(self, table: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+        if len(table) >= self.max_entries:
+            table.pop(next(iter(table)))
+        table[key] = value
+
+
+def verify_dcap_quote(
+    quote: bytes | DcapQuote, collateral: Collateral, *, at: datetime, root: x509.Certificate | None = None
+) -> DcapVerdict:
+    """Verify one quote from scratch (no caching)."""
+    return DcapVerifier(root, cache=False).verify(quote, collateral, at=at)
+
+
+def pck_fmspc_and_ca(quote: DcapQuote) -> tuple[bytes, str]:
+    """FMSPC and CA type from the quote's (not yet verified) PCK certificate, to pick collateral."""
+    chain = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK certificate chain")
+    if len(chain) < 2:
+        raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
+    ca_type = PCK_CA_TYPES.get(_common_name(chain[1]))
+    if ca_type is None:
+        raise CertificateChainError(f"PCK issuer {chain[1].subject.rfc4514_string()} is not a PCK CA")
+    return PckExtension.from_certificate(chain[0]).fmspc, ca_type
