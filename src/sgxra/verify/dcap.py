@@ -32,8 +32,15 @@ from sgxra.errors import (
     VerificationError,
 )
 from sgxra.verify import tcb
-from sgxra.verify.pki import check_crl, check_not_revoked, load_crl, load_pem_chain, verify_chain
-from sgxra.verify.trust import fingerprint, intel_sgx_root_ca
+from sgxra.verify.pki import (
+    ChainMemo,
+    check_crl,
+    check_not_revoked,
+    load_crl,
+    load_pem_chain,
+    verify_chain,
+)
+from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
@@ -136,8 +143,11 @@ def _dated(what: str, issue: datetime, next_update: datetime, at: datetime) -> N
         )
 
 
-def verify_collateral(collateral: Collateral, root: x509.Certificate, at: datetime) -> VerifiedCollateral:
+def verify_collateral(
+    collateral: Collateral, root: x509.Certificate, at: datetime, memo: ChainMemo | None = None
+) -> VerifiedCollateral:
     """Every signature, chain, CRL and date of the collateral, at time ``at``."""
+    memo = memo or ChainMemo()
     root_crl = load_crl(collateral.root_ca_crl, "root CA CRL")
     check_crl(root_crl, root, at=at, what="root CA CRL")
     window = Window(root_crl.last_update_utc, root_crl.next_update_utc or root_crl.last_update_utc)
@@ -149,7 +159,7 @@ def verify_collateral(collateral: Collateral, root: x509.Certificate, at: dateti
     }
     for what, (chain_pem, signature, text) in signed.items():
         chain = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
-        leaf = verify_chain(chain, root, at=at)
+        leaf = verify_chain(chain, root, at=at, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
         _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
         window = window.narrow(_cert_window(chain).not_before, _cert_window(chain).not_after)
@@ -161,7 +171,7 @@ def verify_collateral(collateral: Collateral, root: x509.Certificate, at: dateti
     window = window.narrow(qe_identity.issue_date, qe_identity.next_update)
 
     crl_chain = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
-    pck_ca = verify_chain(crl_chain, root, at=at, leaf_usage="crl_sign")
+    pck_ca = verify_chain(crl_chain, root, at=at, leaf_usage="crl_sign", memo=memo)
     check_not_revoked(pck_ca, root_crl, "PCK CA certificate")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
     check_crl(pck_crl, pck_ca, at=at, what="PCK CRL")
@@ -170,14 +180,17 @@ def verify_collateral(collateral: Collateral, root: x509.Certificate, at: dateti
     return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window)
 
 
-def verify_pck_chain(chain_pem: bytes, trusted: VerifiedCollateral, root: x509.Certificate, at: datetime) -> VerifiedPck:
+def verify_pck_chain(
+    chain_pem: bytes, trusted: VerifiedCollateral, root: x509.Certificate, at: datetime,
+    memo: ChainMemo | None = None,
+) -> VerifiedPck:
     """The quote's PCK chain: to the pinned root, same root, issuer of the PCK CRL, nothing revoked."""
     chain = load_pem_chain(chain_pem.rstrip(b"\x00"), "PCK certificate chain")
     if len(chain) != 3:
         raise CertificateChainError(f"PCK chain must be leaf, PCK CA and root; got {len(chain)} certificates")
-    if fingerprint(chain[2]) != fingerprint(root):
+    if chain[2] != root:
         raise CertificateChainError("the root carried in the quote is not the pinned Intel SGX Root CA")
-    leaf = verify_chain(chain, root, at=at)
+    leaf = verify_chain(chain, root, at=at, memo=memo)
     intermediate = chain[1]
     ca_type = PCK_CA_TYPES.get(_common_name(intermediate))
     if ca_type is None:
@@ -262,25 +275,28 @@ class DcapVerifier:
         if at.tzinfo is None:
             raise ValueError("verification time must be timezone-aware")
         parsed = quote if isinstance(quote, DcapQuote) else DcapQuote.parse(quote)
-        trusted = self._verified_collateral(collateral, at)
-        pck = self._verified_pck(parsed.pck_chain_pem, trusted, at)
+        memo = ChainMemo()
+        trusted = self._verified_collateral(collateral, at, memo)
+        pck = self._verified_pck(parsed.pck_chain_pem, trusted, at, memo)
         return check_quote(parsed, pck, trusted)
 
-    def _verified_collateral(self, collateral: Collateral, at: datetime) -> VerifiedCollateral:
+    def _verified_collateral(self, collateral: Collateral, at: datetime, memo: ChainMemo) -> VerifiedCollateral:
         cached = self._collateral.get(collateral) if self.cache else None
         if cached is not None and cached.window.holds(at):
             return cached
-        trusted = verify_collateral(collateral, self.root, at)
+        trusted = verify_collateral(collateral, self.root, at, memo)
         if self.cache:
             self._remember(self._collateral, collateral, trusted)
         return trusted
 
-    def _verified_pck(self, chain_pem: bytes, trusted: VerifiedCollateral, at: datetime) -> VerifiedPck:
+    def _verified_pck(
+        self, chain_pem: bytes, trusted: VerifiedCollateral, at: datetime, memo: ChainMemo
+    ) -> VerifiedPck:
         key = (chain_pem, id(trusted))  # revocation was judged against these CRLs
         cached = self._pck.get(key) if self.cache else None
         if cached is not None and cached.window.holds(at):
             return cached
-        pck = verify_pck_chain(chain_pem, trusted, self.root, at)
+        pck = verify_pck_chain(chain_pem, trusted, self.root, at, memo)
         if self.cache:
             self._remember(self._pck, key, pck)
         return pck

@@ -204,7 +204,13 @@ def _components(j: _Json, name: str) -> tuple[int, ...]:
     items = j.items(name)
     if len(items) != 16:
         raise j.error(name, f"must list 16 components, got {len(items)}")
-    return tuple(j.sub(item, f"{name}[{i}]").integer("svn") for i, item in enumerate(items))
+    svns: list[int] = []
+    for i, item in enumerate(items):  # inline checks: TCB info has hundreds of these
+        svn = item.get("svn") if isinstance(item, dict) else None
+        if not isinstance(svn, int) or isinstance(svn, bool) or not 0 <= svn <= 255:
+            raise j.error(f"{name}[{i}].svn", "missing or not an SVN (0..255)")
+        svns.append(svn)
+    return tuple(svns)
 
 
 def _module_level(j: _Json) -> ModuleTcbLevel:

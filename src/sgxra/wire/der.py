@@ -6,7 +6,7 @@ is bounded: every length is checked against the bytes that remain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sgxra.errors import MalformedMessage
 
@@ -14,8 +14,7 @@ BOOLEAN, INTEGER, OCTET_STRING, OID, ENUMERATED, SEQUENCE = 0x01, 0x02, 0x04, 0x
 MAX_DEPTH = 8
 
 
-@dataclass(frozen=True)
-class Tlv:
+class Tlv(NamedTuple):
     tag: int
     value: bytes
     offset: int  # where the TLV starts in the outermost input
