@@ -1,0 +1,195 @@
+"""A simulated Intel DCAP PKI: root, PCK CAs, PCK certificates, TCB signing, CRLs, signed collateral.
+
+Names follow Intel's (the PCK CAs keep their common names, which verifiers
+use to tell processor from platform), but every subject carries the
+organisation "sgxra simulation (not Intel)" and the root is generated, so
+nothing it signs verifies under Intel's pinned root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
+
+from sgxra.wire.collateral import Collateral, TcbStatus
+from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
+
+ORG = "sgxra simulation (not Intel)"
+CA_NAMES = {"processor": "Intel SGX PCK Processor CA", "platform": "Intel SGX PCK Platform CA"}
+SIM_QE_MRSIGNER = bytes.fromhex("5e1f0c7ab1a2e3d4c5b6a7988776655443322110ffeeddccbbaa998877665544")
+SIM_QE_PROD_ID = 1
+SIM_QE_ATTRIBUTES = bytes.fromhex("11000000000000000000000000000000")
+SIM_QE_ATTRIBUTES_MASK = bytes.fromhex("FBFFFFFFFFFFFFFF0000000000000000")
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
+                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _usage(*, sign: bool = False, ca: bool = False) -> x509.KeyUsage:
+    return x509.KeyUsage(digital_signature=sign, content_commitment=sign, key_encipherment=False,
+                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                         encipher_only=False, decipher_only=False)
+
+
+def raw_signature(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
+    """ECDSA-P256-SHA256 as Intel encodes it: r || s, 32 bytes each, big-endian."""
+    r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def pem(*certs: x509.Certificate) -> str:
+    return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
+
+
+@dataclass(frozen=True)
+class SimTcbLevel:
+    components: tuple[int, ...]
+    pcesvn: int
+    status: TcbStatus
+    advisory_ids: tuple[str, ...] = ()
+    tcb_date: str = "2024-03-13T00:00:00Z"
+
+    def to_json(self) -> dict[str, Any]:
+        level: dict[str, Any] = {
+            "tcb": {"sgxtcbcomponents": [{"svn": s} for s in self.components], "pcesvn": self.pcesvn},
+            "tcbDate": self.tcb_date, "tcbStatus": self.status.value,
+        }
+        if self.advisory_ids:
+            level["advisoryIDs"] = list(self.advisory_ids)
+        return level
+
+
+@dataclass(frozen=True)
+class SimQeLevel:
+    isvsvn: int
+    status: TcbStatus
+    advisory_ids: tuple[str, ...] = ()
+
+
+DEFAULT_QE_LEVELS = (SimQeLevel(8, TcbStatus.UpToDate), SimQeLevel(6, TcbStatus.OutOfDate, ("INTEL-SA-00615",)))
+
+
+@dataclass
+class CollateralSpec:
+    """What a simulated collateral bundle says; every field can be bent to make a test fail on purpose."""
+
+    fmspc: bytes
+    ca: str = "processor"
+    tcb_levels: Sequence[SimTcbLevel] = ()
+    qe_levels: Sequence[SimQeLevel] = DEFAULT_QE_LEVELS
+    qe_mrsigner: bytes = SIM_QE_MRSIGNER
+    qe_prod_id: int = SIM_QE_PROD_ID
+    pce_id: bytes = b"\x00\x00"
+    revoked_pck_serials: Iterable[int] = ()
+    revoked_ca_serials: Iterable[int] = ()
+    issued: datetime | None = None  # defaults to the PKI's "now"
+    validity: timedelta = timedelta(days=30)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SimIntelPki:
+    """Generated keys and certificates standing in for Intel's DCAP PKI."""
+
+    def __init__(self, now: datetime, *, lifetime: timedelta = timedelta(days=3650)) -> None:
+        self.now = now
+        self._start, self._end = now - timedelta(days=1), now + lifetime
+        self.root_key = ec.generate_private_key(ec.SECP256R1())
+        self.root = self._certificate(_name("sgxra SIMULATED SGX Root CA"), self.root_key, self.root_key, None,
+                                      ca_path=1)
+        self.ca_keys = {kind: ec.generate_private_key(ec.SECP256R1()) for kind in CA_NAMES}
+        self.cas = {kind: self._certificate(_name(CA_NAMES[kind]), self.ca_keys[kind], self.root_key, self.root,
+                                            ca_path=0) for kind in CA_NAMES}
+        self.tcb_key = ec.generate_private_key(ec.SECP256R1())
+        self.tcb_signing = self._certificate(_name("Intel SGX TCB Signing"), self.tcb_key, self.root_key, self.root)
+
+    def _certificate(
+        self, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer_key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Certificate | None, *, ca_path: int | None = None,
+        extensions: Sequence[x509.ExtensionType] = (),
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder().subject_name(subject)
+            .issuer_name(issuer.subject if issuer else subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(self._start).not_valid_after(self._end)
+            .add_extension(x509.BasicConstraints(ca=ca_path is not None, path_length=ca_path), critical=True)
+            .add_extension(_usage(sign=ca_path is None, ca=ca_path is not None), critical=True)
+        )
+        for ext in extensions:
+            builder = builder.add_extension(ext, critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def pck_certificate(self, extension: PckExtension, public_key: ec.EllipticCurvePublicKey,
+                        ca: str = "processor") -> x509.Certificate:
+        """A PCK leaf carrying the SGX extension, issued by the processor or platform CA."""
+        sgx = x509.UnrecognizedExtension(x509.ObjectIdentifier(SGX_EXTENSION_OID), extension.to_der())
+        builder = (
+            x509.CertificateBuilder().subject_name(_name("Intel SGX PCK Certificate"))
+            .issuer_name(self.cas[ca].subject).public_key(public_key)
+            .serial_number(x509.random_serial_number()).not_valid_before(self._start).not_valid_after(self._end)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_usage(sign=True), critical=True)
+            .add_extension(sgx, critical=False)
+        )
+        return builder.sign(self.ca_keys[ca], hashes.SHA256())
+
+    def crl(self, issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey, revoked: Iterable[int],
+            issued: datetime, validity: timedelta) -> bytes:
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
+                   .last_update(issued).next_update(issued + validity))
+        for serial in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(issued).build())
+        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    def tcb_info_json(self, spec: CollateralSpec) -> str:
+        issued = spec.issued or self.now
+        obj = {
+            "id": "SGX", "version": 3, "issueDate": issued.strftime(ISO),
+            "nextUpdate": (issued + spec.validity).strftime(ISO), "fmspc": spec.fmspc.hex().upper(),
+            "pceId": spec.pce_id.hex().upper(), "tcbType": 0, "tcbEvaluationDataNumber": 17,
+            "tcbLevels": [level.to_json() for level in spec.tcb_levels],
+        }
+        return json.dumps(obj | spec.extra.get("tcb_info", {}), separators=(",", ":"))
+
+    def qe_identity_json(self, spec: CollateralSpec) -> str:
+        issued = spec.issued or self.now
+        obj = {
+            "id": "QE", "version": 2, "issueDate": issued.strftime(ISO),
+            "nextUpdate": (issued + spec.validity).strftime(ISO), "tcbEvaluationDataNumber": 17,
+            "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
+            "attributes": SIM_QE_ATTRIBUTES.hex().upper(), "attributesMask": SIM_QE_ATTRIBUTES_MASK.hex().upper(),
+            "mrsigner": spec.qe_mrsigner.hex().upper(), "isvprodid": spec.qe_prod_id,
+            "tcbLevels": [
+                {"tcb": {"isvsvn": lv.isvsvn}, "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": lv.status.value}
+                | ({"advisoryIDs": list(lv.advisory_ids)} if lv.advisory_ids else {})
+                for lv in spec.qe_levels
+            ],
+        }
+        return json.dumps(obj | spec.extra.get("qe_identity", {}), separators=(",", ":"))
+
+    def collateral(self, spec: CollateralSpec) -> Collateral:
+        issued = spec.issued or self.now
+        tcb_info, qe_identity = self.tcb_info_json(spec), self.qe_identity_json(spec)
+        signing_chain = pem(self.tcb_signing, self.root)
+        return Collateral(
+            pck_crl_issuer_chain=pem(self.cas[spec.ca], self.root),
+            root_ca_crl=self.crl(self.root, self.root_key, spec.revoked_ca_serials, issued, spec.validity),
+            pck_crl=self.crl(self.cas[spec.ca], self.ca_keys[spec.ca], spec.revoked_pck_serials, issued,
+                             spec.validity),
+            tcb_info_issuer_chain=signing_chain, tcb_info=tcb_info,
+            tcb_info_signature=raw_signature(self.tcb_key, tcb_info.encode()),
+            qe_identity_issuer_chain=signing_chain, qe_identity=qe_identity,
+            qe_identity_signature=raw_signature(self.tcb_key, qe_identity.encode()),
+        )
