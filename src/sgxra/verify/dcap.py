@@ -189,7 +189,7 @@ def verify_pck_chain(
     if len(chain) != 3:
         raise CertificateChainError(f"PCK chain must be leaf, PCK CA and root; got {len(chain)} certificates")
     if chain[2] != root:
-        raise CertificateChainError("the root carried in the quote is not the pinned Intel SGX Root CA")
+        raise CertificateChainError("the root carried in the quote is not the pinned root (Intel SGX Root CA)")
     leaf = verify_chain(chain, root, at=at, memo=memo)
     intermediate = chain[1]
     ca_type = PCK_CA_TYPES.get(_common_name(intermediate))
