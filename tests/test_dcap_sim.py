@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 
 from dcap_env import NOW, PKI, QE, level, quote, spec
-from sgxra.errors import CertificateChainError, CertificateRevoked, CollateralExpired, SignatureInvalid, VerificationError
+from sgxra.errors import (
+    CertificateChainError,
+    CertificateRevoked,
+    CollateralExpired,
+    SignatureInvalid,
+    VerificationError,
+)
 from sgxra.sim.dcap_pki import SimQeLevel
 from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.verify.dcap import verify_dcap_quote

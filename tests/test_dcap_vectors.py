@@ -17,10 +17,10 @@ from sgxra.errors import (
     SignatureInvalid,
     VerificationError,
 )
+from sgxra.sim.dcap_pki import SimIntelPki, pem
 from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
 from sgxra.verify.pki import load_pem_chain
 from sgxra.wire.collateral import Collateral, TcbStatus
-from sgxra.sim.dcap_pki import SimIntelPki, pem
 from sgxra.wire.dcap_quote import CertificationData, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 

@@ -16,7 +16,13 @@ from sgxra.errors import (
     ServiceUnavailable,
     VerificationError,
 )
-from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasClient, IasSettings, IasVerifier
+from sgxra.ias import (
+    AsyncIasClient,
+    AsyncIasVerifier,
+    IasClient,
+    IasSettings,
+    IasVerifier,
+)
 from sgxra.ias.mock_config import MockGroup, MockIasConfig, MockPlatform
 from sgxra.sim import EnclaveIdentity, SimPlatform, SimQuotingEnclave
 from sgxra.verify import verify_report

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import tomllib
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
+from ias_env import now
 from sgxra.ias import IasClient, IasSettings, IasVerifier
 from sgxra.ias.mock_config import MockConfigError, MockIasConfig
 from sgxra.sim import EnclaveIdentity, SimPlatform, SimQuotingEnclave
 from sgxra.wire import QuoteSignType
-from ias_env import now
 
 TOML = """
 subscription_keys = ["k1"]

@@ -9,7 +9,15 @@ import pytest
 from sgxra import crypto
 from sgxra.errors import BadSignature
 from sgxra.sim import SAMPLE_SP_PRIVATE_KEY_LE, SAMPLE_SP_PUBLIC_KEY_LE
-from sgxra.wire import AttestationStatus, EpidQuote, Msg0Msg1, Msg2, Msg3, Msg4, QuoteSignType
+from sgxra.wire import (
+    AttestationStatus,
+    EpidQuote,
+    Msg0Msg1,
+    Msg2,
+    Msg3,
+    Msg4,
+    QuoteSignType,
+)
 
 MESSAGES = [("msg0_msg1_hex", Msg0Msg1), ("msg2_hex", Msg2), ("msg3_hex", Msg3), ("msg4_hex", Msg4)]
 

@@ -4,10 +4,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies import STRUCTURES, pibs
 from sgxra.errors import MalformedMessage, SgxRaError
-from sgxra.wire import EpidQuote, Msg2, Msg3, Msg4, PlatformInfoBlob, QuoteSignType, ReportBody
+from sgxra.wire import (
+    EpidQuote,
+    Msg2,
+    Msg3,
+    Msg4,
+    PlatformInfoBlob,
+    QuoteSignType,
+    ReportBody,
+)
 from sgxra.wire.messages import MAX_SIGRL_SIZE
+from strategies import STRUCTURES, pibs
 
 NAMES = sorted(STRUCTURES)
 

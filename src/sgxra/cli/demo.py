@@ -6,7 +6,12 @@ import hashlib
 from collections.abc import Callable
 
 from sgxra import crypto
-from sgxra.protocol import ClientSession, ServiceProviderSession, SpConfig, complete_with
+from sgxra.protocol import (
+    ClientSession,
+    ServiceProviderSession,
+    SpConfig,
+    complete_with,
+)
 from sgxra.protocol.service_provider import AttestationOutcome
 from sgxra.sim import (
     SAMPLE_SP_PRIVATE_KEY_LE,

@@ -8,7 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from sgxra.errors import MalformedMessage
-from sgxra.wire import EpidQuote, Msg0Msg1, Msg2, Msg3, Msg4, PlatformInfoBlob, ReportBody
+from sgxra.wire import (
+    EpidQuote,
+    Msg0Msg1,
+    Msg2,
+    Msg3,
+    Msg4,
+    PlatformInfoBlob,
+    ReportBody,
+)
 from sgxra.wire.platform_info import PIB_SIZE, PIB_TLV_TYPE
 from sgxra.wire.report_body import Attributes
 

@@ -6,11 +6,10 @@ It fetches; it does not judge. Hand ``IasReportResponse`` to
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from sgxra.errors import (
     ServiceNotFound,
     ServiceUnavailable,
 )
+from sgxra.httpfetch import AsyncFetcher, Fetcher, HttpResponse, RetryPolicy
 from sgxra.verify.pki import load_urlencoded_chain
 from sgxra.wire.ias_report import MAX_REPORT_SIZE
 from sgxra.wire.messages import MAX_QUOTE_SIZE, MAX_SIGRL_SIZE
@@ -34,7 +34,6 @@ PROD_BASE_URL = "https://api.trustedservices.intel.com/sgx"
 API_VERSIONS = (3, 4, 5)
 MAX_NONCE_LENGTH = 32
 MAX_SIGRL_RESPONSE = MAX_SIGRL_SIZE * 4 // 3 + 16  # base64 of the largest SigRL we accept
-MAX_RETRY_AFTER = 30.0
 
 
 @dataclass(frozen=True)
@@ -78,17 +77,6 @@ class IasReportResponse:
     nonce: str | None
 
 
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get("request-id")
-
-
 def _report_request(quote: bytes, nonce: str | None, pse_manifest: bytes | None) -> dict[str, Any]:
     if len(quote) > MAX_QUOTE_SIZE:
         raise MalformedMessage("ias_request", "isvEnclaveQuote", 0, f"quote exceeds {MAX_QUOTE_SIZE} bytes")
@@ -102,7 +90,7 @@ def _report_request(quote: bytes, nonce: str | None, pse_manifest: bytes | None)
     return payload
 
 
-def _raise_for_status(response: _Response, what: str) -> None:
+def _raise_for_status(response: HttpResponse, what: str) -> None:
     status, rid = response.status, response.request_id
     if status == 200:
         return
@@ -119,7 +107,7 @@ def _raise_for_status(response: _Response, what: str) -> None:
     raise ServiceError(f"IAS gave an unexpected answer to the {what} request", status_code=status, request_id=rid)
 
 
-def _sigrl_from(response: _Response) -> bytes:
+def _sigrl_from(response: HttpResponse) -> bytes:
     _raise_for_status(response, "SigRL")
     text = response.body.strip()
     if not text:
@@ -133,7 +121,7 @@ def _sigrl_from(response: _Response) -> bytes:
     return sigrl
 
 
-def _report_from(response: _Response, settings: IasSettings, nonce: str | None) -> IasReportResponse:
+def _report_from(response: HttpResponse, settings: IasSettings, nonce: str | None) -> IasReportResponse:
     _raise_for_status(response, "report")
     rid = response.request_id
     signature_b64 = response.headers.get("x-iasreport-signature")
@@ -148,33 +136,11 @@ def _report_from(response: _Response, settings: IasSettings, nonce: str | None) 
     return IasReportResponse(response.body, signature, chain, rid, settings.api_version, nonce)
 
 
-class _Retrying:
-    """The retry and key-rotation rules both clients share."""
-
-    def __init__(self, settings: IasSettings) -> None:
-        self.settings = settings
-
-    def delay(self, attempt: int, response: _Response | None) -> float:
-        retry_after = response.headers.get("retry-after") if response else None
-        if retry_after and retry_after.isdigit():
-            return min(float(retry_after), MAX_RETRY_AFTER)
-        return float(self.settings.backoff * 2 ** (attempt - 1))
-
-    @staticmethod
-    def should_retry(response: _Response) -> bool:
-        return response.status == 503
-
-    @staticmethod
-    def unreachable(error: httpx.TransportError) -> ServiceUnavailable:
-        kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
-        return ServiceUnavailable(f"IAS {kind}: {type(error).__name__}: {error}")
+def _policy(settings: IasSettings) -> RetryPolicy:
+    return RetryPolicy("IAS", retries=settings.retries, backoff=settings.backoff, keys=settings.keys)
 
 
-def _headers(key: str) -> dict[str, str]:
-    return {"Ocp-Apim-Subscription-Key": key, "Accept": "application/json"}
-
-
-class IasClient(_Retrying):
+class IasClient:
     """Synchronous IAS client."""
 
     def __init__(
@@ -184,9 +150,8 @@ class IasClient(_Retrying):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(settings)
-        self._http = httpx.Client(timeout=settings.timeout, transport=transport)
-        self._sleep = sleep
+        self.settings = settings
+        self._fetch = Fetcher(_policy(settings), timeout=settings.timeout, transport=transport, sleep=sleep)
 
     def __enter__(self) -> IasClient:
         return self
@@ -195,52 +160,24 @@ class IasClient(_Retrying):
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self._fetch.close()
 
     def get_sigrl(self, gid: int) -> bytes:
         """The SigRL of EPID group ``gid`` (empty when the group has none)."""
-        return _sigrl_from(self._send("GET", self.settings.url(f"sigrl/{gid:08x}"), None, MAX_SIGRL_RESPONSE))
+        return _sigrl_from(self._fetch.request("GET", self.settings.url(f"sigrl/{gid:08x}"), limit=MAX_SIGRL_RESPONSE))
 
     def get_report(self, quote: bytes, *, nonce: str | None = None, pse_manifest: bytes | None = None) -> IasReportResponse:
         payload = _report_request(quote, nonce, pse_manifest)
-        response = self._send("POST", self.settings.url("report"), payload, MAX_REPORT_SIZE)
+        response = self._fetch.request("POST", self.settings.url("report"), json=payload, limit=MAX_REPORT_SIZE)
         return _report_from(response, self.settings, nonce)
 
-    def _send(self, method: str, url: str, payload: dict[str, Any] | None, limit: int) -> _Response:
-        last: _Response | None = None
-        failure: ServiceError | None = None
-        for attempt in range(self.settings.retries + 1):
-            if attempt:
-                self._sleep(self.delay(attempt, last))
-            try:
-                last = self._with_keys(method, url, payload, limit)
-            except httpx.TransportError as e:
-                last, failure = None, self.unreachable(e)
-                continue
-            if not self.should_retry(last):
-                return last
-        if last is not None:
-            return last  # the final 503, reported by the caller's status check
-        raise failure or ServiceUnavailable("IAS unreachable")
 
-    def _with_keys(self, method: str, url: str, payload: dict[str, Any] | None, limit: int) -> _Response:
-        response: _Response | None = None
-        for key in self.settings.keys:
-            with self._http.stream(method, url, json=payload, headers=_headers(key)) as r:
-                response = _Response(r.status_code, r.headers, _read_bounded(r.iter_bytes(), limit))
-            if response.status != 401:
-                break
-        if response is None:
-            raise ServiceAuthError("no IAS subscription key configured")
-        return response
-
-
-class AsyncIasClient(_Retrying):
+class AsyncIasClient:
     """Asynchronous IAS client with the same behaviour as :class:`IasClient`."""
 
     def __init__(self, settings: IasSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(settings)
-        self._http = httpx.AsyncClient(timeout=settings.timeout, transport=transport)
+        self.settings = settings
+        self._fetch = AsyncFetcher(_policy(settings), timeout=settings.timeout, transport=transport)
 
     async def __aenter__(self) -> AsyncIasClient:
         return self
@@ -249,59 +186,15 @@ class AsyncIasClient(_Retrying):
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._fetch.aclose()
 
     async def get_sigrl(self, gid: int) -> bytes:
-        return _sigrl_from(await self._send("GET", self.settings.url(f"sigrl/{gid:08x}"), None, MAX_SIGRL_RESPONSE))
+        url = self.settings.url(f"sigrl/{gid:08x}")
+        return _sigrl_from(await self._fetch.request("GET", url, limit=MAX_SIGRL_RESPONSE))
 
     async def get_report(
         self, quote: bytes, *, nonce: str | None = None, pse_manifest: bytes | None = None
     ) -> IasReportResponse:
         payload = _report_request(quote, nonce, pse_manifest)
-        response = await self._send("POST", self.settings.url("report"), payload, MAX_REPORT_SIZE)
+        response = await self._fetch.request("POST", self.settings.url("report"), json=payload, limit=MAX_REPORT_SIZE)
         return _report_from(response, self.settings, nonce)
-
-    async def _send(self, method: str, url: str, payload: dict[str, Any] | None, limit: int) -> _Response:
-        last: _Response | None = None
-        failure: ServiceError | None = None
-        for attempt in range(self.settings.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.delay(attempt, last))
-            try:
-                last = await self._with_keys(method, url, payload, limit)
-            except httpx.TransportError as e:
-                last, failure = None, self.unreachable(e)
-                continue
-            if not self.should_retry(last):
-                return last
-        if last is not None:
-            return last
-        raise failure or ServiceUnavailable("IAS unreachable")
-
-    async def _with_keys(self, method: str, url: str, payload: dict[str, Any] | None, limit: int) -> _Response:
-        response: _Response | None = None
-        for key in self.settings.keys:
-            async with self._http.stream(method, url, json=payload, headers=_headers(key)) as r:
-                body = bytearray()
-                async for chunk in r.aiter_bytes():
-                    body += chunk
-                    _check_limit(len(body), limit)
-                response = _Response(r.status_code, r.headers, bytes(body))
-            if response.status != 401:
-                break
-        if response is None:
-            raise ServiceAuthError("no IAS subscription key configured")
-        return response
-
-
-def _check_limit(size: int, limit: int) -> None:
-    if size > limit:
-        raise ServiceError(f"IAS answer exceeds {limit} bytes")
-
-
-def _read_bounded(chunks: Any, limit: int) -> bytes:
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        _check_limit(len(body), limit)
-    return bytes(body)

@@ -30,7 +30,11 @@ from sgxra.ias.mock_pki import MockIasPki
 from sgxra.sim.epid import SimEpidRegistry, SimEpidVerifier, SimPlatform, SimSignature
 from sgxra.wire.ias_report import TIMESTAMP_FORMAT, QuoteStatus
 from sgxra.wire.messages import MAX_QUOTE_SIZE
-from sgxra.wire.platform_info import EpidGroupFlags, PlatformInfoBlob, TcbEvaluationFlags
+from sgxra.wire.platform_info import (
+    EpidGroupFlags,
+    PlatformInfoBlob,
+    TcbEvaluationFlags,
+)
 from sgxra.wire.quote import EpidQuote
 
 MAX_REQUEST_BODY = MAX_QUOTE_SIZE * 2

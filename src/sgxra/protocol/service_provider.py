@@ -38,7 +38,15 @@ from sgxra.errors import (
 )
 from sgxra.protocol.evidence import Evidence, PolicyChecker, Verifier, Violation
 from sgxra.protocol.state import SpPendingState
-from sgxra.wire.messages import AttestationStatus, Msg0, Msg0Msg1, Msg1, Msg2, Msg3, Msg4
+from sgxra.wire.messages import (
+    AttestationStatus,
+    Msg0,
+    Msg0Msg1,
+    Msg1,
+    Msg2,
+    Msg3,
+    Msg4,
+)
 from sgxra.wire.platform_info import PlatformInfoBlob
 from sgxra.wire.quote import EpidQuote, QuoteSignType
 

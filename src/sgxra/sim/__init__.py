@@ -4,7 +4,12 @@ Everything here is labelled simulated; its keys are not Intel's.
 """
 
 from sgxra.sim.enclave import EnclaveIdentity, SimEnclave
-from sgxra.sim.epid import SimEpidRegistry, SimEpidVerifier, SimPlatform, SimQuotingEnclave
+from sgxra.sim.epid import (
+    SimEpidRegistry,
+    SimEpidVerifier,
+    SimPlatform,
+    SimQuotingEnclave,
+)
 from sgxra.sim.sample_keys import SAMPLE_SP_PRIVATE_KEY_LE, SAMPLE_SP_PUBLIC_KEY_LE
 
 __all__ = [

@@ -7,7 +7,13 @@ import os
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sgxra.sim.dcap_pki import SIM_QE_MRSIGNER, SIM_QE_PROD_ID, SimIntelPki, pem, raw_signature
+from sgxra.sim.dcap_pki import (
+    SIM_QE_MRSIGNER,
+    SIM_QE_PROD_ID,
+    SimIntelPki,
+    pem,
+    raw_signature,
+)
 from sgxra.wire.dcap_quote import (
     ATT_KEY_TYPE_ECDSA_P256,
     BODY_TYPE_SGX,

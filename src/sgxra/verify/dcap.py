@@ -230,9 +230,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
         raise VerificationError(f"QE identity mismatch: product id {report.isv_prod_id}, expected {identity.isvprodid}")
     if report.misc_select & identity.miscselect_mask != identity.miscselect & identity.miscselect_mask:
         raise VerificationError("QE identity mismatch: MISCSELECT")
-    attributes = report.attributes.to_bytes()
-    mask = identity.attributes_mask
-    if bytes(a & m for a, m in zip(attributes, mask)) != bytes(a & m for a, m in zip(identity.attributes, mask)):
+    if not tcb.masked_equal(report.attributes.to_bytes(), identity.attributes, identity.attributes_mask):
         raise VerificationError("QE identity mismatch: attributes")
     qe_level = tcb.match_module_level(identity.tcb_levels, report.isv_svn, "QE")
 

@@ -14,7 +14,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from sgxra.errors import EvidenceMismatch, MalformedMessage, SignatureInvalid, StaleEvidence
+from sgxra.errors import (
+    EvidenceMismatch,
+    MalformedMessage,
+    SignatureInvalid,
+    StaleEvidence,
+)
 from sgxra.verify.pki import verify_chain
 from sgxra.verify.trust import intel_ias_report_signing_root
 from sgxra.wire.ias_report import MAX_REPORT_SIZE, AttestationReport

@@ -150,7 +150,7 @@ def verify_chain(
     _check_leaf(path[0], leaf_usage)
     memo = memo or ChainMemo()
     parents = [*path[1:], root]
-    for depth, (child, parent) in enumerate(zip(path, parents)):
+    for depth, (child, parent) in enumerate(zip(path, parents, strict=True)):
         if (child, parent) not in memo.signatures:
             _check_issued_by(child, parent, root)
             memo.signatures.add((child, parent))

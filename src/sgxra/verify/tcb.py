@@ -27,7 +27,7 @@ def match_platform_level(
     two bytes belong to the module and are judged by its identity instead.
     """
     for level in tcb_info.tcb_levels:
-        if any(have < need for have, need in zip(components, level.sgx_components)) or pcesvn < level.pcesvn:
+        if any(have < need for have, need in zip(components, level.sgx_components, strict=True)) or pcesvn < level.pcesvn:
             continue
         if td_report is not None:
             if level.tdx_components is None:
@@ -63,10 +63,14 @@ def match_tdx_module(tcb_info: TcbInfo, td_report: TdReport) -> ModuleTcbLevel |
         identity = found[0]
     if td_report.mr_signer_seam != identity.mrsigner:
         raise VerificationError("TDX module signer (MRSIGNER_SEAM) does not match the TCB info")
-    masked = bytes(a & m for a, m in zip(td_report.seam_attributes, identity.attributes_mask))
-    if masked != bytes(a & m for a, m in zip(identity.attributes, identity.attributes_mask)):
+    if not masked_equal(td_report.seam_attributes, identity.attributes, identity.attributes_mask):
         raise VerificationError("TDX module attributes do not match the TCB info")
     return None if version == 0 else match_module_level(identity.tcb_levels, module_svn, f"TDX module {identity.id}")
+
+
+def masked_equal(value: bytes, expected: bytes, mask: bytes) -> bool:
+    """value & mask == expected & mask, byte by byte (all three the same length)."""
+    return all(v & m == e & m for v, e, m in zip(value, expected, mask, strict=True))
 
 
 def converge(platform: TcbStatus, other: TcbStatus) -> TcbStatus:

@@ -44,7 +44,7 @@ class TdReport:
         extras = [getattr(self, name) for name, _ in _TD15_EXTRA]
         if any(e is None for e in extras) and any(e is not None for e in extras):
             check_len("td_report", "tee_tcb_svn2", b"", 16)  # both or neither
-        for (name, size), value in zip(_TD15_EXTRA, extras):
+        for (name, size), value in zip(_TD15_EXTRA, extras, strict=True):
             if value is not None:
                 check_len("td_report", name, value, size)
 

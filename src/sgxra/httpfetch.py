@@ -1,0 +1,152 @@
+"""Outgoing HTTP for attestation services (IAS, PCS, PCCS): bounded, retried, typed.
+
+Retries 503 answers and connection errors (timeouts included) with doubling
+backoff, honouring a numeric Retry-After; rotates subscription keys on 401;
+never reads more than a caller-given number of bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sgxra.errors import ServiceError, ServiceUnavailable
+
+MAX_RETRY_AFTER = 30.0
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("request-id")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    service: str  # "IAS", "PCS": named in every error
+    retries: int = 3
+    backoff: float = 0.5  # seconds before the first retry; doubles each time
+    key_header: str = "Ocp-Apim-Subscription-Key"
+    keys: Sequence[str] = ()  # tried in order while the answer is 401
+
+    def delay(self, attempt: int, response: HttpResponse | None) -> float:
+        retry_after = response.headers.get("retry-after") if response else None
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), MAX_RETRY_AFTER)
+        return float(self.backoff * 2 ** (attempt - 1))
+
+    def header_sets(self) -> list[dict[str, str]]:
+        return [{self.key_header: k} for k in self.keys] or [{}]
+
+    def unreachable(self, error: httpx.TransportError) -> ServiceUnavailable:
+        kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
+        return ServiceUnavailable(f"{self.service} {kind}: {type(error).__name__}: {error}")
+
+    def too_large(self, limit: int) -> ServiceError:
+        return ServiceError(f"{self.service} answer exceeds {limit} bytes")
+
+
+def _bounded(chunks: Iterator[bytes], limit: int, policy: RetryPolicy) -> bytes:
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise policy.too_large(limit)
+    return bytes(body)
+
+
+class Fetcher:
+    """Synchronous requests under a :class:`RetryPolicy`."""
+
+    def __init__(
+        self, policy: RetryPolicy, *, timeout: float, transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, url: str, *, limit: int, json: Any = None) -> HttpResponse:
+        last: HttpResponse | None = None
+        failure: ServiceError | None = None
+        for attempt in range(self.policy.retries + 1):
+            if attempt:
+                self._sleep(self.policy.delay(attempt, last))
+            try:
+                last = self._with_keys(method, url, json, limit)
+            except httpx.TransportError as e:
+                last, failure = None, self.policy.unreachable(e)
+                continue
+            if last.status != 503:
+                return last
+        if last is not None:
+            return last  # the final 503: the caller's status check reports it
+        raise failure or ServiceUnavailable(f"{self.policy.service} unreachable")
+
+    def _with_keys(self, method: str, url: str, json: Any, limit: int) -> HttpResponse:
+        response = HttpResponse(401, {}, b"")
+        for headers in self.policy.header_sets():
+            with self._http.stream(method, url, json=json, headers=headers) as r:
+                response = HttpResponse(r.status_code, r.headers, _bounded(r.iter_bytes(), limit, self.policy))
+            if response.status != 401:
+                break
+        return response
+
+
+class AsyncFetcher:
+    """Asynchronous requests under a :class:`RetryPolicy`, behaving as :class:`Fetcher`."""
+
+    def __init__(self, policy: RetryPolicy, *, timeout: float, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.policy = policy
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(self, method: str, url: str, *, limit: int, json: Any = None) -> HttpResponse:
+        last: HttpResponse | None = None
+        failure: ServiceError | None = None
+        for attempt in range(self.policy.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.policy.delay(attempt, last))
+            try:
+                last = await self._with_keys(method, url, json, limit)
+            except httpx.TransportError as e:
+                last, failure = None, self.policy.unreachable(e)
+                continue
+            if last.status != 503:
+                return last
+        if last is not None:
+            return last
+        raise failure or ServiceUnavailable(f"{self.policy.service} unreachable")
+
+    async def _with_keys(self, method: str, url: str, json: Any, limit: int) -> HttpResponse:
+        response = HttpResponse(401, {}, b"")
+        for headers in self.policy.header_sets():
+            async with self._http.stream(method, url, json=json, headers=headers) as r:
+                response = HttpResponse(r.status_code, r.headers, await _abounded(r.aiter_bytes(), limit, self.policy))
+            if response.status != 401:
+                break
+        return response
+
+
+async def _abounded(chunks: AsyncIterator[bytes], limit: int, policy: RetryPolicy) -> bytes:
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise policy.too_large(limit)
+    return bytes(body)
