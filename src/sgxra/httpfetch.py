@@ -15,7 +15,13 @@ from typing import Any
 
 import httpx
 
-from sgxra.errors import ServiceError, ServiceUnavailable
+from sgxra.errors import (
+    ServiceAuthError,
+    ServiceBadRequest,
+    ServiceError,
+    ServiceNotFound,
+    ServiceUnavailable,
+)
 
 MAX_RETRY_AFTER = 30.0
 
@@ -150,3 +156,21 @@ async def _abounded(chunks: AsyncIterator[bytes], limit: int, policy: RetryPolic
         if len(body) > limit:
             raise policy.too_large(limit)
     return bytes(body)
+
+
+def raise_for_status(response: HttpResponse, service: str, what: str) -> None:
+    """Turn anything but 200 into the typed error that says what the service answered."""
+    status, rid = response.status, response.request_id
+    if status == 200:
+        return
+    text = response.body[:200].decode("utf-8", "replace").strip()
+    detail = f"{service} refused the {what} request" + (f": {text}" if text else "")
+    if status == 400:
+        raise ServiceBadRequest(detail, status_code=status, request_id=rid)
+    if status == 401:
+        raise ServiceAuthError(f"{service} refused every subscription key", status_code=status, request_id=rid)
+    if status == 404:
+        raise ServiceNotFound(detail, status_code=status, request_id=rid)
+    if status in (500, 503):
+        raise ServiceUnavailable(f"{service} failed the {what} request", status_code=status, request_id=rid)
+    raise ServiceError(f"{service} gave an unexpected answer to the {what} request", status_code=status, request_id=rid)

@@ -18,13 +18,9 @@ from cryptography import x509
 
 from sgxra.errors import (
     MalformedMessage,
-    ServiceAuthError,
-    ServiceBadRequest,
     ServiceError,
-    ServiceNotFound,
-    ServiceUnavailable,
 )
-from sgxra.httpfetch import AsyncFetcher, Fetcher, HttpResponse, RetryPolicy
+from sgxra.httpfetch import AsyncFetcher, Fetcher, HttpResponse, RetryPolicy, raise_for_status
 from sgxra.verify.pki import load_urlencoded_chain
 from sgxra.wire.ias_report import MAX_REPORT_SIZE
 from sgxra.wire.messages import MAX_QUOTE_SIZE, MAX_SIGRL_SIZE
@@ -90,25 +86,8 @@ def _report_request(quote: bytes, nonce: str | None, pse_manifest: bytes | None)
     return payload
 
 
-def _raise_for_status(response: HttpResponse, what: str) -> None:
-    status, rid = response.status, response.request_id
-    if status == 200:
-        return
-    text = response.body[:200].decode("utf-8", "replace").strip()
-    detail = f"IAS refused the {what} request" + (f": {text}" if text else "")
-    if status == 400:
-        raise ServiceBadRequest(detail + " (invalid evidence or request)", status_code=status, request_id=rid)
-    if status == 401:
-        raise ServiceAuthError("IAS refused every subscription key", status_code=status, request_id=rid)
-    if status == 404:
-        raise ServiceNotFound(detail, status_code=status, request_id=rid)
-    if status in (500, 503):
-        raise ServiceUnavailable(f"IAS failed the {what} request", status_code=status, request_id=rid)
-    raise ServiceError(f"IAS gave an unexpected answer to the {what} request", status_code=status, request_id=rid)
-
-
 def _sigrl_from(response: HttpResponse) -> bytes:
-    _raise_for_status(response, "SigRL")
+    raise_for_status(response, "IAS", "SigRL")
     text = response.body.strip()
     if not text:
         return b""
@@ -122,7 +101,7 @@ def _sigrl_from(response: HttpResponse) -> bytes:
 
 
 def _report_from(response: HttpResponse, settings: IasSettings, nonce: str | None) -> IasReportResponse:
-    _raise_for_status(response, "report")
+    raise_for_status(response, "IAS", "report")
     rid = response.request_id
     signature_b64 = response.headers.get("x-iasreport-signature")
     chain_header = response.headers.get("x-iasreport-signing-certificate")

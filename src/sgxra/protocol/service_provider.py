@@ -38,6 +38,7 @@ from sgxra.errors import (
 )
 from sgxra.protocol.evidence import Evidence, PolicyChecker, Verifier, Violation
 from sgxra.protocol.state import SpPendingState
+from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.messages import (
     AttestationStatus,
     Msg0,
@@ -49,6 +50,7 @@ from sgxra.wire.messages import (
 )
 from sgxra.wire.platform_info import PlatformInfoBlob
 from sgxra.wire.quote import EpidQuote, QuoteSignType
+from sgxra.wire.report_body import ReportBody
 
 
 class SpState(enum.Enum):
@@ -206,18 +208,22 @@ class ServiceProviderSession:
             return msg2.to_bytes()
 
     def receive_msg3(self, data: bytes) -> EvidenceNeeded:
-        """Check msg3 in the SDK's order: g_a, MAC, the quote's EPID group."""
+        """Check msg3 in the SDK's order: g_a, MAC, the quote's EPID group (EPID quotes only:
+        ECDSA quotes have no group, and msg1 carries zeros)."""
         with self._transition((SpState.WAIT_MSG3,), "msg3", remote=True):
             p = self._require_pending()
             msg3 = Msg3.parse(data)
             if not hmac.compare_digest(msg3.g_a, p.g_a):
                 raise KeyMismatch("msg3: g_a differs from the one in msg1")
             crypto.verify_cmac(p.smk, msg3.mac_covered_bytes(), msg3.mac, "msg3")
-            quote = EpidQuote.parse(msg3.quote)
-            if not hmac.compare_digest(quote.epid_group_id, p.gid):
-                raise GroupMismatch(
-                    f"msg3: quote is from EPID group {quote.epid_group_id.hex()}, msg1 announced {p.gid.hex()}"
-                )
+            quote = parse_quote(msg3.quote)
+            if isinstance(quote, EpidQuote):
+                if not hmac.compare_digest(quote.epid_group_id, p.gid):
+                    raise GroupMismatch(
+                        f"msg3: quote is from EPID group {quote.epid_group_id.hex()}, msg1 announced {p.gid.hex()}"
+                    )
+            elif not isinstance(quote.body, ReportBody):
+                raise RemoteProtocolError("msg3: a TDX quote cannot attest an SGX enclave")
             self._quote = msg3.quote
             self.state = SpState.NEED_EVIDENCE
             return EvidenceNeeded(quote=msg3.quote)
@@ -228,7 +234,8 @@ class ServiceProviderSession:
             p = self._require_pending()
             if self._quote is None:
                 raise LocalProtocolError("no quote recorded for this session")
-            quoted_body = EpidQuote.parse(self._quote).report_body
+            quote = parse_quote(self._quote)
+            quoted_body = quote.report_body if isinstance(quote, EpidQuote) else quote.body
             if evidence.report_body != quoted_body:
                 raise VerificationError("the verifier's evidence describes a different report body than the quote")
             expected = crypto.report_data_binding(p.g_a, p.g_b, p.vk)

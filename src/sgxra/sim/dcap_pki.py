@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -99,6 +100,9 @@ class CollateralSpec:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_STATE_FILES = ("root", "processor", "platform", "tcb")
+
+
 class SimIntelPki:
     """Generated keys and certificates standing in for Intel's DCAP PKI."""
 
@@ -113,6 +117,38 @@ class SimIntelPki:
                                             ca_path=0) for kind in CA_NAMES}
         self.tcb_key = ec.generate_private_key(ec.SECP256R1())
         self.tcb_signing = self._certificate(_name("Intel SGX TCB Signing"), self.tcb_key, self.root_key, self.root)
+
+    @classmethod
+    def load_or_create(cls, state_dir: Path, now: datetime) -> SimIntelPki:
+        """The PKI kept in ``state_dir`` (so a PCS mock and clients agree), made on first use."""
+        paths = {n: (state_dir / f"sim-{n}.pem", state_dir / f"sim-{n}.key") for n in _STATE_FILES}
+        pki = cls.__new__(cls)
+        if not all(c.exists() and k.exists() for c, k in paths.values()):
+            pki = cls(now)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            for name, (cert, key) in zip(_STATE_FILES, pki._parts(), strict=True):
+                paths[name][0].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+                paths[name][1].touch(mode=0o600)
+                paths[name][1].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                             serialization.NoEncryption()))
+            return pki
+        loaded = {}
+        for name, (cert_path, key_path) in paths.items():
+            private = serialization.load_pem_private_key(key_path.read_bytes(), None)
+            if not isinstance(private, ec.EllipticCurvePrivateKey):
+                raise ValueError(f"{key_path} is not an EC key")
+            loaded[name] = (x509.load_pem_x509_certificate(cert_path.read_bytes()), private)
+        pki.now = now
+        pki.root, pki.root_key = loaded["root"]
+        pki._start, pki._end = pki.root.not_valid_before_utc, pki.root.not_valid_after_utc
+        pki.cas = {kind: loaded[kind][0] for kind in CA_NAMES}
+        pki.ca_keys = {kind: loaded[kind][1] for kind in CA_NAMES}
+        pki.tcb_signing, pki.tcb_key = loaded["tcb"]
+        return pki
+
+    def _parts(self) -> list[tuple[x509.Certificate, ec.EllipticCurvePrivateKey]]:
+        return [(self.root, self.root_key), (self.cas["processor"], self.ca_keys["processor"]),
+                (self.cas["platform"], self.ca_keys["platform"]), (self.tcb_signing, self.tcb_key)]
 
     def _certificate(
         self, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer_key: ec.EllipticCurvePrivateKey,

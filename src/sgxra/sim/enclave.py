@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra import crypto
 from sgxra.errors import LocalProtocolError, RemoteProtocolError
-from sgxra.sim.epid import SimQuotingEnclave
 from sgxra.sim.sample_keys import SAMPLE_SP_PUBLIC_KEY_LE
 from sgxra.wire.messages import PS_SEC_PROP_SIZE, Msg1, Msg2, Msg3
+from sgxra.wire.quote import QuoteSignType
 from sgxra.wire.report_body import AttributeFlags, Attributes, ReportBody
 
 DEFAULT_MR_ENCLAVE = hashlib.sha256(b"sgxra simulated enclave").digest()
@@ -36,6 +37,17 @@ class EnclaveIdentity:
         )
 
 
+class QuotingEnclave(Protocol):
+    """What the enclave asks of a quoting enclave (EPID or ECDSA, simulated or real)."""
+
+    @property
+    def gid(self) -> bytes: ...
+
+    def get_quote(
+        self, report_body: ReportBody, quote_type: QuoteSignType, spid: bytes, sig_rl: bytes = b""
+    ) -> bytes: ...
+
+
 class SimEnclave:
     """One remote attestation context (sgx_ra_init) in a simulated enclave.
 
@@ -45,7 +57,7 @@ class SimEnclave:
 
     def __init__(
         self,
-        quoting_enclave: SimQuotingEnclave,
+        quoting_enclave: QuotingEnclave,
         identity: EnclaveIdentity = EnclaveIdentity(),
         sp_public_key_le: bytes = SAMPLE_SP_PUBLIC_KEY_LE,
         *,

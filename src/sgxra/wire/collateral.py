@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
+
 from sgxra.errors import MalformedMessage
 
 MAX_COLLATERAL_JSON = 1024 * 1024
@@ -285,3 +287,64 @@ class _Json:
         if not isinstance(value, list):
             raise self.error(name, "missing or not a list")
         return value
+
+
+def signed_member(body: str, member: str, structure: str) -> tuple[str, bytes]:
+    """The exact text of ``member`` and the hex ``signature`` from a PCS answer.
+
+    PCS signs the member's bytes as sent (``{"tcbInfo":{...},"signature":"..."}``),
+    so the text is cut out of the body, never re-serialised.
+    """
+    if len(body) > MAX_SIGNED_JSON:
+        raise MalformedMessage(structure, "<body>", 0, "too large")
+    decoder = json.JSONDecoder()
+    spans: dict[str, tuple[int, int]] = {}
+    values: dict[str, Any] = {}
+    try:
+        pos = _skip_ws(body, 0)
+        if body[pos : pos + 1] != "{":
+            raise ValueError("not a JSON object")
+        pos = _skip_ws(body, pos + 1)
+        while body[pos : pos + 1] != "}":
+            key, pos = decoder.raw_decode(body, pos)
+            pos = _skip_ws(body, pos)
+            if body[pos : pos + 1] != ":":
+                raise ValueError("expected ':'")
+            start = _skip_ws(body, pos + 1)
+            values[key], pos = decoder.raw_decode(body, start)
+            spans[key] = (start, pos)
+            pos = _skip_ws(body, pos)
+            if body[pos : pos + 1] == ",":
+                pos = _skip_ws(body, pos + 1)
+    except (ValueError, IndexError) as e:
+        raise MalformedMessage(structure, "<body>", 0, f"not a JSON object: {e}") from None
+    if member not in spans or not isinstance(values[member], dict):
+        raise MalformedMessage(structure, member, 0, "missing or not an object")
+    signature = values.get("signature")
+    if not isinstance(signature, str):
+        raise MalformedMessage(structure, "signature", 0, "missing or not a string")
+    try:
+        raw_signature = bytes.fromhex(signature)
+    except ValueError:
+        raise MalformedMessage(structure, "signature", 0, "not hex") from None
+    start, end = spans[member]
+    return body[start:end], raw_signature
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def earliest_next_update(collateral: Collateral) -> datetime:
+    """When this collateral first needs refreshing (no verification: for scheduling only)."""
+    times = [TcbInfo.parse(collateral.tcb_info).next_update, QeIdentity.parse(collateral.qe_identity).next_update]
+    for der in (collateral.root_ca_crl, collateral.pck_crl):
+        try:
+            next_update = x509.load_der_x509_crl(der).next_update_utc
+        except ValueError:
+            raise MalformedMessage("collateral", "crl", 0, "not a DER CRL") from None
+        if next_update is not None:
+            times.append(next_update)
+    return min(times)
