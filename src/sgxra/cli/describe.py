@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sgxra.errors import MalformedMessage
+from sgxra.verify.pki import load_pem_chain
 from sgxra.wire import (
     EpidQuote,
     Msg0Msg1,
@@ -17,6 +18,9 @@ from sgxra.wire import (
     PlatformInfoBlob,
     ReportBody,
 )
+from sgxra.wire.any_quote import parse_quote
+from sgxra.wire.dcap_quote import CERT_TYPE_PCK_CHAIN, DcapQuote
+from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.platform_info import PIB_SIZE, PIB_TLV_TYPE
 from sgxra.wire.report_body import Attributes
 
@@ -37,9 +41,31 @@ def to_json_value(value: Any) -> Any:
 
 
 def _quote(data: bytes) -> dict[str, Any]:
-    quote = EpidQuote.parse(data)
-    described: dict[str, Any] = to_json_value(quote)
-    described["signature_len"] = len(quote.signature)
+    """An EPID quote, or a DCAP quote with its report body and PCK certificate's SGX extension."""
+    quote = parse_quote(data)
+    if isinstance(quote, EpidQuote):
+        described: dict[str, Any] = to_json_value(quote)
+        described["signature_len"] = len(quote.signature)
+        return described
+    qe = quote.qe
+    return {
+        "header": to_json_value(quote.header),
+        "report_body" if isinstance(quote.body, ReportBody) else "td_report": to_json_value(quote.body),
+        "isv_signature": quote.isv_signature.hex(),
+        "attestation_key": quote.attestation_key.hex(),
+        "qe_report": to_json_value(qe.qe_report),
+        "qe_report_signature": qe.qe_report_signature.hex(),
+        "qe_auth_data": qe.qe_auth_data.hex(),
+        "certification_data_type": qe.certification_data.cert_type,
+        "pck": _pck(quote),
+    }
+
+
+def _pck(quote: DcapQuote) -> dict[str, Any] | None:
+    if quote.qe.certification_data.cert_type != CERT_TYPE_PCK_CHAIN:
+        return None
+    leaf = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK certificate chain")[0]
+    described: dict[str, Any] = to_json_value(PckExtension.from_certificate(leaf))
     return described
 
 

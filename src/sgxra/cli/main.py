@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from sgxra.cli.dcap_commands import collateral_group, pcs_mock_cmd, verify_quote_cmd
 from sgxra.cli.demo import run_demo
 from sgxra.cli.describe import DESCRIBERS, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
@@ -49,3 +50,6 @@ def demo() -> None:
 
 main.add_command(verify_report_cmd)
 main.add_command(ias_mock_cmd)
+main.add_command(verify_quote_cmd)
+main.add_command(collateral_group)
+main.add_command(pcs_mock_cmd)

@@ -1,0 +1,101 @@
+"""`sgxra verify-quote`, `sgxra collateral fetch` and `sgxra pcs-mock`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from conftest import flip
+from dcap_env import NOW, PKI, quote, spec
+from servers import ServerThread
+from sgxra.cli.main import main
+from sgxra.pcs.mock import MockPcs, create_app
+from sgxra.sim.dcap_pki import SimIntelPki
+from sgxra.sim.dcap_qe import DEFAULT_FMSPC, SimEcdsaQuotingEnclave
+from sgxra.wire.collateral import Collateral
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def test_verify_quote_json_on_the_real_quote(vectors: Path) -> None:
+    dcap = vectors / "dcap"
+    code, out = run("verify-quote", str(dcap / "sgx_v3_quote.bin"), "--collateral",
+                    str(dcap / "sgx_v3_quote.collateral.json"), "--at", "1752919277", "--json")
+    assert code == 0, out
+    obj = json.loads(out)
+    assert obj["status"] == "ConfigurationAndSWHardeningNeeded"
+    assert obj["advisory_ids"] == ["INTEL-SA-00289", "INTEL-SA-00615"]
+    assert obj["pck"]["fmspc"] == "00a067110000" and obj["pck"]["pcesvn"] == 13 and obj["pck"]["pck_ca"] == "processor"
+    assert obj["report_body"]["mr_signer"] and "isv_svn" in obj["report_body"]
+    assert obj["collateral_expiry"] == "2025-07-19T10:01:18+00:00"
+
+
+def test_verify_quote_exit_codes(vectors: Path, tmp_path: Path) -> None:
+    dcap = vectors / "dcap"
+    collateral = str(dcap / "sgx_v3_quote.collateral.json")
+    assert run("verify-quote", str(dcap / "sgx_v3_quote.bin"), "--collateral", collateral, "--at", "1760000000")[0] == 9
+    tampered = tmp_path / "quote.hex"
+    tampered.write_text(flip((dcap / "sgx_v3_quote.bin").read_bytes(), 100).hex())  # hex input is detected
+    code, out = run("verify-quote", str(tampered), "--collateral", collateral, "--at", "1752919277")
+    assert code == 7 and "quote signature does not verify" in out
+    truncated = tmp_path / "short.bin"
+    truncated.write_bytes((dcap / "sgx_v3_quote.bin").read_bytes()[:100])
+    assert run("verify-quote", str(truncated), "--collateral", collateral, "--at", "1752919277")[0] == 3
+
+
+def test_collateral_fetch_against_the_mock_then_verify(tmp_path: Path) -> None:
+    quote_file = tmp_path / "quote.bin"
+    quote_file.write_bytes(quote())
+    root = tmp_path / "root.pem"
+    root.write_bytes(PKI.root.public_bytes(Encoding.PEM))
+    with ServerThread(create_app(MockPcs(PKI, {DEFAULT_FMSPC: spec()}, lambda: NOW))) as server:
+        out = tmp_path / "collateral.json"
+        code, text = run("collateral", "fetch", str(quote_file), "--pccs", server.url + "/sgx/certification/v4",
+                         "-o", str(out))
+    assert code == 0, text
+    Collateral.from_json(out.read_text())
+    code, text = run("verify-quote", str(quote_file), "--collateral", str(out), "--root", str(root),
+                     "--at", NOW.isoformat(), "--json")
+    assert code == 0, text
+    assert json.loads(text)["status"] == "UpToDate"
+    code, text = run("verify-quote", str(quote_file), "--collateral", str(out), "--at", NOW.isoformat())
+    # Without --root, Intel's root is trusted: the simulated collateral's root CA CRL is the first thing refused.
+    assert code == 7 and "root CA CRL" in text and "Intel SGX Root CA" in text
+
+
+def test_pcs_mock_program(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-m", "sgxra", "pcs-mock", "--state-dir", str(state), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(3)]
+        assert lines[0].startswith("SIMULATED PCS") and lines[1].startswith("export SGXRA_DCAP_ROOT=")
+        pki = SimIntelPki.load_or_create(state, NOW)  # the client side reuses the mock's PKI
+        quote_file = tmp_path / "quote.bin"
+        quote_file.write_bytes(quote(SimEcdsaQuotingEnclave(pki)))
+        from datetime import datetime, timezone
+
+        from sgxra.pcs import PcsClient, PcsSettings
+        from sgxra.verify.dcap import verify_dcap_quote
+
+        settings = PcsSettings(base_url=f"http://127.0.0.1:{port}/sgx/certification/v4", retries=8, backoff=0.05)
+        with PcsClient(settings) as pcs:
+            collateral = pcs.fetch_collateral(DEFAULT_FMSPC, "processor")
+        verdict = verify_dcap_quote(quote_file.read_bytes(), collateral, at=datetime.now(timezone.utc), root=pki.root)
+        assert verdict.status.value == "UpToDate"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
