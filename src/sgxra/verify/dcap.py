@@ -157,8 +157,11 @@ def verify_collateral(
         "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, collateral.tcb_info),
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
+    chains: dict[str, list[x509.Certificate]] = {}  # TCB info and QE identity usually share one chain
     for what, (chain_pem, signature, text) in signed.items():
-        chain = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
+        if chain_pem not in chains:
+            chains[chain_pem] = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
+        chain = chains[chain_pem]
         leaf = verify_chain(chain, root, at=at, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
         _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
@@ -196,7 +199,10 @@ def verify_pck_chain(
     if ca_type is None:
         raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
-    if intermediate.subject != trusted.pck_ca.subject or intermediate.public_key() != trusted.pck_ca.public_key():
+    same_ca = intermediate == trusted.pck_ca or (
+        intermediate.subject == trusted.pck_ca.subject and intermediate.public_key() == trusted.pck_ca.public_key()
+    )
+    if not same_ca:
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
     return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain))

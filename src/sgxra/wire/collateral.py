@@ -204,15 +204,13 @@ def _tcb_level(j: _Json, version: int) -> TcbLevel:
 
 def _components(j: _Json, name: str) -> tuple[int, ...]:
     items = j.items(name)
-    if len(items) != 16:
-        raise j.error(name, f"must list 16 components, got {len(items)}")
-    svns: list[int] = []
-    for i, item in enumerate(items):  # inline checks: TCB info has hundreds of these
-        svn = item.get("svn") if isinstance(item, dict) else None
-        if not isinstance(svn, int) or isinstance(svn, bool) or not 0 <= svn <= 255:
-            raise j.error(f"{name}[{i}].svn", "missing or not an SVN (0..255)")
-        svns.append(svn)
-    return tuple(svns)
+    try:  # in bulk: a TCB info holds hundreds of these
+        svns = tuple([item["svn"] for item in items])
+    except (TypeError, KeyError):
+        raise j.error(name, "every component must be an object with an svn") from None
+    if len(svns) != 16 or not all(type(svn) is int and 0 <= svn <= 255 for svn in svns):
+        raise j.error(name, "must list 16 SVNs, each 0..255")
+    return svns
 
 
 def _module_level(j: _Json) -> ModuleTcbLevel:

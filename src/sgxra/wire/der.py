@@ -25,12 +25,12 @@ def read_all(data: bytes, structure: str, base: int = 0) -> list[Tlv]:
     """Every TLV in ``data``, which they must fill exactly."""
     items, pos = [], 0
     while pos < len(data):
-        tlv, pos = _read_one(data, pos, structure, base)
+        tlv, pos = read_one(data, pos, structure, base)
         items.append(tlv)
     return items
 
 
-def _read_one(data: bytes, pos: int, structure: str, base: int) -> tuple[Tlv, int]:
+def read_one(data: bytes, pos: int, structure: str, base: int) -> tuple[Tlv, int]:
     start = pos
     if len(data) - pos < 2:
         raise MalformedMessage(structure, "<der>", base + pos, "truncated tag or length")

@@ -108,18 +108,22 @@ class PckExtension:
 def _members(body: bytes, base: int) -> dict[bytes, der.Tlv]:
     """SEQUENCE { SEQUENCE { OID, value } ... } as a dict from the OID's DER content to the value.
 
-    Keyed by raw OID bytes: decoding every OID to text made this the slowest
-    step of DCAP verification.
+    Keyed by raw OID bytes, read in one pass: decoding every OID to text made
+    this the slowest step of DCAP verification.
     """
     found: dict[bytes, der.Tlv] = {}
-    for item in der.read_all(body, STRUCT, base):
-        pair = der.read_all(der.expect(item, der.SEQUENCE, STRUCT, "<member>"), STRUCT, item.value_offset)
-        if len(pair) != 2:
-            raise MalformedMessage(STRUCT, "<member>", item.offset, "expected OID and value")
-        oid = der.expect(pair[0], der.OID, STRUCT, "<oid>")
+    pos = 0
+    while pos < len(body):
+        item, pos = der.read_one(body, pos, STRUCT, base)
+        inner = der.expect(item, der.SEQUENCE, STRUCT, "<member>")
+        oid_tlv, split = der.read_one(inner, 0, STRUCT, item.value_offset)
+        value, end = der.read_one(inner, split, STRUCT, item.value_offset)
+        if end != len(inner):
+            raise MalformedMessage(STRUCT, "<member>", item.offset, "expected only OID and value")
+        oid = der.expect(oid_tlv, der.OID, STRUCT, "<oid>")
         if oid in found:
-            raise MalformedMessage(STRUCT, der.decode_oid(oid, STRUCT, pair[0].offset), item.offset, "appears twice")
-        found[oid] = pair[1]
+            raise MalformedMessage(STRUCT, der.decode_oid(oid, STRUCT, oid_tlv.offset), item.offset, "appears twice")
+        found[oid] = value
     return found
 
 
