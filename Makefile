@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test typecheck clean
+.PHONY: demo test typecheck bench-dcap clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ test: $(STAMP)
 	$(BIN)/pytest
 	$(BIN)/mypy --strict src
 	$(BIN)/ruff check src tests bench
+
+# The benchmark's environment also holds dcap-qvl, the reference it is measured against.
+bench-dcap: $(STAMP)
+	$(BIN)/pip install --quiet 'dcap-qvl>=0.7'
+	$(BIN)/python bench/dcap_bench.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src

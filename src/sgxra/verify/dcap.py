@@ -36,6 +36,7 @@ from sgxra.verify.pki import (
     ChainMemo,
     check_crl,
     check_not_revoked,
+    common_name,
     load_crl,
     load_pem_chain,
     verify_chain,
@@ -195,7 +196,7 @@ def verify_pck_chain(
         raise CertificateChainError("the root carried in the quote is not the pinned root (Intel SGX Root CA)")
     leaf = verify_chain(chain, root, at=at, memo=memo)
     intermediate = chain[1]
-    ca_type = PCK_CA_TYPES.get(_common_name(intermediate))
+    ca_type = PCK_CA_TYPES.get(common_name(intermediate))
     if ca_type is None:
         raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
@@ -206,11 +207,6 @@ def verify_pck_chain(
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
     return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain))
-
-
-def _common_name(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(names[0].value) if names else ""
 
 
 def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral) -> DcapVerdict:
@@ -323,7 +319,7 @@ def pck_fmspc_and_ca(quote: DcapQuote) -> tuple[bytes, str]:
     chain = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK certificate chain")
     if len(chain) < 2:
         raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
-    ca_type = PCK_CA_TYPES.get(_common_name(chain[1]))
+    ca_type = PCK_CA_TYPES.get(common_name(chain[1]))
     if ca_type is None:
         raise CertificateChainError(f"PCK issuer {chain[1].subject.rfc4514_string()} is not a PCK CA")
     return PckExtension.from_certificate(chain[0]).fmspc, ca_type

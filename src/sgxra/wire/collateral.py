@@ -128,7 +128,7 @@ class TcbInfo:
         tcb_id = j.text("id") if version == 3 else "SGX"
         if tcb_id not in ("SGX", "TDX"):
             raise j.error("id", f"unknown TCB info id {tcb_id!r}")
-        levels = tuple(_tcb_level(j.sub(level, f"tcbLevels[{i}]"), version) for i, level in enumerate(j.items("tcbLevels")))
+        levels = tuple(_tcb_level(j, level, i, version) for i, level in enumerate(j.items("tcbLevels")))
         if not levels:
             raise j.error("tcbLevels", "is empty")
         module = j.obj.get("tdxModule")
@@ -177,29 +177,46 @@ class QeIdentity:
 
 
 def _status(j: _Json) -> TcbStatus:
-    text = j.text("tcbStatus")
+    return _status_of(j.obj, j, "")
+
+
+def _status_of(level: dict[str, Any], j: _Json, where: str) -> TcbStatus:
     try:
-        return TcbStatus(text)
-    except ValueError:
-        raise j.error("tcbStatus", f"unknown TCB status {text!r}") from None
+        return _STATUSES[level["tcbStatus"]]
+    except (KeyError, TypeError):
+        raise j.error(f"{where}tcbStatus", f"unknown or missing TCB status {level.get('tcbStatus')!r}") from None
+
+
+_STATUSES = {s.value: s for s in TcbStatus}
 
 
 def _advisories(j: _Json) -> tuple[str, ...]:
-    ids = j.obj.get("advisoryIDs", [])
-    if not isinstance(ids, list) or not all(isinstance(a, str) for a in ids):
-        raise j.error("advisoryIDs", "must be a list of strings")
+    return _advisories_of(j.obj, j, "")
+
+
+def _advisories_of(level: dict[str, Any], j: _Json, where: str) -> tuple[str, ...]:
+    ids = level.get("advisoryIDs", ())
+    if not isinstance(ids, (list, tuple)) or not all(type(a) is str for a in ids):
+        raise j.error(f"{where}advisoryIDs", "must be a list of strings")
     return tuple(ids)
 
 
-def _tcb_level(j: _Json, version: int) -> TcbLevel:
-    tcb = j.sub(j.obj.get("tcb"), "tcb")
+def _tcb_level(j: _Json, level: Any, index: int, version: int) -> TcbLevel:
+    """One TCB level, read straight from the dict: a TCB info has a dozen, each checked."""
+    where = f"tcbLevels[{index}]."
+    if not isinstance(level, dict) or not isinstance(level.get("tcb"), dict):
+        raise j.error(f"{where}tcb", "missing or not a JSON object")
+    tcb = _Json(j.structure, level["tcb"], f"{j.path}{where}tcb.")
     if version == 2:
         sgx = tuple(tcb.integer(f"sgxtcbcomp{i:02d}svn") for i in range(1, 17))
         tdx = None
     else:
         sgx = _components(tcb, "sgxtcbcomponents")
         tdx = _components(tcb, "tdxtcbcomponents") if "tdxtcbcomponents" in tcb.obj else None
-    return TcbLevel(sgx, tcb.integer("pcesvn"), tdx, j.text("tcbDate"), _status(j), _advisories(j))
+    date = level.get("tcbDate")
+    if not isinstance(date, str):
+        raise j.error(f"{where}tcbDate", "missing or not a string")
+    return TcbLevel(sgx, tcb.integer("pcesvn"), tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
 
 
 def _components(j: _Json, name: str) -> tuple[int, ...]:

@@ -1,0 +1,82 @@
+"""Verify the real DCAP quote with sgxra and with dcap-qvl in one run; print per-quote times and ratios.
+
+cold: every iteration builds fresh collateral objects from the JSON text and
+      verifies from scratch (sgxra: no verifier cache).
+warm: one collateral object; sgxra reuses a DcapVerifier that remembers what it
+      verified (dcap-qvl has no cache: it verifies everything each time).
+
+Rounds alternate the four variants so machine noise hits all of them alike;
+each figure is the median over rounds. Run: make bench-dcap
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dcap_qvl
+
+from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
+from sgxra.wire.collateral import Collateral
+
+VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "dcap"
+AT = 1752919277
+ROUNDS = 15
+PER_ROUND = 60
+
+
+def per_call_seconds(fn: Callable[[], object], n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+def main() -> int:
+    if not VECTORS.is_dir():
+        print(f"the real quote is not at {VECTORS} (it lives in ../shared/vectors)", file=sys.stderr)
+        return 2
+    quote = (VECTORS / "sgx_v3_quote.bin").read_bytes()
+    text = (VECTORS / "sgx_v3_quote.collateral.json").read_text()
+    at = datetime.fromtimestamp(AT, timezone.utc)
+
+    ours = verify_dcap_quote(quote, Collateral.from_json(text), at=at)
+    theirs = dcap_qvl.verify(quote, dcap_qvl.QuoteCollateralV3.from_json(text), AT)
+    if ours.status.value != theirs.status or list(ours.advisory_ids) != sorted(theirs.advisory_ids, key=ours.advisory_ids.index):
+        print(f"verdicts differ: sgxra {ours.status.value} {ours.advisory_ids}, dcap-qvl {theirs.status} "
+              f"{theirs.advisory_ids}", file=sys.stderr)
+        return 1
+    print(f"both verify the quote: {ours.status.value} {', '.join(ours.advisory_ids)}")
+
+    collateral = Collateral.from_json(text)
+    qvl_collateral = dcap_qvl.QuoteCollateralV3.from_json(text)
+    verifier = DcapVerifier()
+    variants: dict[str, Callable[[], object]] = {
+        "sgxra cold": lambda: verify_dcap_quote(quote, Collateral.from_json(text), at=at),
+        "dcap-qvl cold": lambda: dcap_qvl.verify(quote, dcap_qvl.QuoteCollateralV3.from_json(text), AT),
+        "sgxra warm": lambda: verifier.verify(quote, collateral, at=at),
+        "dcap-qvl warm": lambda: dcap_qvl.verify(quote, qvl_collateral, AT),
+    }
+    for fn in variants.values():  # warm-up
+        per_call_seconds(fn, 20)
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(ROUNDS):
+        for name, fn in variants.items():
+            samples[name].append(per_call_seconds(fn, PER_ROUND))
+    median = {name: statistics.median(values) for name, values in samples.items()}
+    for name, seconds in median.items():
+        spread = (max(samples[name]) - min(samples[name])) * 1e6
+        print(f"{name:14s} {seconds * 1e6:8.1f} us per quote  (spread {spread:6.1f} us over {ROUNDS} rounds)")
+    warm = median["dcap-qvl warm"] / median["sgxra warm"]
+    cold = median["dcap-qvl cold"] / median["sgxra cold"]
+    print(f"dcap-qvl {dcap_qvl.__version__}, {ROUNDS} rounds x {PER_ROUND} quotes per variant")
+    print(f"warm_speedup_vs_dcap_qvl={warm:.2f} cold_speedup_vs_dcap_qvl={cold:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
