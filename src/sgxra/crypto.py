@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import cmac, hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sgxra.errors import BadMac, BadSignature, InvalidPoint, MalformedMessage
 
@@ -139,3 +141,23 @@ def verify_gb_ga(sp_public_point_le: bytes, g_b: bytes, g_a: bytes, signature_le
 def report_data_binding(g_a: bytes, g_b: bytes, vk: bytes) -> bytes:
     """The 64 bytes report_data must hold: SHA256(g_a || g_b || VK) || 32 zero bytes."""
     return hashlib.sha256(g_a + g_b + vk).digest() + bytes(32)
+
+
+GCM_IV_SIZE = 12
+
+
+def new_iv() -> bytes:
+    """A fresh random AES-GCM IV (12 bytes)."""
+    return os.urandom(GCM_IV_SIZE)
+
+
+def seal(sk: bytes, iv: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-128-GCM under SK: ciphertext || tag."""
+    return AESGCM(sk).encrypt(iv, plaintext, aad)
+
+
+def unseal(sk: bytes, iv: bytes, sealed: bytes, aad: bytes) -> bytes:
+    try:
+        return AESGCM(sk).decrypt(iv, sealed, aad)
+    except InvalidTag:
+        raise BadMac("secret: AES-GCM tag does not verify") from None

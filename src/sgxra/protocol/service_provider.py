@@ -48,6 +48,7 @@ from sgxra.wire.messages import (
     Msg3,
     Msg4,
 )
+from sgxra.wire.msg4_auth import ReasonCode
 from sgxra.wire.platform_info import PlatformInfoBlob
 from sgxra.wire.quote import EpidQuote, QuoteSignType
 from sgxra.wire.report_body import ReportBody
@@ -95,6 +96,7 @@ class AttestationOutcome:
     reason: str
     evidence: Evidence | None
     violations: tuple[Violation, ...]
+    reason_code: ReasonCode
 
     @property
     def trusted(self) -> bool:
@@ -250,6 +252,7 @@ class ServiceProviderSession:
             self.outcome = AttestationOutcome(
                 msg4=Msg4(AttestationStatus.NotTrusted, PlatformInfoBlob.empty()),
                 reason=f"evidence not genuine: {error}", evidence=None, violations=(),
+                reason_code=ReasonCode.NOT_GENUINE,
             )
             self.state = SpState.DONE
             return self.outcome
@@ -258,14 +261,17 @@ class ServiceProviderSession:
         if not violations:
             status = AttestationStatus.Trusted if evidence.up_to_date else AttestationStatus.Trusted_ItsComplicated
             reason = "trusted" if evidence.up_to_date else f"trusted with status {evidence.status} accepted by policy"
+            code = ReasonCode.NONE
         elif all(v.platform for v in violations):
             status = AttestationStatus.NotTrusted_ItsComplicated
             reason = "platform needs an update: " + "; ".join(map(str, violations))
+            code = ReasonCode.PLATFORM_UPDATE_NEEDED
         else:
             status = AttestationStatus.NotTrusted
             reason = "refused by policy: " + "; ".join(map(str, violations))
+            code = ReasonCode.POLICY
         pib = evidence.platform_info_blob or PlatformInfoBlob.empty()
-        self.outcome = AttestationOutcome(Msg4(status, pib), reason, evidence, violations)
+        self.outcome = AttestationOutcome(Msg4(status, pib), reason, evidence, violations, code)
         self.state = SpState.DONE
         return self.outcome
 

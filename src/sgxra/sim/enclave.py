@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra import crypto
 from sgxra.errors import LocalProtocolError, RemoteProtocolError
+from sgxra.protocol.msg4 import OpenedMsg4, open_msg4
 from sgxra.sim.sample_keys import SAMPLE_SP_PUBLIC_KEY_LE
 from sgxra.wire.messages import PS_SEC_PROP_SIZE, Msg1, Msg2, Msg3
 from sgxra.wire.quote import QuoteSignType
@@ -92,6 +93,12 @@ class SimEnclave:
         unsigned = Msg3(mac=bytes(16), g_a=self._g_a, ps_sec_prop=bytes(PS_SEC_PROP_SIZE), quote=quote)
         self._keys = keys
         return Msg3(crypto.aes_cmac(keys.smk, unsigned.mac_covered_bytes()), self._g_a, unsigned.ps_sec_prop, quote)
+
+    def open_msg4(self, data: bytes) -> OpenedMsg4:
+        """Check an authenticated msg4 and unseal its secret with keys that never leave the enclave."""
+        if self._keys is None:
+            raise LocalProtocolError("no session keys before msg2 is processed")
+        return open_msg4(data, sk=self._keys.sk, mk=self._keys.mk)
 
     def get_keys(self) -> tuple[bytes, bytes]:
         if self._keys is None:
