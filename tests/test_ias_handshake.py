@@ -12,6 +12,7 @@ from sgxra.ias import IasVerifier
 from sgxra.ias.mock import Answer, MockIas, create_app
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
 from sgxra.protocol import complete_with
+from sgxra.protocol.msg4 import seal_msg4
 from sgxra.wire import AttestationStatus, Msg3
 from sgxra.wire.ias_report import QuoteStatus
 
@@ -30,7 +31,9 @@ def test_handshake_through_ias_completes(world: World) -> None:
             msg3 = client.receive_msg2(sp.send_msg2(ias.get_sigrl(need.gid)))
             outcome = complete_with(sp, msg3, IasVerifier(ias, clock=now, root=PKI.root))
     assert outcome.msg4.status is AttestationStatus.Trusted, outcome.reason
-    assert client.receive_msg4(outcome.msg4.to_bytes()).status is AttestationStatus.Trusted
+    sk, mk = sp.keys
+    sealed = seal_msg4(outcome.msg4.status, outcome.reason_code, outcome.msg4.platform_info_blob, sk=sk, mk=mk)
+    assert client.receive_msg4(sealed).status is AttestationStatus.Trusted
     assert sp.keys == client.keys
     assert outcome.evidence is not None and outcome.evidence.kind == "epid" and outcome.evidence.simulated
 

@@ -32,9 +32,11 @@ from sgxra.protocol import (
     SpState,
     complete_with,
 )
+from sgxra.protocol.msg4 import seal_msg4
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.validate import Policy
 from sgxra.wire import AttestationStatus, EpidQuote, Msg0Msg1, Msg1, Msg3, QuoteSignType
+from sgxra.wire.msg4_auth import ReasonCode
 
 
 def handshake_to_msg3(world: World, identity: EnclaveIdentity = IDENTITY) -> tuple[ClientSession, ServiceProviderSession, bytes]:
@@ -47,11 +49,38 @@ def handshake_to_msg3(world: World, identity: EnclaveIdentity = IDENTITY) -> tup
 def test_handshake_agrees_on_keys_and_trusts_the_enclave(world: World) -> None:
     client, sp, msg3 = handshake_to_msg3(world)
     outcome = complete_with(sp, msg3, world.verifier)
-    msg4 = client.receive_msg4(outcome.msg4.to_bytes())
-    assert msg4.status is AttestationStatus.Trusted and outcome.trusted
+    sk, mk = sp.keys
+    sealed = seal_msg4(outcome.msg4.status, outcome.reason_code, outcome.msg4.platform_info_blob, sk=sk, mk=mk,
+                       secret=b"the secret")
+    verdict = client.receive_msg4(sealed)
+    assert verdict.status is AttestationStatus.Trusted and verdict.authenticated and outcome.trusted
+    assert verdict.secret == b"the secret" and verdict.reason is ReasonCode.NONE
     assert sp.keys == client.keys and len(sp.keys[0]) == 16 and sp.keys[0] != sp.keys[1]
     assert outcome.evidence is not None and outcome.evidence.report_body.mr_signer == IDENTITY.mr_signer
     assert sp.state is SpState.DONE and client.state is ClientState.DONE
+
+
+def test_sample_msg4_only_when_allowed(world: World) -> None:
+    for required in (True, False):
+        client = ClientSession(world.enclave(), require_authenticated_msg4=required)
+        sp = ServiceProviderSession(world.config)
+        sp.receive_msg0_msg1(client.start())
+        outcome = complete_with(sp, client.receive_msg2(sp.send_msg2()), world.verifier)
+        if required:
+            with pytest.raises(RemoteProtocolError, match="could be forged"):
+                client.receive_msg4(outcome.msg4.to_bytes())
+        else:
+            verdict = client.receive_msg4(outcome.msg4.to_bytes())
+            assert verdict.trusted and not verdict.authenticated and verdict.secret is None
+
+
+def test_forged_msg4_is_refused(world: World) -> None:
+    client, sp, msg3 = handshake_to_msg3(world)
+    outcome = complete_with(sp, msg3, world.verifier)
+    sealed = seal_msg4(AttestationStatus.NotTrusted, ReasonCode.POLICY, outcome.msg4.platform_info_blob,
+                       sk=b"\x00" * 16, mk=b"\x00" * 16)  # an attacker without MK
+    with pytest.raises(BadMac, match="msg4"):
+        client.receive_msg4(sealed)
 
 
 def test_msg0_and_msg1_may_arrive_separately(world: World) -> None:

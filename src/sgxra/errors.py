@@ -47,6 +47,10 @@ class UnexpectedMessage(RemoteProtocolError):
     """A message arrived in a state that does not accept it."""
 
 
+class UnknownSession(RemoteProtocolError):
+    """No pending session under this id: never started, already finished, or expired."""
+
+
 class BadMac(RemoteProtocolError):
     """A CMAC over a protocol message does not verify."""
 
@@ -139,3 +143,7 @@ class ServiceUnavailable(ServiceError):
 
 class CollateralExpired(VerificationError):
     """Collateral (TCB info, QE identity, a CRL) is not current at the verification time."""
+
+
+class StoreUnavailable(SgxRaError):
+    """The session store (Redis) cannot be reached; the session cannot continue now."""

@@ -12,6 +12,7 @@ from sgxra.protocol import (
     SpConfig,
     complete_with,
 )
+from sgxra.protocol.msg4 import seal_msg4
 from sgxra.protocol.service_provider import AttestationOutcome
 from sgxra.sim import (
     SAMPLE_SP_PRIVATE_KEY_LE,
@@ -57,7 +58,8 @@ def attest_once(identity: EnclaveIdentity, policy: Policy, echo: Echo) -> Attest
     echo(f"    quote: mr_enclave={body.mr_enclave.hex()[:16]}... mr_signer={body.mr_signer.hex()[:16]}... "
          f"isv_prod_id={body.isv_prod_id} isv_svn={body.isv_svn} debug={body.attributes.debug}")
     outcome = complete_with(sp, msg3, SimEpidVerifier(registry))
-    client.receive_msg4(outcome.msg4.to_bytes())
+    sk, mk = sp.keys
+    client.receive_msg4(seal_msg4(outcome.msg4.status, outcome.reason_code, outcome.msg4.platform_info_blob, sk=sk, mk=mk))
     echo(f"  SP -> client  msg4        status={outcome.msg4.status.name}")
     echo(f"  verdict: {outcome.reason}")
     same = sp.keys == client.keys

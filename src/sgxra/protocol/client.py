@@ -10,10 +10,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Protocol
 
-from sgxra.errors import LocalProtocolError, UnexpectedMessage
-from sgxra.wire.messages import Msg0, Msg0Msg1, Msg1, Msg2, Msg3, Msg4
+from sgxra.errors import LocalProtocolError, RemoteProtocolError, UnexpectedMessage
+from sgxra.protocol.msg4 import OpenedMsg4
+from sgxra.wire.messages import AttestationStatus, Msg0, Msg0Msg1, Msg1, Msg2, Msg3, Msg4
+from sgxra.wire.msg4_auth import AuthenticatedMsg4, ReasonCode
+from sgxra.wire.platform_info import PlatformInfoBlob
 
 
 class EnclaveBackend(Protocol):
@@ -31,6 +35,10 @@ class EnclaveBackend(Protocol):
         """(SK, MK) after a successful proc_msg2."""
         ...
 
+    def open_msg4(self, data: bytes) -> OpenedMsg4:
+        """Check an authenticated msg4 under MK and unseal its secret under SK."""
+        ...
+
 
 class ClientState(enum.Enum):
     START = "start"
@@ -40,12 +48,35 @@ class ClientState(enum.Enum):
     ERROR = "error"
 
 
+@dataclass(frozen=True, repr=False)
+class ClientVerdict:
+    """What the service provider's msg4 said, and whether it could have been forged on the way."""
+
+    status: AttestationStatus
+    reason: ReasonCode | None  # None: the sample's msg4 has no reason code
+    platform_info_blob: PlatformInfoBlob
+    secret: bytes | None
+    authenticated: bool
+
+    @property
+    def trusted(self) -> bool:
+        return self.status in (AttestationStatus.Trusted, AttestationStatus.Trusted_ItsComplicated)
+
+    def __repr__(self) -> str:
+        return (f"ClientVerdict(status={self.status.name}, reason={self.reason.name if self.reason else None}, "
+                f"authenticated={self.authenticated}, secret={'<present>' if self.secret else None})")
+
+
 class ClientSession:
-    def __init__(self, enclave: EnclaveBackend) -> None:
+    """``require_authenticated_msg4``: refuse the sample's unauthenticated msg4 (on by default,
+    since anyone on the path could rewrite its verdict; turn off to talk to Intel's sample SP)."""
+
+    def __init__(self, enclave: EnclaveBackend, *, require_authenticated_msg4: bool = True) -> None:
         self.enclave = enclave
+        self.require_authenticated_msg4 = require_authenticated_msg4
         self.state = ClientState.START
         self.error: BaseException | None = None
-        self.msg4: Msg4 | None = None
+        self.verdict: ClientVerdict | None = None
 
     @contextmanager
     def _transition(self, allowed: ClientState, what: str, *, remote: bool) -> Iterator[None]:
@@ -76,11 +107,19 @@ class ClientSession:
             self.state = ClientState.WAIT_MSG4
             return msg3.to_bytes()
 
-    def receive_msg4(self, data: bytes) -> Msg4:
+    def receive_msg4(self, data: bytes) -> ClientVerdict:
         with self._transition(ClientState.WAIT_MSG4, "msg4", remote=True):
-            self.msg4 = Msg4.parse(data)
+            if AuthenticatedMsg4.is_authenticated(data):
+                opened = self.enclave.open_msg4(data)
+                verdict = ClientVerdict(opened.status, opened.reason, opened.platform_info_blob, opened.secret, True)
+            elif self.require_authenticated_msg4:
+                raise RemoteProtocolError("msg4 is the sample's unauthenticated form; its verdict could be forged")
+            else:
+                msg4 = Msg4.parse(data)
+                verdict = ClientVerdict(msg4.status, None, msg4.platform_info_blob, None, False)
+            self.verdict = verdict
             self.state = ClientState.DONE
-            return self.msg4
+            return verdict
 
     @property
     def keys(self) -> tuple[bytes, bytes]:

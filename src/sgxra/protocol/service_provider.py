@@ -257,6 +257,17 @@ class ServiceProviderSession:
             self.state = SpState.DONE
             return self.outcome
 
+    def service_unavailable(self, error: SgxRaError) -> AttestationOutcome:
+        """The attestation service could not be asked: answer NotTrusted, saying to try again."""
+        with self._transition((SpState.NEED_EVIDENCE,), "service_unavailable", remote=False):
+            self.outcome = AttestationOutcome(
+                msg4=Msg4(AttestationStatus.NotTrusted, PlatformInfoBlob.empty()),
+                reason=f"attestation service unavailable: {error}", evidence=None, violations=(),
+                reason_code=ReasonCode.SERVICE_UNAVAILABLE,
+            )
+            self.state = SpState.DONE
+            return self.outcome
+
     def _finish(self, evidence: Evidence, violations: tuple[Violation, ...]) -> AttestationOutcome:
         if not violations:
             status = AttestationStatus.Trusted if evidence.up_to_date else AttestationStatus.Trusted_ItsComplicated

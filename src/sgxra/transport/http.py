@@ -1,0 +1,110 @@
+"""The same exchange over HTTP/JSON (FastAPI; OpenAPI at /openapi.json, docs at /docs).
+
+    POST /v1/attestations                 {"msg0_msg1": hex}  -> {"session_id", "msg2"}
+    POST /v1/attestations/{id}/msg3       {"msg3": hex}       -> {"msg4", "status", "trusted", "reason", "reason_code"}
+
+Sessions live in the service's store, so msg1 and msg3 may reach different replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from sgxra.errors import (
+    MalformedMessage,
+    ProtocolError,
+    SgxRaError,
+    StoreUnavailable,
+    UnknownSession,
+)
+from sgxra.transport.lines import DEFAULT_MAX_MESSAGE
+from sgxra.transport.service import AttestationService
+
+log = logging.getLogger("sgxra.sp")
+HEX = r"^([0-9a-fA-F]{2})*$"
+
+
+class StartRequest(BaseModel):
+    msg0_msg1: str = Field(pattern=HEX, description="msg0 || msg1 (72 bytes) as hex")
+
+
+class StartResponse(BaseModel):
+    session_id: str
+    msg2: str
+
+
+class FinishRequest(BaseModel):
+    msg3: str = Field(pattern=HEX, description="msg3 as hex")
+
+
+class FinishResponse(BaseModel):
+    msg4: str = Field(description="msg4 as hex (authenticated or the sample's form, as configured)")
+    status: str
+    trusted: bool
+    reason: str
+    reason_code: str
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    detail: str
+
+
+def _status_for(error: SgxRaError) -> int:
+    if isinstance(error, UnknownSession):
+        return 404
+    if isinstance(error, StoreUnavailable):
+        return 503
+    if isinstance(error, (MalformedMessage, ProtocolError)):
+        return 400
+    return 500
+
+
+def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_MESSAGE, max_sessions: int = 1024) -> FastAPI:
+    app = FastAPI(title="sgxra service provider", version="1", description=__doc__)
+    in_flight = {"requests": 0}
+    max_body = 2 * max_message + 256
+
+    @app.middleware("http")
+    async def limits(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
+            return JSONResponse({"error": "TooLarge", "detail": f"body over {max_body} bytes"}, status_code=413)
+        if in_flight["requests"] >= max_sessions:
+            return JSONResponse({"error": "Busy", "detail": "too many sessions in flight"}, status_code=429)
+        in_flight["requests"] += 1
+        try:
+            return await call_next(request)
+        finally:
+            in_flight["requests"] -= 1
+
+    @app.exception_handler(SgxRaError)
+    async def sgxra_error(request: Request, error: SgxRaError) -> JSONResponse:
+        status = _status_for(error)
+        log.warning("%s %s: %s: %s", request.method, request.url.path, type(error).__name__, error)
+        return JSONResponse({"error": type(error).__name__, "detail": str(error)}, status_code=status)
+
+    @app.post("/v1/attestations", status_code=201, response_model=StartResponse,
+              responses={400: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+    async def start(body: StartRequest) -> StartResponse:
+        session_id, msg2 = await service.start(bytes.fromhex(body.msg0_msg1))
+        return StartResponse(session_id=session_id, msg2=msg2.hex())
+
+    @app.post("/v1/attestations/{session_id}/msg3", response_model=FinishResponse,
+              responses={400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+    async def finish(session_id: str, body: FinishRequest) -> FinishResponse:
+        done = await service.finish(session_id, bytes.fromhex(body.msg3))
+        outcome = done.outcome
+        return FinishResponse(msg4=done.msg4.hex(), status=outcome.msg4.status.name, trusted=outcome.trusted,
+                              reason=outcome.reason, reason_code=outcome.reason_code.name)
+
+    @app.get("/healthz")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

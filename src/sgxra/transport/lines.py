@@ -1,0 +1,153 @@
+"""The sample's wire protocol: each message one line of hex ending in ``\\n``, over TCP or stdio.
+
+A session is: msg0||msg1 (or msg0, then msg1) -> msg2; msg3 -> msg4.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from sgxra.errors import MalformedMessage, SgxRaError
+from sgxra.transport.service import AttestationService, Finished
+from sgxra.wire.messages import Msg0
+
+log = logging.getLogger("sgxra.sp")
+_HEX = re.compile(rb"[0-9a-fA-F]*")
+DEFAULT_MAX_MESSAGE = 256 * 1024  # bytes of message, so lines of twice that in hex
+
+ReadLine = Callable[[], Awaitable[bytes]]
+WriteLine = Callable[[bytes], Awaitable[None]]
+
+
+def decode_line(line: bytes, what: str) -> bytes:
+    """One hex line to bytes; a line without its newline means the peer stopped mid-line."""
+    if not line:
+        raise MalformedMessage(what, "<line>", 0, "connection closed before the message")
+    if not line.endswith(b"\n"):
+        raise MalformedMessage(what, "<line>", len(line), "the peer stopped in the middle of a line")
+    text = line.rstrip(b"\r\n")
+    if not _HEX.fullmatch(text):
+        raise MalformedMessage(what, "<line>", 0, "not hexadecimal")
+    if len(text) % 2:
+        raise MalformedMessage(what, "<line>", len(text) // 2, "odd number of hex digits")
+    return bytes.fromhex(text.decode("ascii"))
+
+
+def encode_line(message: bytes) -> bytes:
+    return message.hex().encode("ascii") + b"\n"
+
+
+async def run_session(read_line: ReadLine, write_line: WriteLine, service: AttestationService) -> Finished:
+    first = decode_line(await read_line(), "msg0||msg1")
+    if len(first) == Msg0.SIZE:  # msg0 alone: msg1 follows on its own line
+        first += decode_line(await read_line(), "msg1")
+    session_id, msg2 = await service.start(first)
+    await write_line(msg2)
+    finished = await service.finish(session_id, decode_line(await read_line(), "msg3"))
+    await write_line(finished.msg4)
+    return finished
+
+
+@dataclass
+class ServerStats:
+    completed: int = 0
+    trusted: int = 0
+    failed: int = 0
+    rejected_busy: int = 0
+    timed_out: int = 0
+    in_flight: int = 0
+
+
+@dataclass
+class TcpLineServer:
+    """Many sessions at once; each bounded in size and time; at most ``max_sessions`` in flight."""
+
+    service: AttestationService
+    max_message: int = DEFAULT_MAX_MESSAGE
+    session_timeout: float = 30.0
+    max_sessions: int = 1024
+    stats: ServerStats = field(default_factory=ServerStats)
+    _server: asyncio.Server | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self, hosts: Sequence[str] | None, port: int) -> list[tuple[str, int]]:
+        """Listen (all interfaces, IPv4 and IPv6, when ``hosts`` is None); return the bound addresses."""
+        limit = 2 * self.max_message + 2
+        self._server = await asyncio.start_server(self._handle, host=list(hosts) if hosts else None, port=port,
+                                                  limit=limit, reuse_address=True)
+        return [s.getsockname()[:2] for s in self._server.sockets]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        peer = writer.get_extra_info("peername")
+        try:
+            if self.stats.in_flight >= self.max_sessions:
+                self.stats.rejected_busy += 1
+                log.warning("refusing %s: %d sessions in flight", peer, self.stats.in_flight)
+                return
+            self.stats.in_flight += 1
+            try:
+                await self._session(reader, writer, peer)
+            finally:
+                self.stats.in_flight -= 1
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object) -> None:
+        async def read_line() -> bytes:
+            try:
+                return await reader.readline()
+            except ValueError:  # the StreamReader's limit: a line longer than any message
+                raise MalformedMessage("line", "<line>", 0, f"longer than {self.max_message} bytes of message") from None
+
+        async def write_line(message: bytes) -> None:
+            writer.write(encode_line(message))
+            await writer.drain()
+
+        try:
+            async with asyncio.timeout(self.session_timeout):
+                finished = await run_session(read_line, write_line, self.service)
+            self.stats.completed += 1
+            self.stats.trusted += finished.outcome.trusted
+        except TimeoutError:
+            self.stats.timed_out += 1
+            log.warning("session with %s timed out after %.0f s", peer, self.session_timeout)
+        except SgxRaError as e:
+            self.stats.failed += 1
+            log.warning("session with %s failed: %s: %s", peer, type(e).__name__, e)
+        except (ConnectionError, OSError) as e:
+            self.stats.failed += 1
+            log.info("session with %s: connection lost: %s", peer, e)
+
+    async def shutdown(self, grace: float = 10.0) -> None:
+        """Stop accepting; let sessions in flight finish for up to ``grace`` seconds."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=grace)
+        for task in list(self._tasks):
+            task.cancel()
+
+
+async def serve_until_signalled(shutdown: Callable[[], Awaitable[None]]) -> None:
+    """Wait for SIGINT or SIGTERM, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing sessions in flight")
+    await shutdown()

@@ -1,0 +1,127 @@
+"""The service provider behind every transport: msg0||msg1 in, msg2 out; msg3 in, msg4 out.
+
+It drives the sans-IO state machine, keeps the state between msg2 and msg3 in
+a :class:`SessionStore` (so another replica can finish the session), asks the
+right verifier for the quote in msg3 (EPID via IAS, ECDSA locally) and seals
+the secret into msg4 only for a trusted enclave.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from sgxra.errors import ServiceError, UnknownSession, VerificationError
+from sgxra.protocol.evidence import Evidence
+from sgxra.protocol.msg4 import seal_msg4
+from sgxra.protocol.service_provider import AttestationOutcome, ServiceProviderSession, SpConfig
+from sgxra.protocol.state import SpPendingState
+from sgxra.transport.store import SessionStore
+from sgxra.wire.any_quote import parse_quote
+from sgxra.wire.quote import EpidQuote
+
+log = logging.getLogger("sgxra.sp")
+
+
+class AsyncVerifier(Protocol):
+    def verify_quote(self, quote: bytes) -> Awaitable[Evidence]: ...
+
+
+class SigRlSource(Protocol):
+    def get_sigrl(self, gid: int) -> Awaitable[bytes]: ...
+
+
+class SyncVerifier(Protocol):
+    def verify_quote(self, quote: bytes) -> Evidence: ...
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    sp: SpConfig
+    msg4_form: Literal["authenticated", "sample"] = "authenticated"
+    secret: bytes | None = None
+    session_ttl: float = 60.0  # seconds a session may wait between msg2 and msg3
+
+
+@dataclass(frozen=True)
+class Finished:
+    msg4: bytes
+    outcome: AttestationOutcome
+
+
+class AttestationService:
+    def __init__(
+        self,
+        config: ServiceConfig,
+        store: SessionStore,
+        *,
+        epid: AsyncVerifier | None = None,
+        sigrl: SigRlSource | None = None,
+        ecdsa: SyncVerifier | None = None,
+    ) -> None:
+        if epid is None and ecdsa is None:
+            raise ValueError("a service provider needs an EPID (IAS) or an ECDSA (DCAP) verifier")
+        if config.msg4_form == "sample" and config.secret is not None:
+            raise ValueError("the sample's msg4 has no room for a secret; use the authenticated msg4")
+        self.config = config
+        self.store = store
+        self.epid = epid
+        self.sigrl = sigrl
+        self.ecdsa = ecdsa
+
+    async def start(self, msg0_msg1: bytes) -> tuple[str, bytes]:
+        """Process msg0||msg1; return the new session's id and msg2."""
+        sp = ServiceProviderSession(self.config.sp)
+        need = sp.receive_msg0_msg1(msg0_msg1)
+        # ECDSA platforms announce EPID group 0 and have no SigRL.
+        sig_rl = await self.sigrl.get_sigrl(need.gid) if need.gid and self.sigrl is not None else b""
+        msg2 = sp.send_msg2(sig_rl)
+        session_id = secrets.token_urlsafe(18)
+        await self.store.put(session_id, sp.pending.to_json(), self.config.session_ttl)
+        log.info("session %s: msg1 from EPID group %08x, msg2 sent", session_id, need.gid)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("session %s: msg2 %s", session_id, msg2.hex())
+        return session_id, msg2
+
+    async def finish(self, session_id: str, msg3: bytes) -> Finished:
+        """Process msg3 for a session started here or on any replica sharing the store."""
+        state = await self.store.take(session_id)
+        if state is None:
+            raise UnknownSession(f"no pending session {session_id!r} (unknown, finished or expired)")
+        sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(state))
+        need = sp.receive_msg3(msg3)
+        try:
+            evidence = await self._verify(need.quote)
+        except VerificationError as e:
+            outcome = sp.refuse_evidence(e)
+        except ServiceError as e:
+            log.warning("session %s: attestation service failed: %s", session_id, e)
+            outcome = sp.service_unavailable(e)
+        else:
+            outcome = sp.receive_evidence(evidence)
+        log.info("session %s: %s (%s)", session_id, outcome.msg4.status.name, outcome.reason)
+        if log.isEnabledFor(logging.DEBUG):
+            sk, mk = sp.keys
+            log.debug("session %s: SK %s MK %s (debug logging shows session keys)", session_id, sk.hex(), mk.hex())
+        return Finished(self._msg4(sp, outcome), outcome)
+
+    async def _verify(self, quote: bytes) -> Evidence:
+        if isinstance(parse_quote(quote), EpidQuote):
+            if self.epid is None:
+                raise VerificationError("this service provider does not accept EPID quotes (no IAS configured)")
+            return await self.epid.verify_quote(quote)
+        if self.ecdsa is None:
+            raise VerificationError("this service provider does not accept ECDSA quotes (no DCAP configured)")
+        return self.ecdsa.verify_quote(quote)
+
+    def _msg4(self, sp: ServiceProviderSession, outcome: AttestationOutcome) -> bytes:
+        if self.config.msg4_form == "sample":
+            return outcome.msg4.to_bytes()
+        sk, mk = sp.keys
+        return seal_msg4(
+            outcome.msg4.status, outcome.reason_code, outcome.msg4.platform_info_blob, sk=sk, mk=mk,
+            secret=self.config.secret if outcome.trusted else None,
+        )
