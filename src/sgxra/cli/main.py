@@ -7,12 +7,14 @@ import sys
 
 import click
 
+from sgxra.cli.client_command import client_cmd
 from sgxra.cli.dcap_commands import collateral_group, pcs_mock_cmd, verify_quote_cmd
 from sgxra.cli.demo import run_demo
 from sgxra.cli.describe import DESCRIBERS, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import read_blob
+from sgxra.cli.sp_command import keygen_cmd, sp_cmd
 from sgxra.errors import SgxRaError
 
 
@@ -53,3 +55,6 @@ main.add_command(ias_mock_cmd)
 main.add_command(verify_quote_cmd)
 main.add_command(collateral_group)
 main.add_command(pcs_mock_cmd)
+main.add_command(sp_cmd)
+main.add_command(keygen_cmd)
+main.add_command(client_cmd)

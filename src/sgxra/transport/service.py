@@ -8,6 +8,7 @@ the secret into msg4 only for a trusted enclave.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -115,7 +116,8 @@ class AttestationService:
             return await self.epid.verify_quote(quote)
         if self.ecdsa is None:
             raise VerificationError("this service provider does not accept ECDSA quotes (no DCAP configured)")
-        return self.ecdsa.verify_quote(quote)
+        # Off the event loop: collateral may have to be fetched, and verification is CPU work.
+        return await asyncio.to_thread(self.ecdsa.verify_quote, quote)
 
     def _msg4(self, sp: ServiceProviderSession, outcome: AttestationOutcome) -> bytes:
         if self.config.msg4_form == "sample":

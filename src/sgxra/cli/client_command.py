@@ -1,0 +1,117 @@
+"""``sgxra client``: attest a (simulated) enclave to a service provider and receive its secret."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import string
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, exit_code_for
+from sgxra.errors import SgxRaError
+from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
+from sgxra.protocol.client import ClientSession, ClientVerdict
+from sgxra.sim import SAMPLE_SP_PUBLIC_KEY_LE, EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
+from sgxra.sim.dcap_pki import SimIntelPki
+from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
+from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE, DEFAULT_MR_SIGNER, QuotingEnclave
+from sgxra.transport.client import attest_http, attest_stdio, attest_tcp
+from sgxra.wire.msg4_auth import ReasonCode
+
+_EXIT_FOR_REASON = {ReasonCode.POLICY: POLICY, ReasonCode.PLATFORM_UPDATE_NEEDED: POLICY,
+                    ReasonCode.NOT_GENUINE: NOT_GENUINE, ReasonCode.SERVICE_UNAVAILABLE: SERVICE}
+
+
+def _hex32(value: str, name: str) -> bytes:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise click.BadParameter("must be 64 hex digits", param_hint=name)
+    return raw
+
+
+def make_quoting_enclave(platform: str, seed: str, dcap_state: Path) -> QuotingEnclave:
+    if platform == "ecdsa":
+        return SimEcdsaQuotingEnclave(SimIntelPki.load_or_create(dcap_state, datetime.now(timezone.utc)))
+    return SimQuotingEnclave(SimPlatform.from_seed(seed.encode()))
+
+
+def describe_secret(secret: bytes) -> str:
+    printable = all(chr(b) in string.printable for b in secret)
+    return repr(secret.decode()) if printable else secret.hex()
+
+
+def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
+    form = "authenticated msg4 (MAC under MK)" if verdict.authenticated else "the sample's msg4 (unauthenticated)"
+    reason = verdict.reason.name if verdict.reason is not None else "not given by the sample's msg4"
+    click.echo(f"verdict: {verdict.status.name}")
+    click.echo(f"reason: {reason}")
+    click.echo(f"msg4: {form}")
+    if verdict.secret is not None:
+        if secret_out:
+            secret_out.touch(mode=0o600)
+            secret_out.write_bytes(verdict.secret)
+            click.echo(f"secret: {len(verdict.secret)} bytes, unsealed inside the enclave, written to {secret_out}")
+        else:
+            click.echo(f"secret: {len(verdict.secret)} bytes, unsealed inside the enclave: {describe_secret(verdict.secret)}")
+    else:
+        click.echo("secret: none")
+    if verdict.trusted:
+        return 0
+    return _EXIT_FOR_REASON.get(verdict.reason, POLICY) if verdict.reason is not None else POLICY
+
+
+@click.command("client")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Service provider host (TCP).")
+@click.option("--port", default=7777, show_default=True, type=int, help="Service provider port (TCP).")
+@click.option("--http", "http_url", help="Use the HTTP/JSON API at this base URL instead of TCP.")
+@click.option("-z", "--stdio", is_flag=True, help="Copy/paste mode: write our lines to stdout, read the SP's from stdin.")
+@click.option("--platform", type=click.Choice(["epid", "ecdsa"]), default="epid", show_default=True,
+              help="Simulated quoting enclave: EPID (judged by IAS) or ECDSA (DCAP).")
+@click.option("--platform-seed", default=DEMO_PLATFORM_SEED, show_default=True,
+              help="Simulated EPID platform (must be registered with the IAS mock).")
+@click.option("--dcap-state", type=click.Path(file_okay=False, path_type=Path), default=Path(".sgxra/pcs-mock"),
+              show_default=True, help="Simulated Intel PKI shared with `sgxra pcs-mock` (ECDSA).")
+@click.option("--mr-enclave", default=DEFAULT_MR_ENCLAVE.hex(), help="The simulated enclave's MRENCLAVE.")
+@click.option("--mr-signer", default=DEFAULT_MR_SIGNER.hex(), help="The simulated enclave's MRSIGNER.")
+@click.option("--isv-prod-id", default=0, type=click.IntRange(0, 0xFFFF), show_default=True)
+@click.option("--isv-svn", default=1, type=click.IntRange(0, 0xFFFF), show_default=True)
+@click.option("--debug-enclave", is_flag=True, help="Run the simulated enclave in debug mode.")
+@click.option("--sp-public-key", default=SAMPLE_SP_PUBLIC_KEY_LE.hex(),
+              help="The SP's public key the enclave trusts (x||y little-endian hex; default: Intel's sample key).")
+@click.option("--sample-msg4", is_flag=True, help="Accept the sample's unauthenticated msg4 (Intel's sample SP).")
+@click.option("--secret-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the secret here.")
+@click.option("--timeout", default=30.0, show_default=True, type=float)
+def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, platform: str, platform_seed: str,
+               dcap_state: Path, mr_enclave: str, mr_signer: str, isv_prod_id: int, isv_svn: int,
+               debug_enclave: bool, sp_public_key: str, sample_msg4: bool, secret_out: Path | None,
+               timeout: float) -> None:
+    """Attest a simulated enclave (the enclave backend is pluggable) and print the verdict."""
+    identity = EnclaveIdentity(_hex32(mr_enclave, "--mr-enclave"), _hex32(mr_signer, "--mr-signer"),
+                               isv_prod_id, isv_svn, debug_enclave)
+    try:
+        enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state), identity,
+                             bytes.fromhex(sp_public_key))
+        session = ClientSession(enclave, require_authenticated_msg4=not sample_msg4)
+        if stdio:
+            verdict = attest_stdio(session, sys.stdin.buffer, sys.stdout.buffer)
+        elif http_url:
+            verdict = attest_http(session, http_url, timeout=timeout)
+        else:
+            verdict = asyncio.run(attest_tcp(session, host, port, timeout=timeout))
+    except SgxRaError as e:
+        click.echo(f"error: {type(e).__name__}: {e}", err=True)
+        sys.exit(exit_code_for(e))
+    except (OSError, TimeoutError, ValueError) as e:
+        click.echo(f"error: {type(e).__name__}: {e}", err=True)
+        sys.exit(1)
+    if stdio:  # stdout carries the protocol's lines: the verdict goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            sys.exit(report(verdict, secret_out))
+    sys.exit(report(verdict, secret_out))

@@ -1,0 +1,109 @@
+"""Turn ``SpSettings`` into a running service provider's parts."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from cryptography import x509
+
+from sgxra.cli.keys import is_sample_key, load_sp_key
+from sgxra.cli.sp_settings import SettingsError, SpSettings
+from sgxra.crypto import private_key_from_le
+from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
+from sgxra.pcs import CollateralCache, PcsClient, PcsSettings
+from sgxra.pcs.verifier import DcapQuoteVerifier
+from sgxra.protocol.service_provider import SpConfig
+from sgxra.sim.sample_keys import SAMPLE_SP_PRIVATE_KEY_LE
+from sgxra.transport.service import AttestationService, ServiceConfig
+from sgxra.transport.store import MemoryStore, RedisStore, SessionStore
+from sgxra.validate import Policy
+from sgxra.validate.policy_file import load_policy
+from sgxra.verify.dcap import DcapVerifier
+from sgxra.wire.quote import QuoteSignType
+
+log = logging.getLogger("sgxra.sp")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Built:
+    service: AttestationService
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            await close()
+
+
+def configure_logging(settings: SpSettings) -> None:
+    level = logging.DEBUG if settings.debug else logging.INFO if settings.verbose else logging.WARNING
+    logger = logging.getLogger("sgxra")
+    logger.setLevel(level)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(settings.log_file)):
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    if settings.debug:
+        log.warning("debug logging is on: session keys will be written to the log; never use it in production")
+
+
+def _certificate(path: str | None) -> x509.Certificate | None:
+    return x509.load_pem_x509_certificate(Path(path).read_bytes()) if path else None
+
+
+def sp_config(settings: SpSettings) -> SpConfig:
+    if settings.insecure_sample_key:
+        key = private_key_from_le(SAMPLE_SP_PRIVATE_KEY_LE)
+        log.warning("using Intel's published sample key: anyone can impersonate this service provider")
+    elif settings.key_file:
+        key = load_sp_key(Path(settings.key_file))
+        if is_sample_key(key):
+            raise SettingsError(f"{settings.key_file} holds Intel's published sample key; anyone can impersonate a "
+                                "service provider using it (pass --insecure-sample-key to use it anyway)")
+    else:
+        raise SettingsError("no service provider key: create one with `sgxra keygen -o sp.key` and pass --key")
+    if settings.policy_file:
+        policy = load_policy(Path(settings.policy_file)).policy
+    else:
+        policy = Policy()
+        log.warning("no policy file: every enclave will be refused (a policy must name MRSIGNER or MRENCLAVE)")
+    quote_type = QuoteSignType.LINKABLE if settings.linkable else QuoteSignType.UNLINKABLE
+    return SpConfig(signing_key=key, spid=settings.spid_bytes, policy=policy, quote_type=quote_type)
+
+
+def build(settings: SpSettings) -> Built:
+    """Everything but the listening sockets; call inside the event loop that will use it."""
+    config = sp_config(settings)
+    store: SessionStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+    built_closers: list[Callable[[], Awaitable[None]]] = [store.close]
+    epid = sigrl = None
+    primary, secondary = settings.ias_keys()
+    if primary or secondary:
+        max_age = load_policy(Path(settings.policy_file)).report_max_age if settings.policy_file else 600.0
+        client = AsyncIasClient(IasSettings(base_url=settings.ias_base_url, api_version=settings.ias_api_version,
+                                            primary_key=primary, secondary_key=secondary))
+        epid = AsyncIasVerifier(client, clock=now, root=_certificate(settings.ias_root),
+                                max_age=timedelta(seconds=max_age) if max_age else None)
+        sigrl = client
+        built_closers.append(client.aclose)
+    ecdsa = None
+    if settings.pccs_url:
+        pcs = PcsClient(PcsSettings(base_url=settings.pccs_url))
+        Path(settings.collateral_cache).parent.mkdir(parents=True, exist_ok=True)
+        cache = CollateralCache(settings.collateral_cache, pcs.fetch_collateral)
+        ecdsa = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=now()), clock=now,
+                                  verifier=DcapVerifier(_certificate(settings.dcap_root)))
+    if epid is None and ecdsa is None:
+        raise SettingsError("no verifier: configure IAS subscription keys (EPID) or a PCCS URL (DCAP), or both")
+    secret = Path(settings.secret_file).read_bytes() if settings.secret_file else None
+    service_config = ServiceConfig(sp=config, msg4_form="sample" if settings.msg4 == "sample" else "authenticated",
+                                   secret=secret, session_ttl=settings.session_ttl)
+    return Built(AttestationService(service_config, store, epid=epid, sigrl=sigrl, ecdsa=ecdsa), built_closers)
