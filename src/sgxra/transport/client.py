@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import BinaryIO
 
 import httpx
@@ -11,18 +12,32 @@ from sgxra.errors import ServiceError
 from sgxra.protocol.client import ClientSession, ClientVerdict
 from sgxra.transport.lines import DEFAULT_MAX_MESSAGE, decode_line, encode_line
 
+Trace = Callable[[str, bytes], None]
+
+
+def _quiet(name: str, message: bytes) -> None:
+    """No tracing."""
+
 
 async def attest_tcp(client: ClientSession, host: str, port: int, *, timeout: float = 30.0,
-                     max_message: int = DEFAULT_MAX_MESSAGE) -> ClientVerdict:
+                     max_message: int = DEFAULT_MAX_MESSAGE, trace: Trace = _quiet) -> ClientVerdict:
+    """One attestation over the sample's TCP protocol; ``trace(name, bytes)`` sees every message."""
     async with asyncio.timeout(timeout):
         reader, writer = await asyncio.open_connection(host, port, limit=2 * max_message + 2)
         try:
-            writer.write(encode_line(client.start()))
+            msg01 = client.start()
+            trace("msg0||msg1", msg01)
+            writer.write(encode_line(msg01))
             await writer.drain()
-            msg3 = client.receive_msg2(decode_line(await reader.readline(), "msg2"))
+            msg2 = decode_line(await reader.readline(), "msg2")
+            trace("msg2", msg2)
+            msg3 = client.receive_msg2(msg2)
+            trace("msg3", msg3)
             writer.write(encode_line(msg3))
             await writer.drain()
-            return client.receive_msg4(decode_line(await reader.readline(), "msg4"))
+            msg4 = decode_line(await reader.readline(), "msg4")
+            trace("msg4", msg4)
+            return client.receive_msg4(msg4)
         finally:
             writer.close()
             try:
