@@ -1,0 +1,134 @@
+"""A mock IAS and service providers on real loopback sockets, for the program tests."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sgxra import crypto
+from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
+from sgxra.ias.mock import MockIas, create_app
+from sgxra.ias.mock_config import MockIasConfig, MockPlatform
+from sgxra.ias.mock_pki import MockIasPki
+from sgxra.protocol.client import ClientSession
+from sgxra.protocol.service_provider import SpConfig
+from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
+from sgxra.transport.background import LoopThread, UvicornThread
+from sgxra.transport.lines import TcpLineServer
+from sgxra.transport.service import AttestationService, ServiceConfig
+from sgxra.transport.store import MemoryStore, SessionStore
+from sgxra.validate import Policy
+from sgxra.wire.ias_report import QuoteStatus
+
+IAS_KEY = "sp-test-key"
+SECRET = b"provisioned secret"
+IDENTITY = EnclaveIdentity()
+SP_KEY = ec.generate_private_key(ec.SECP256R1())
+SP_PUBLIC = crypto.public_key_to_point(SP_KEY.public_key())
+SPID = hashlib.sha256(b"sp test spid").digest()[:16]
+PKI = MockIasPki.generate(datetime.now(timezone.utc))
+PLATFORMS = {
+    "ok": MockPlatform("platform ok"),
+    "out-of-date": MockPlatform("platform out of date", status=QuoteStatus.GROUP_OUT_OF_DATE),
+    "hardening": MockPlatform("platform hardening", status=QuoteStatus.SW_HARDENING_NEEDED,
+                              advisories=("INTEL-SA-00334",)),
+}
+DEFAULT_POLICY = Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@contextmanager
+def mock_ias() -> Iterator[UvicornThread]:
+    config = MockIasConfig(subscription_keys=(IAS_KEY,), platforms=tuple(PLATFORMS.values()))
+    with UvicornThread(create_app(MockIas(config, PKI, now))) as server:
+        yield server
+
+
+def client(platform: str = "ok", identity: EnclaveIdentity = IDENTITY, **options: bool) -> ClientSession:
+    qe = SimQuotingEnclave(SimPlatform.from_seed(PLATFORMS[platform].seed.encode()))
+    return ClientSession(SimEnclave(qe, identity, SP_PUBLIC), **options)
+
+
+async def make_service(ias_url: str, *, policy: Policy = DEFAULT_POLICY, store: SessionStore | None = None,
+                       sample_msg4: bool = False) -> tuple[AttestationService, AsyncIasClient]:
+    ias = AsyncIasClient(IasSettings(base_url=ias_url, primary_key=IAS_KEY, retries=1, backoff=0.01))
+    verifier = AsyncIasVerifier(ias, clock=now, root=PKI.root)
+    sp = SpConfig(SP_KEY, SPID, policy)
+    config = ServiceConfig(sp, msg4_form="sample") if sample_msg4 else ServiceConfig(sp, secret=SECRET)
+    return AttestationService(config, store or MemoryStore(), epid=verifier, sigrl=ias), ias
+
+
+@dataclass
+class RunningSp:
+    server: TcpLineServer
+    port: int
+    loop: LoopThread
+
+
+@contextmanager
+def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool = False,
+           max_message: int = 256 * 1024, session_timeout: float = 30.0, max_sessions: int = 1024) -> Iterator[RunningSp]:
+    with LoopThread() as loop:
+        async def start() -> tuple[TcpLineServer, int, AsyncIasClient]:
+            service, ias = await make_service(ias_url, policy=policy, sample_msg4=sample_msg4)
+            server = TcpLineServer(service, max_message=max_message, session_timeout=session_timeout,
+                                   max_sessions=max_sessions)
+            (_, port), *_ = await server.start(["127.0.0.1"], 0)
+            return server, port, ias
+
+        server, port, ias = loop.run(start())
+        try:
+            yield RunningSp(server, port, loop)
+        finally:
+            async def stop() -> None:
+                await server.shutdown(grace=5)
+                await ias.aclose()
+
+            loop.run(stop())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def redis_server(tmp: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real redis-server on a free loopback port; skips where none is installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        proc.kill()
+        proc.wait()
+
