@@ -1,0 +1,135 @@
+"""`sgxra sp`, `sgxra client` and `sgxra keygen` as programs: settings, policy, TCP, -z, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from sgxra.cli.keys import write_sp_key
+from sgxra.crypto import private_key_from_le
+from sgxra.sim import SAMPLE_SP_PRIVATE_KEY_LE
+from sgxra.transport.background import UvicornThread
+from sp_env import IAS_KEY, IDENTITY, PKI, PLATFORMS, free_port, mock_ias
+
+SGXRA = [sys.executable, "-m", "sgxra"]
+
+
+@pytest.fixture(scope="module")
+def ias() -> Iterator[UvicornThread]:
+    with mock_ias() as server:
+        yield server
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, ias: UvicornThread) -> Path:
+    (tmp_path / "ias-root.pem").write_bytes(PKI.root.public_bytes(Encoding.PEM))
+    (tmp_path / "ias.key").write_text(IAS_KEY + "\n")
+    (tmp_path / "secret.txt").write_text("s3cret")
+    (tmp_path / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
+    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(tmp_path / "sp.key")], capture_output=True, text=True)
+    assert keygen.returncode == 0, keygen.stderr
+    (tmp_path / "sp.pub").write_text(keygen.stdout.split("little-endian): ")[1].split()[0])
+    (tmp_path / "settings.toml").write_text(f"""
+[sp]
+key_file = "{tmp_path / 'sp.key'}"
+policy_file = "{tmp_path / 'policy.toml'}"
+secret_file = "{tmp_path / 'secret.txt'}"
+hosts = ["127.0.0.1"]
+
+[ias]
+url = "{ias.url}"
+primary_key_file = "{tmp_path / 'ias.key'}"
+report_signing_ca = "{tmp_path / 'ias-root.pem'}"
+
+[log]
+verbose = true
+file = "{tmp_path / 'sp.log'}"
+""")
+    return tmp_path
+
+
+def client_args(workdir: Path, *extra: str) -> list[str]:
+    return [*SGXRA, "client", "--platform-seed", PLATFORMS["ok"].seed, "--sp-public-key",
+            (workdir / "sp.pub").read_text(), *extra]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "sp did not start"
+            time.sleep(0.05)
+
+
+def test_keygen_prints_the_enclave_initializer(tmp_path: Path) -> None:
+    out = subprocess.run([*SGXRA, "keygen", "-o", str(tmp_path / "k.pem")], capture_output=True, text=True).stdout
+    assert "static const sgx_ec256_public_t def_service_public_key" in out and out.count("0x") == 64
+    assert (tmp_path / "k.pem").stat().st_mode & 0o077 == 0
+    again = subprocess.run([*SGXRA, "keygen", "-o", str(tmp_path / "k.pem")], capture_output=True, text=True)
+    assert again.returncode == 2 and "refusing to overwrite" in again.stderr
+
+
+def test_sp_over_tcp_and_http_then_sigterm(workdir: Path) -> None:
+    port, http_port = free_port(), free_port()
+    sp = subprocess.Popen([*SGXRA, "sp", "--settings", str(workdir / "settings.toml"), "--port", str(port),
+                           "--http-port", str(http_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, sp)
+        wait_for_port(http_port, sp)
+        tcp = subprocess.run(client_args(workdir, "--port", str(port)), capture_output=True, text=True, timeout=60)
+        assert tcp.returncode == 0, tcp.stderr
+        assert "verdict: Trusted" in tcp.stdout and "'s3cret'" in tcp.stdout
+        http = subprocess.run(client_args(workdir, "--http", f"http://127.0.0.1:{http_port}", "--debug-enclave"),
+                              capture_output=True, text=True, timeout=60)
+        assert http.returncode == 6 and "reason: POLICY" in http.stdout and "secret: none" in http.stdout
+    finally:
+        sp.send_signal(signal.SIGTERM)
+        _, err = sp.communicate(timeout=30)
+    assert sp.returncode == 0, err
+    assert "stopped: 1 sessions completed, 1 trusted" in err
+    log = (workdir / "sp.log").read_text()
+    assert "Trusted (trusted)" in log and "debug mode" in log
+
+
+def test_sample_key_is_refused_without_the_flag(workdir: Path) -> None:
+    write_sp_key(private_key_from_le(SAMPLE_SP_PRIVATE_KEY_LE), workdir / "sample.key")
+    result = subprocess.run([*SGXRA, "sp", "--settings", str(workdir / "settings.toml"), "--key",
+                             str(workdir / "sample.key"), "--port", str(free_port())],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "Intel's published sample key" in result.stderr
+
+
+def test_stdio_modes_talk_to_each_other(workdir: Path) -> None:
+    to_sp_read, to_sp_write = os.pipe()
+    to_client_read, to_client_write = os.pipe()
+    sp = subprocess.Popen([*SGXRA, "sp", "-z", "--settings", str(workdir / "settings.toml")],
+                          stdin=to_sp_read, stdout=to_client_write, stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(client_args(workdir, "-z"), stdin=to_client_read, stdout=to_sp_write,
+                              stderr=subprocess.PIPE, text=True)
+    for fd in (to_sp_read, to_sp_write, to_client_read, to_client_write):
+        os.close(fd)
+    _, client_err = client.communicate(timeout=60)
+    _, sp_err = sp.communicate(timeout=60)  # the client's exit closes the SP's stdin: a clean end
+    assert client.returncode == 0, client_err
+    assert "verdict: Trusted" in client_err and "'s3cret'" in client_err
+    assert sp.returncode == 0, sp_err
+
+
+def test_stdio_refuses_garbage_and_ends_at_eof(workdir: Path) -> None:
+    result = subprocess.run([*SGXRA, "sp", "-z", "--settings", str(workdir / "settings.toml")],
+                            input="zz\n0000\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "not hexadecimal" in result.stderr
