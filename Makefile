@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test typecheck bench-dcap clean
+.PHONY: demo test typecheck bench-dcap bench-handshake clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test: $(STAMP)
 bench-dcap: $(STAMP)
 	$(BIN)/pip install --quiet 'dcap-qvl>=0.7'
 	$(BIN)/python bench/dcap_bench.py
+
+bench-handshake: $(STAMP)
+	$(BIN)/python bench/handshake_bench.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src

@@ -154,7 +154,7 @@ class IasClient:
 class AsyncIasClient:
     """Asynchronous IAS client with the same behaviour as :class:`IasClient`."""
 
-    def __init__(self, settings: IasSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, settings: IasSettings, *, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self._fetch = AsyncFetcher(_policy(settings), timeout=settings.timeout, transport=transport)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -45,6 +46,9 @@ class ServiceConfig:
     msg4_form: Literal["authenticated", "sample"] = "authenticated"
     secret: bytes | None = None
     session_ttl: float = 60.0  # seconds a session may wait between msg2 and msg3
+    # Seconds a group's SigRL is reused. Safe: IAS answers SIGRL_VERSION_MISMATCH for a quote
+    # made against an outdated SigRL, and policy refuses that status. 0 fetches it every time.
+    sigrl_ttl: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class AttestationService:
         epid: AsyncVerifier | None = None,
         sigrl: SigRlSource | None = None,
         ecdsa: SyncVerifier | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if epid is None and ecdsa is None:
             raise ValueError("a service provider needs an EPID (IAS) or an ECDSA (DCAP) verifier")
@@ -72,20 +77,34 @@ class AttestationService:
         self.epid = epid
         self.sigrl = sigrl
         self.ecdsa = ecdsa
+        self._monotonic = monotonic
+        self._sigrls: dict[int, tuple[float, bytes]] = {}
 
     async def start(self, msg0_msg1: bytes) -> tuple[str, bytes]:
         """Process msg0||msg1; return the new session's id and msg2."""
         sp = ServiceProviderSession(self.config.sp)
         need = sp.receive_msg0_msg1(msg0_msg1)
-        # ECDSA platforms announce EPID group 0 and have no SigRL.
-        sig_rl = await self.sigrl.get_sigrl(need.gid) if need.gid and self.sigrl is not None else b""
-        msg2 = sp.send_msg2(sig_rl)
+        msg2 = sp.send_msg2(await self._sigrl_for(need.gid))
         session_id = secrets.token_urlsafe(18)
         await self.store.put(session_id, sp.pending.to_json(), self.config.session_ttl)
         log.info("session %s: msg1 from EPID group %08x, msg2 sent", session_id, need.gid)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("session %s: msg2 %s", session_id, msg2.hex())
         return session_id, msg2
+
+    async def _sigrl_for(self, gid: int) -> bytes:
+        if not gid or self.sigrl is None:  # ECDSA platforms announce EPID group 0 and have no SigRL
+            return b""
+        cached = self._sigrls.get(gid)
+        now = self._monotonic()
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        sig_rl = await self.sigrl.get_sigrl(gid)
+        if self.config.sigrl_ttl > 0:
+            if len(self._sigrls) > 10_000:  # bounded: groups are few, but ids come from clients
+                self._sigrls.clear()
+            self._sigrls[gid] = (now + self.config.sigrl_ttl, sig_rl)
+        return sig_rl
 
     async def finish(self, session_id: str, msg3: bytes) -> Finished:
         """Process msg3 for a session started here or on any replica sharing the store."""

@@ -1,0 +1,166 @@
+"""Load test: N concurrent clients attest against `sgxra sp` (with the mock IAS), on loopback.
+
+Prints attestations per second end to end and the service provider's CPU time
+per attestation (from /proc, for the SP process only) next to the cost of the
+bare cryptography an attestation needs on the SP side, measured in the same
+run. Run: make bench-handshake   (options: --clients N --seconds S)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+from sgxra import crypto
+from sgxra.ias.mock_config import DEMO_PLATFORM_SEED, DEMO_SUBSCRIPTION_KEY
+from sgxra.ias.mock_pki import MockIasPki
+from sgxra.protocol.client import ClientSession
+from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
+from sgxra.transport.client import attest_tcp
+
+SGXRA = [sys.executable, "-m", "sgxra"]
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("a server did not start") from None
+            time.sleep(0.05)
+
+
+def crypto_floor_us(root_pem: Path) -> dict[str, float]:
+    """The SP's bare cryptography for one attestation, each measured here with timeit."""
+    n = 400
+    peer = crypto.public_key_to_point(ec.generate_private_key(ec.SECP256R1()).public_key())
+    sp_key = ec.generate_private_key(ec.SECP256R1())
+    key16, data = bytes(16), bytes(600)
+    pki = MockIasPki.generate(__import__("datetime").datetime.now(__import__("datetime").timezone.utc))
+    report = bytes(900)
+    signature = pki.leaf_key.sign(report, padding.PKCS1v15(), hashes.SHA256())
+    leaf_public = pki.leaf.public_key()
+    root_public = pki.root.public_key()
+    tbs, leaf_sig = pki.leaf.tbs_certificate_bytes, pki.leaf.signature
+
+    def per_call(fn: object) -> float:
+        return timeit.timeit(fn, number=n) / n * 1e6  # type: ignore[arg-type]
+
+    return {
+        "ephemeral keygen": per_call(lambda: ec.generate_private_key(ec.SECP256R1())),
+        "ECDH": per_call(lambda: crypto.ecdh_shared_x_le(sp_key, peer, "g_a")),
+        "ECDSA sign": per_call(lambda: crypto.sign_gb_ga(sp_key, peer, peer)),
+        "8 CMACs (KDF, msg2, msg3, msg4)": 8 * per_call(lambda: crypto.aes_cmac(key16, data)),
+        "2 RSA verifies (report, chain)": per_call(
+            lambda: leaf_public.verify(signature, report, padding.PKCS1v15(), hashes.SHA256())
+        ) + per_call(lambda: root_public.verify(leaf_sig, tbs, padding.PKCS1v15(), hashes.SHA256())),
+        "AES-GCM seal of the secret": per_call(lambda: crypto.seal(key16, bytes(12), b"s" * 32, data[:137])),
+    }
+
+
+async def load(port: int, sp_public: bytes, clients: int, seconds: float) -> tuple[int, int, float]:
+    platform = SimPlatform.from_seed(DEMO_PLATFORM_SEED.encode())
+    done, failed = 0, 0
+    stop_at = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal done, failed
+        while time.monotonic() < stop_at:
+            session = ClientSession(SimEnclave(SimQuotingEnclave(platform), EnclaveIdentity(), sp_public))
+            try:
+                verdict = await attest_tcp(session, "127.0.0.1", port, timeout=30)
+                done += verdict.trusted
+                failed += not verdict.trusted
+            except Exception:  # noqa: BLE001 - a load test counts failures, whatever they are
+                failed += 1
+
+    start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return done, failed, time.monotonic() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ias_port, sp_port = free_port(), free_port()
+        ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sp_key = ec.generate_private_key(ec.SECP256R1())
+        (work / "sp.key").write_bytes(sp_key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+        identity = EnclaveIdentity()
+        (work / "policy.toml").write_text(f'mr_signers = ["{identity.mr_signer.hex()}"]\nallow_simulated = true\n')
+        (work / "secret").write_bytes(b"s" * 32)
+        (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
+        try:
+            wait_for(ias_port, ias)
+            sp = subprocess.Popen(
+                [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
+                 "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
+                 "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
+                 "--secret-file", str(work / "secret"), "--log-file", str(work / "sp.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_for(sp_port, sp)
+                sp_public = crypto.public_key_to_point(sp_key.public_key())
+                asyncio.run(load(sp_port, sp_public, 4, 1.0))  # warm-up
+                before = cpu_seconds(sp.pid)
+                done, failed, elapsed = asyncio.run(load(sp_port, sp_public, args.clients, args.seconds))
+                sp_cpu = cpu_seconds(sp.pid) - before
+            finally:
+                sp.terminate()
+                sp.wait(timeout=30)
+            floor = crypto_floor_us(work / "ias" / "ias-root.pem")
+        finally:
+            ias.terminate()
+            ias.wait(timeout=30)
+    if not done:
+        print(f"no attestation succeeded ({failed} failed)", file=sys.stderr)
+        return 1
+    per_attestation = sp_cpu / done * 1e6
+    floor_total = sum(floor.values())
+    print(f"{args.clients} concurrent clients for {elapsed:.1f} s: {done} attestations trusted, {failed} failed")
+    print(f"end to end: {done / elapsed:.0f} attestations/s (clients, SP and mock IAS share this machine's "
+          f"{os.cpu_count()} cores)")
+    print(f"SP process CPU: {sp_cpu:.2f} s, {per_attestation:.0f} us per attestation")
+    print("bare SP crypto per attestation, measured now:")
+    for name, us in floor.items():
+        print(f"  {name:34s} {us:8.1f} us")
+    print(f"  {'total (the floor)':34s} {floor_total:8.1f} us")
+    print(f"server_cpu_vs_crypto_floor={per_attestation / floor_total:.2f} attestations_per_s={done / elapsed:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
