@@ -128,8 +128,14 @@ def test_stdio_modes_talk_to_each_other(workdir: Path) -> None:
     assert sp.returncode == 0, sp_err
 
 
-def test_stdio_refuses_garbage_and_ends_at_eof(workdir: Path) -> None:
-    result = subprocess.run([*SGXRA, "sp", "-z", "--settings", str(workdir / "settings.toml")],
-                            input="zz\n0000\n", capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [("zz\n", "not hexadecimal"), ("abc\n", "odd number of hex digits"), ("ab" * 300_000 + "\n", "in the middle"),
+     ("00" * 72, "in the middle of a line")],
+    ids=["non-hex", "odd-length", "over-size-limit", "stops-mid-line"],
+)
+def test_stdio_refuses_garbage_and_ends_at_eof(workdir: Path, payload: str, message: str) -> None:
+    result = subprocess.run([*SGXRA, "sp", "-z", "--settings", str(workdir / "settings.toml"),
+                             "--max-message-size", "4096"], input=payload, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout == ""
-    assert "not hexadecimal" in result.stderr
+    assert message in result.stderr
