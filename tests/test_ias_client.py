@@ -86,17 +86,17 @@ def test_404_on_an_unknown_path() -> None:
 
 def test_503_then_success_after_retry() -> None:
     with running_mock(config(MockPlatform("alpha"))) as (mock, server), client_for(server, retries=2) as client:
-        mock.unavailable = 2
+        mock.faults.unavailable = 2
         assert client.get_sigrl(GID) == b""
         assert mock.requests == 3
-        mock.unavailable = 5
+        mock.faults.unavailable = 5
         with pytest.raises(ServiceUnavailable, match="HTTP 503"):
             client.get_sigrl(GID)
 
 
 def test_timeout_is_a_typed_error() -> None:
     with running_mock(config(MockPlatform("alpha"))) as (mock, server):
-        mock.delay = 1.0
+        mock.faults.delay = 1.0
         with client_for(server, timeout=0.2, retries=1) as client, pytest.raises(ServiceUnavailable, match="timed out"):
             client.get_sigrl(GID)
 
@@ -178,7 +178,7 @@ def test_async_client_and_verifier() -> None:
 
     groups = (MockGroup(GID, sigrl=b"sigrl"),)
     with running_mock(config(MockPlatform("p"), groups=groups)) as (mock, server):
-        mock.unavailable = 1
+        mock.faults.unavailable = 1
         sigrl, status = asyncio.run(scenario(server.url))
     assert sigrl == b"sigrl" and status == "OK"
 

@@ -48,9 +48,9 @@ def test_unknown_fmspc_is_not_found() -> None:
 def test_503_is_retried_then_reported() -> None:
     mock = MockPcs(PKI, {DEFAULT_FMSPC: spec()}, Clock())
     with ServerThread(create_app(mock)) as server, pcs_for(server) as pcs:
-        mock.unavailable = 1
+        mock.faults.unavailable = 1
         pcs.fetch_collateral(DEFAULT_FMSPC, "processor")
-        mock.unavailable = 10
+        mock.faults.unavailable = 10
         with pytest.raises(ServiceUnavailable, match="PCS failed the PCK CRL request"):
             pcs.fetch_collateral(DEFAULT_FMSPC, "processor")
 

@@ -111,7 +111,11 @@ def _report_from(response: HttpResponse, settings: IasSettings, nonce: str | Non
         signature = base64.b64decode(signature_b64, validate=True)
     except (binascii.Error, ValueError):
         raise ServiceError("IAS report signature header is not base64", status_code=200, request_id=rid) from None
-    chain = tuple(load_urlencoded_chain(chain_header, "X-IASReport-Signing-Certificate"))
+    try:
+        chain = tuple(load_urlencoded_chain(chain_header, "X-IASReport-Signing-Certificate"))
+    except MalformedMessage as e:
+        raise ServiceError(f"IAS sent an unreadable signing certificate header: {e}", status_code=200,
+                           request_id=rid) from None
     return IasReportResponse(response.body, signature, chain, rid, settings.api_version, nonce)
 
 

@@ -6,7 +6,6 @@ its configuration registers and signs reports with its own SIMULATED chain.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hmac
@@ -15,7 +14,7 @@ import secrets
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +26,7 @@ from sgxra.errors import SgxRaError
 from sgxra.ias.client import API_VERSIONS, MAX_NONCE_LENGTH
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
 from sgxra.ias.mock_pki import MockIasPki
+from sgxra.mockfaults import TransportFaults
 from sgxra.sim.epid import SimEpidRegistry, SimEpidVerifier, SimPlatform, SimSignature
 from sgxra.wire.ias_report import TIMESTAMP_FORMAT, QuoteStatus
 from sgxra.wire.messages import MAX_QUOTE_SIZE
@@ -49,6 +49,17 @@ _PIB_FLAGS: dict[QuoteStatus, tuple[int, int]] = {
 
 
 @dataclass
+class ReportFaults:
+    """Reports that are wrong on purpose (each a verifier must refuse)."""
+
+    bad_signature: bool = False
+    foreign_pki: MockIasPki | None = None  # sign under another root's chain
+    backdate: float = 0.0  # seconds to age the timestamp by
+    status: str | None = None  # e.g. an unknown status string
+    version: int | None = None  # e.g. a downgraded API version
+
+
+@dataclass
 class Answer:
     status: int
     body: bytes = b""
@@ -62,8 +73,10 @@ class MockIas:
         self.config = config
         self.pki = pki
         self.clock = clock
-        self.unavailable = config.unavailable  # faults may be changed while running
-        self.delay = config.delay
+        # Faults may be changed while the mock runs.
+        self.faults = TransportFaults(delay=config.delay, unavailable=config.unavailable,
+                                      server_error=config.server_error, drop=config.drop)
+        self.report_faults = ReportFaults()
         self.requests = 0
         registry = SimEpidRegistry()
         self.platforms: dict[tuple[int, bytes], MockPlatform] = {}
@@ -73,7 +86,6 @@ class MockIas:
             self.platforms[(p.gid, sim.platform_id)] = p
         self.verifier = SimEpidVerifier(registry)
         self.groups = {g.gid: g for g in config.groups}
-        self._chain_header = urllib.parse.quote(pki.chain_pem.decode(), safe="")
 
     def authorized(self, key: str | None) -> bool:
         return key is not None and any(hmac.compare_digest(key.encode(), k.encode()) for k in self.config.subscription_keys)
@@ -81,9 +93,6 @@ class MockIas:
     def gate(self, version: int, key: str | None) -> Answer | None:
         """The answer that stops a request before its handler, if any."""
         self.requests += 1
-        if self.unavailable > 0:
-            self.unavailable -= 1
-            return Answer(503)
         if version not in API_VERSIONS:
             return Answer(404)
         if not self.authorized(key):
@@ -109,18 +118,25 @@ class MockIas:
             quote = EpidQuote.parse(quote_bytes)
         except SgxRaError:
             return Answer(400)
-        report = self._judge(quote_bytes, quote)
-        report = {"id": str(secrets.randbelow(10**38)), "timestamp": self.clock().strftime(TIMESTAMP_FORMAT),
-                  "version": version, **report}
+        faults = self.report_faults
+        judged = self._judge(quote_bytes, quote)
+        if faults.status is not None:
+            judged["isvEnclaveQuoteStatus"] = faults.status
+        timestamp = self.clock() - timedelta(seconds=faults.backdate)
+        report = {"id": str(secrets.randbelow(10**38)), "timestamp": timestamp.strftime(TIMESTAMP_FORMAT),
+                  "version": faults.version or version, **judged}
         if nonce is not None:
             report["nonce"] = nonce
         if version >= 5:
             report["tcbEvaluationDataNumber"] = 16
         raw = json.dumps(report, separators=(",", ":")).encode()
-        signature = self.pki.leaf_key.sign(raw, padding.PKCS1v15(), hashes.SHA256())
+        pki = faults.foreign_pki or self.pki
+        signature = pki.leaf_key.sign(raw, padding.PKCS1v15(), hashes.SHA256())
+        if faults.bad_signature:
+            signature = bytes([signature[0] ^ 1]) + signature[1:]
         return Answer(200, raw, {
             "X-IASReport-Signature": base64.b64encode(signature).decode(),
-            "X-IASReport-Signing-Certificate": self._chain_header,
+            "X-IASReport-Signing-Certificate": urllib.parse.quote(pki.chain_pem.decode(), safe=""),
             "Content-Type": "application/json",
         })
 
@@ -173,8 +189,10 @@ def create_app(mock: MockIas) -> FastAPI:
     app = FastAPI(title="sgxra mock IAS (SIMULATED)", docs_url=None, redoc_url=None)
 
     async def answer(request: Request, version: int, handler: Callable[[], Answer]) -> Response:
-        if mock.delay:
-            await asyncio.sleep(mock.delay)
+        faulty = await mock.faults.gate()
+        if faulty is not None:
+            mock.requests += 1
+            return faulty
         result = mock.gate(version, request.headers.get("ocp-apim-subscription-key")) or handler()
         headers = {"Request-ID": secrets.token_hex(16), **result.headers}
         return Response(result.body, status_code=result.status, headers=headers)

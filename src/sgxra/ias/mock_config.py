@@ -17,6 +17,8 @@ A TOML file, for example::
 
     [faults]
     unavailable = 0               # answer 503 to the next N requests
+    server_error = 0              # answer 500 to the next N requests
+    drop = 0                      # cut the connection in the middle of the next N answers
     delay = 0.0                   # seconds before every answer
 """
 
@@ -62,6 +64,8 @@ class MockIasConfig:
     platforms: tuple[MockPlatform, ...] = (MockPlatform(DEMO_PLATFORM_SEED),)
     groups: tuple[MockGroup, ...] = field(default_factory=tuple)
     unavailable: int = 0
+    server_error: int = 0
+    drop: int = 0
     delay: float = 0.0
 
     @classmethod
@@ -82,6 +86,8 @@ class MockIasConfig:
             platforms=tuple(_platform(i, p) for i, p in enumerate(data.get("platform", []))),
             groups=tuple(_group(i, g) for i, g in enumerate(data.get("group", []))),
             unavailable=_int(faults.get("unavailable", 0), "faults.unavailable"),
+            server_error=_int(faults.get("server_error", 0), "faults.server_error"),
+            drop=_int(faults.get("drop", 0), "faults.drop"),
             delay=float(faults.get("delay", 0.0)),
         )
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 
-from sgxra.errors import VerificationError
+from sgxra.errors import MalformedMessage, VerificationError
 from sgxra.ias.client import AsyncIasClient, IasClient, IasReportResponse
 from sgxra.protocol.evidence import Evidence
 from sgxra.verify.ias import verify_report
@@ -43,10 +43,13 @@ class _ReportChecks:
         self.simulated = fingerprint(self.root) != fingerprint(intel_ias_report_signing_root())
 
     def evidence(self, quote: bytes, nonce: str, response: IasReportResponse) -> Evidence:
-        report = verify_report(
-            response.body, response.signature, chain=response.chain, at=self.clock(), root=self.root,
-            api_version=response.api_version, quote=quote, nonce=nonce, max_age=self.max_age,
-        )
+        try:
+            report = verify_report(
+                response.body, response.signature, chain=response.chain, at=self.clock(), root=self.root,
+                api_version=response.api_version, quote=quote, nonce=nonce, max_age=self.max_age,
+            )
+        except MalformedMessage as e:  # signed by IAS yet unreadable (an unknown status, say): not a pass
+            raise VerificationError(f"IAS report refused: {e}") from e
         return evidence_from_report(report, simulated=self.simulated)
 
 

@@ -17,6 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Response
 
+from sgxra.mockfaults import TransportFaults
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, pem
 from sgxra.wire.collateral import Collateral
 
@@ -29,7 +30,7 @@ class MockPcs:
         self.specs = specs  # by FMSPC; may be changed while running
         self.clock = clock
         self.requests: dict[str, int] = {}
-        self.unavailable = 0  # answer 503 to the next N requests
+        self.faults = TransportFaults()  # may be changed while running
 
     def _collateral(self, fmspc: bytes, ca: str) -> Collateral:
         spec = self.specs[fmspc]
@@ -53,17 +54,17 @@ def _quoted(chain: str) -> str:
 def create_app(mock: MockPcs) -> FastAPI:
     app = FastAPI(title="sgxra mock PCS (SIMULATED)", docs_url=None, redoc_url=None)
 
-    def answer(path: str, build: Callable[[], Response]) -> Response:
+    async def answer(path: str, build: Callable[[], Response]) -> Response:
         mock.requests[path] = mock.requests.get(path, 0) + 1
-        if mock.unavailable > 0:
-            mock.unavailable -= 1
-            return Response(status_code=503)
+        faulty = await mock.faults.gate()
+        if faulty is not None:
+            return faulty
         response = build()
         response.headers["Request-ID"] = secrets.token_hex(16)
         return response
 
     @app.get(f"{PREFIX}/pckcrl")
-    def pckcrl(ca: str, encoding: str = "pem") -> Response:
+    async def pckcrl(ca: str, encoding: str = "pem") -> Response:
         def build() -> Response:
             if ca not in ("processor", "platform"):
                 return Response(status_code=400)
@@ -72,10 +73,10 @@ def create_app(mock: MockPcs) -> FastAPI:
             der = mock.pki.collateral(spec).pck_crl
             body = der if encoding == "der" else x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
             return Response(body, headers={"SGX-PCK-CRL-Issuer-Chain": _quoted(pem(mock.pki.cas[ca], mock.pki.root))})
-        return answer("pckcrl", build)
+        return await answer("pckcrl", build)
 
     @app.get(f"{PREFIX}/tcb")
-    def tcb(fmspc: str) -> Response:
+    async def tcb(fmspc: str) -> Response:
         def build() -> Response:
             try:
                 key = bytes.fromhex(fmspc)
@@ -85,10 +86,10 @@ def create_app(mock: MockPcs) -> FastAPI:
             body = '{"tcbInfo":' + collateral.tcb_info + ',"signature":"' + collateral.tcb_info_signature.hex() + '"}'
             return Response(body, media_type="application/json",
                             headers={"TCB-Info-Issuer-Chain": _quoted(collateral.tcb_info_issuer_chain)})
-        return answer("tcb", build)
+        return await answer("tcb", build)
 
     @app.get(f"{PREFIX}/qe/identity")
-    def qe_identity() -> Response:
+    async def qe_identity() -> Response:
         def build() -> Response:
             mock.pki.now = mock.clock()
             collateral = mock.pki.collateral(mock._any_spec("processor"))
@@ -96,13 +97,13 @@ def create_app(mock: MockPcs) -> FastAPI:
                     + collateral.qe_identity_signature.hex() + '"}')
             return Response(body, media_type="application/json",
                             headers={"SGX-Enclave-Identity-Issuer-Chain": _quoted(collateral.qe_identity_issuer_chain)})
-        return answer("qe/identity", build)
+        return await answer("qe/identity", build)
 
     @app.get(f"{PREFIX}/rootcacrl")
-    def root_ca_crl() -> Response:
+    async def root_ca_crl() -> Response:
         def build() -> Response:
             mock.pki.now = mock.clock()
             return Response(mock.pki.collateral(mock._any_spec("processor")).root_ca_crl.hex())  # PCCS serves hex
-        return answer("rootcacrl", build)
+        return await answer("rootcacrl", build)
 
     return app

@@ -224,6 +224,10 @@ class ServiceProviderSession:
                     raise GroupMismatch(
                         f"msg3: quote is from EPID group {quote.epid_group_id.hex()}, msg1 announced {p.gid.hex()}"
                     )
+                if quote.sign_type is not p.quote_type:
+                    raise RemoteProtocolError(
+                        f"msg3: quote is {quote.sign_type.name.lower()}, msg2 asked for {p.quote_type.name.lower()}"
+                    )
             elif not isinstance(quote.body, ReportBody):
                 raise RemoteProtocolError("msg3: a TDX quote cannot attest an SGX enclave")
             self._quote = msg3.quote
