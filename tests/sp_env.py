@@ -30,6 +30,7 @@ from sgxra.transport.service import AttestationService, ServiceConfig
 from sgxra.transport.store import MemoryStore, SessionStore
 from sgxra.validate import Policy
 from sgxra.wire.ias_report import QuoteStatus
+from sgxra.wire.quote import QuoteSignType
 
 IAS_KEY = "sp-test-key"
 SECRET = b"provisioned secret"
@@ -52,9 +53,17 @@ def now() -> datetime:
 
 
 @contextmanager
-def mock_ias() -> Iterator[UvicornThread]:
+def mock_ias_and_handle() -> Iterator[tuple[UvicornThread, MockIas]]:
+    """The mock IAS and its state, to inject faults while it runs."""
     config = MockIasConfig(subscription_keys=(IAS_KEY,), platforms=tuple(PLATFORMS.values()))
-    with UvicornThread(create_app(MockIas(config, PKI, now))) as server:
+    mock = MockIas(config, PKI, now)
+    with UvicornThread(create_app(mock)) as server:
+        yield server, mock
+
+
+@contextmanager
+def mock_ias() -> Iterator[UvicornThread]:
+    with mock_ias_and_handle() as (server, _):
         yield server
 
 
@@ -64,10 +73,12 @@ def client(platform: str = "ok", identity: EnclaveIdentity = IDENTITY, **options
 
 
 async def make_service(ias_url: str, *, policy: Policy = DEFAULT_POLICY, store: SessionStore | None = None,
-                       sample_msg4: bool = False) -> tuple[AttestationService, AsyncIasClient]:
-    ias = AsyncIasClient(IasSettings(base_url=ias_url, primary_key=IAS_KEY, retries=1, backoff=0.01))
+                       sample_msg4: bool = False, ias_timeout: float = 10.0,
+                       quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> tuple[AttestationService, AsyncIasClient]:
+    ias = AsyncIasClient(IasSettings(base_url=ias_url, primary_key=IAS_KEY, retries=1, backoff=0.01,
+                                     timeout=ias_timeout))
     verifier = AsyncIasVerifier(ias, clock=now, root=PKI.root)
-    sp = SpConfig(SP_KEY, SPID, policy)
+    sp = SpConfig(SP_KEY, SPID, policy, quote_type)
     config = ServiceConfig(sp, msg4_form="sample") if sample_msg4 else ServiceConfig(sp, secret=SECRET)
     return AttestationService(config, store or MemoryStore(), epid=verifier, sigrl=ias), ias
 
@@ -81,10 +92,13 @@ class RunningSp:
 
 @contextmanager
 def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool = False,
-           max_message: int = 256 * 1024, session_timeout: float = 30.0, max_sessions: int = 1024) -> Iterator[RunningSp]:
+           max_message: int = 256 * 1024, session_timeout: float = 30.0, max_sessions: int = 1024,
+           ias_timeout: float = 10.0, store: SessionStore | None = None,
+           quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> Iterator[RunningSp]:
     with LoopThread() as loop:
         async def start() -> tuple[TcpLineServer, int, AsyncIasClient]:
-            service, ias = await make_service(ias_url, policy=policy, sample_msg4=sample_msg4)
+            service, ias = await make_service(ias_url, policy=policy, sample_msg4=sample_msg4, ias_timeout=ias_timeout,
+                                              store=store, quote_type=quote_type)
             server = TcpLineServer(service, max_message=max_message, session_timeout=session_timeout,
                                    max_sessions=max_sessions)
             (_, port), *_ = await server.start(["127.0.0.1"], 0)
