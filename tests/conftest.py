@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from sgxra import crypto
 from sgxra.protocol import ClientSession, ServiceProviderSession, SpConfig
@@ -70,3 +72,9 @@ def flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
     return data[:index] + bytes([data[index] ^ mask]) + data[index + 1 :]
 
 
+
+
+# Fuzzing budgets: `make test` runs the default; `make fuzz` sets HYPOTHESIS_PROFILE=fuzz.
+settings.register_profile("default", max_examples=100, deadline=None)
+settings.register_profile("fuzz", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

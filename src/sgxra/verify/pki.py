@@ -39,7 +39,7 @@ def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Cer
         raise MalformedMessage(what, "<pem>", 0, f"{len(pem)} bytes exceeds {MAX_CHAIN_PEM}")
     try:
         certs = x509.load_pem_x509_certificates(pem)
-    except ValueError as e:
+    except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
         raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
     if len(certs) > MAX_CHAIN_LENGTH:
         raise MalformedMessage(what, "<pem>", 0, f"{len(certs)} certificates exceeds {MAX_CHAIN_LENGTH}")
