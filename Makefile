@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test typecheck bench-dcap bench-handshake clean
+.PHONY: demo test fuzz typecheck bench-dcap bench-handshake bench-soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(STAMP)
 	$(BIN)/pytest
 	$(BIN)/mypy --strict src
 	$(BIN)/ruff check src tests bench
+
+# A longer fuzzing run than `make test`'s (HYPOTHESIS_PROFILE=fuzz: 5000 inputs a target).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_protocol.py --hypothesis-show-statistics
 
 # The benchmark's environment also holds dcap-qvl, the reference it is measured against.
 bench-dcap: $(STAMP)
