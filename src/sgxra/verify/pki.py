@@ -202,7 +202,7 @@ def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
         if stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
             return x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
         return x509.load_der_x509_crl(data)
-    except ValueError as e:
+    except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
         raise MalformedMessage(what, "<crl>", 0, f"not a CRL: {e}") from None
 
 

@@ -358,7 +358,7 @@ def earliest_next_update(collateral: Collateral) -> datetime:
     for der in (collateral.root_ca_crl, collateral.pck_crl):
         try:
             next_update = x509.load_der_x509_crl(der).next_update_utc
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise MalformedMessage("collateral", "crl", 0, "not a DER CRL") from None
         if next_update is not None:
             times.append(next_update)
