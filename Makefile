@@ -32,6 +32,9 @@ bench-dcap: $(STAMP)
 bench-handshake: $(STAMP)
 	$(BIN)/python bench/handshake_bench.py
 
+bench-soak: $(STAMP)
+	$(BIN)/python bench/soak_bench.py
+
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 

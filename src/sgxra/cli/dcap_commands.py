@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from cryptography import x509
 
 from sgxra.cli.describe import to_json_value
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.inputs import parse_time, read_blob
 from sgxra.errors import SgxRaError
 from sgxra.verify.dcap import DcapVerdict, pck_fmspc_and_ca, verify_dcap_quote
+from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
 
@@ -57,7 +57,7 @@ def verify_quote_cmd(quote_file: Path, collateral_file: Path, at_text: str | Non
     """Verify a DCAP (ECDSA) quote, raw bytes or hex, against collateral."""
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
-        root = x509.load_pem_x509_certificate(root_file.read_bytes()) if root_file else None
+        root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
         verdict = verify_dcap_quote(read_blob(f"@{quote_file}"), Collateral.from_json(collateral_file.read_bytes()),
                                     at=at, root=root)
     except (SgxRaError, OSError, ValueError) as e:

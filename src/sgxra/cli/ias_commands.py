@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
-from cryptography import x509
 
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.inputs import parse_time, read_chain, read_signature
 from sgxra.errors import CertificateChainError, SgxRaError
 from sgxra.verify.ias import verify_report
+from sgxra.verify.pki import load_pem_certificate
 
 
 @click.command("verify-report")
@@ -45,7 +45,7 @@ def verify_report_cmd(
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         report = verify_report(
             body.read_bytes()[: 1024 * 1024], read_signature(signature_file), chain=read_chain(chain_file), at=at,
-            root=x509.load_pem_x509_certificate(root_file.read_bytes()) if root_file else None,
+            root=load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None,
             api_version=api_version, nonce=nonce, quote=quote_file.read_bytes() if quote_file else None,
             max_age=timedelta(seconds=max_age) if max_age is not None else None,
         )

@@ -24,6 +24,7 @@ from sgxra.transport.store import MemoryStore, RedisStore, SessionStore
 from sgxra.validate import Policy
 from sgxra.validate.policy_file import load_policy
 from sgxra.verify.dcap import DcapVerifier
+from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.quote import QuoteSignType
 
 log = logging.getLogger("sgxra.sp")
@@ -56,7 +57,7 @@ def configure_logging(settings: SpSettings) -> None:
 
 
 def _certificate(path: str | None) -> x509.Certificate | None:
-    return x509.load_pem_x509_certificate(Path(path).read_bytes()) if path else None
+    return load_pem_certificate(Path(path).read_bytes(), path) if path else None
 
 
 def sp_config(settings: SpSettings) -> SpConfig:

@@ -18,9 +18,11 @@ from sgxra import crypto
 from sgxra.cli.keys import SpKeyError, public_key_c_initializer, write_sp_key
 from sgxra.cli.sp_build import build, configure_logging
 from sgxra.cli.sp_settings import SettingsError, SpSettings, load_settings
+from sgxra.errors import SgxRaError
 from sgxra.transport.http import create_app
 from sgxra.transport.lines import TcpLineServer, serve_until_signalled
 from sgxra.transport.stdio import serve_stdio
+from sgxra.transport.store import MemoryStore
 from sgxra.validate.policy_file import PolicyFileError
 
 log = logging.getLogger("sgxra.sp")
@@ -44,6 +46,8 @@ async def run_sp(settings: SpSettings) -> int:
         return 1 if failures else 0
     tcp = TcpLineServer(service, max_message=settings.max_message, session_timeout=settings.session_timeout,
                         max_sessions=settings.max_sessions)
+    reclaimer = asyncio.create_task(service.store.reclaim_every(settings.session_ttl)) \
+        if isinstance(service.store, MemoryStore) else None
     for host, port in await tcp.start(settings.hosts, settings.port):
         log.warning("listening for the sample's hex-line protocol on %s port %d", host, port)
     http: _Uvicorn | None = None
@@ -61,9 +65,13 @@ async def run_sp(settings: SpSettings) -> int:
         await tcp.shutdown(grace=settings.session_timeout)
         if http_task is not None:
             await http_task
+        if reclaimer is not None:
+            reclaimer.cancel()
+        pending = len(service.store) if isinstance(service.store, MemoryStore) else -1
+        log.warning("stopped: %d sessions completed, %d trusted, %d failed, %d timed out, %d refused as busy; "
+                    "%s", tcp.stats.completed, tcp.stats.trusted, tcp.stats.failed, tcp.stats.timed_out,
+                    tcp.stats.rejected_busy, f"{pending} sessions pending in memory" if pending >= 0 else "Redis store")
         await built.close()
-        log.warning("stopped: %d sessions completed, %d trusted, %d failed, %d timed out",
-                    tcp.stats.completed, tcp.stats.trusted, tcp.stats.failed, tcp.stats.timed_out)
 
     await serve_until_signalled(shutdown)
     return 0
@@ -108,7 +116,7 @@ def sp_cmd(settings_file: str | None, sample_msg4: bool | None, **options: Any) 
         settings = load_settings(Path(settings_file) if settings_file else None, options)
         configure_logging(settings)
         sys.exit(asyncio.run(run_sp(settings)))
-    except (SettingsError, PolicyFileError, SpKeyError, OSError) as e:
+    except (SettingsError, PolicyFileError, SpKeyError, SgxRaError, OSError) as e:
         raise click.UsageError(str(e)) from None
 
 

@@ -78,8 +78,9 @@ class TcpLineServer:
     async def start(self, hosts: Sequence[str] | None, port: int) -> list[tuple[str, int]]:
         """Listen (all interfaces, IPv4 and IPv6, when ``hosts`` is None); return the bound addresses."""
         limit = 2 * self.max_message + 2
+        # A listen backlog as deep as the sessions allowed in flight: bursts of clients are not dropped.
         self._server = await asyncio.start_server(self._handle, host=list(hosts) if hosts else None, port=port,
-                                                  limit=limit, reuse_address=True)
+                                                  limit=limit, reuse_address=True, backlog=min(self.max_sessions, 4096))
         return [s.getsockname()[:2] for s in self._server.sockets]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

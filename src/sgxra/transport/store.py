@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -58,6 +59,12 @@ class MemoryStore:
         for key in expired:
             del self._entries[key]
         return len(expired)
+
+    async def reclaim_every(self, interval: float) -> None:
+        """Reclaim expired sessions forever (cancel to stop): memory stays bounded even when idle."""
+        while True:
+            await asyncio.sleep(interval)
+            self.reclaim()
 
     async def close(self) -> None:
         self._entries.clear()

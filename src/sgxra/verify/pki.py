@@ -46,6 +46,14 @@ def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Cer
     return certs
 
 
+def load_pem_certificate(pem: bytes, what: str) -> x509.Certificate:
+    """Exactly one PEM certificate (a root to trust, say)."""
+    certs = load_pem_chain(pem, what)
+    if len(certs) != 1:
+        raise MalformedMessage(what, "<pem>", 0, f"expected one certificate, found {len(certs)}")
+    return certs[0]
+
+
 def load_urlencoded_chain(header: str, what: str = "certificate chain header") -> list[x509.Certificate]:
     """A chain from a URL-encoded PEM header value (percent-decoding only: '+' stays '+')."""
     if len(header) > 3 * MAX_CHAIN_PEM:

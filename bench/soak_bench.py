@@ -1,0 +1,182 @@
+"""Soak: 1,000 sessions in flight against `sgxra sp`, slow clients holding connections,
+clients vanishing between msg2 and msg3, and normal clients attesting throughout.
+
+Reports the SP process's memory (VmRSS) and open file descriptors before, during
+and after, the sessions completed, vanished and refused, and the throughput of
+the normal clients while the load is held. Run: make bench-soak
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sgxra import crypto
+from sgxra.ias.mock_config import DEMO_PLATFORM_SEED, DEMO_SUBSCRIPTION_KEY
+from sgxra.protocol.client import ClientSession
+from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
+from sgxra.transport.client import attest_tcp
+from sgxra.transport.lines import decode_line, encode_line
+
+SGXRA = [sys.executable, "-m", "sgxra"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("a server did not start") from None
+            time.sleep(0.05)
+
+
+class Figures:
+    held = completed_held = vanished = normal_ok = normal_failed = held_failed = 0
+
+
+async def held_session(port: int, new_session: ClientSession, complete: bool, release: asyncio.Event,
+                       figures: Figures) -> None:
+    """A slow client: msg1, then it holds the connection; later it completes, or vanishes."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+        writer.write(encode_line(new_session.start()))
+        await writer.drain()
+        msg3 = new_session.receive_msg2(decode_line(await reader.readline(), "msg2"))
+        figures.held += 1
+        await release.wait()
+        if complete:
+            writer.write(encode_line(msg3))
+            await writer.drain()
+            new_session.receive_msg4(decode_line(await reader.readline(), "msg4"))
+            figures.completed_held += 1
+        else:
+            figures.vanished += 1  # gone between msg2 and msg3
+        writer.close()
+    except Exception:  # noqa: BLE001 - the soak counts every failure, whatever it is
+        figures.held_failed += 1
+
+
+async def normal_clients(port: int, make: object, seconds: float, count: int, figures: Figures) -> float:
+    stop_at = time.monotonic() + seconds
+
+    async def worker() -> None:
+        while time.monotonic() < stop_at:
+            try:
+                verdict = await attest_tcp(make(), "127.0.0.1", port, timeout=30)  # type: ignore[operator]
+                figures.normal_ok += verdict.trusted
+            except Exception:  # noqa: BLE001
+                figures.normal_failed += 1
+
+    start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(count)))
+    return time.monotonic() - start
+
+
+async def soak(port: int, sp_pid: int, sp_public: bytes, sessions: int, seconds: float,
+               session_ttl: float) -> dict[str, object]:
+    platform = SimPlatform.from_seed(DEMO_PLATFORM_SEED.encode())
+
+    def make() -> ClientSession:
+        return ClientSession(SimEnclave(SimQuotingEnclave(platform), EnclaveIdentity(), sp_public))
+
+    figures = Figures()
+    before = (rss_mib(sp_pid), fds(sp_pid))
+    release = asyncio.Event()
+    holders = [asyncio.create_task(held_session(port, make(), i % 2 == 0, release, figures)) for i in range(sessions)]
+    while figures.held + figures.held_failed < sessions:
+        await asyncio.sleep(0.1)
+    during_hold = (rss_mib(sp_pid), fds(sp_pid))
+    elapsed = await normal_clients(port, make, seconds, 32, figures)  # throughput while 1,000 are held
+    release.set()
+    await asyncio.gather(*holders)
+    await asyncio.sleep(session_ttl * 2 + 1)  # vanished sessions expire, and the SP reclaims them
+    after = (rss_mib(sp_pid), fds(sp_pid))
+    return {"figures": figures, "before": before, "during": during_hold, "after": after,
+            "rate": figures.normal_ok / elapsed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    args = parser.parse_args()
+    session_ttl = args.seconds + 15  # held sessions outlive the normal clients' phase, then may finish
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        ias_port, sp_port = free_port(), free_port()
+        ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sp_key = ec.generate_private_key(ec.SECP256R1())
+        (work / "sp.key").write_bytes(sp_key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+        (work / "policy.toml").write_text(f'mr_signers = ["{EnclaveIdentity().mr_signer.hex()}"]\n'
+                                          "allow_simulated = true\n")
+        (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
+        try:
+            wait_for(ias_port, ias)
+            sp = subprocess.Popen(
+                [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
+                 "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
+                 "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
+                 "--max-sessions", str(args.sessions + 100), "--session-timeout", "120",
+                 "--session-ttl", str(session_ttl), "--log-file", str(work / "sp.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            try:
+                wait_for(sp_port, sp)
+                result = asyncio.run(soak(sp_port, sp.pid, crypto.public_key_to_point(sp_key.public_key()),
+                                          args.sessions, args.seconds, session_ttl))
+            finally:
+                sp.terminate()
+                _, err = sp.communicate(timeout=60)
+        finally:
+            ias.terminate()
+            ias.wait(timeout=30)
+    figures: Figures = result["figures"]  # type: ignore[assignment]
+    stopped = [line for line in err.decode().splitlines() if "stopped:" in line]
+    print(f"held sessions in flight: {figures.held} of {args.sessions} (failed to start: {figures.held_failed})")
+    print(f"  completed after holding: {figures.completed_held}; vanished between msg2 and msg3: {figures.vanished}")
+    print(f"normal clients meanwhile: {figures.normal_ok} trusted, {figures.normal_failed} failed, "
+          f"{result['rate']:.0f} attestations/s with {args.sessions} sessions held")
+    for name in ("before", "during", "after"):
+        rss, fd = result[name]  # type: ignore[misc]
+        print(f"SP {name:6s}: {rss:6.1f} MiB resident, {fd:5d} file descriptors")
+    print("SP at shutdown:", stopped[0].split("stopped: ", 1)[1] if stopped else "(no summary)")
+    before_fd, after_fd = result["before"][1], result["after"][1]  # type: ignore[index]
+    print(f"soak_fd_leak={after_fd - before_fd} soak_attestations_per_s={result['rate']:.0f} "
+          f"soak_lost={figures.held_failed + figures.normal_failed}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
