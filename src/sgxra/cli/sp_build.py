@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -44,16 +46,23 @@ class Built:
             await close()
 
 
-def configure_logging(settings: SpSettings) -> None:
+def configure_logging(settings: SpSettings) -> logging.handlers.QueueListener:
+    """Logs to the file and stderr from a thread of their own: a slow or full log sink (a stderr
+    pipe nobody reads) must not stall the event loop, and with it every session."""
     level = logging.DEBUG if settings.debug else logging.INFO if settings.verbose else logging.WARNING
     logger = logging.getLogger("sgxra")
     logger.setLevel(level)
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(settings.log_file)):
+    sinks: list[logging.Handler] = [logging.StreamHandler(sys.stderr), logging.FileHandler(settings.log_file)]
+    for handler in sinks:
         handler.setFormatter(formatter)
-        logger.addHandler(handler)
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    logger.addHandler(logging.handlers.QueueHandler(records))
+    listener = logging.handlers.QueueListener(records, *sinks)
+    listener.start()
     if settings.debug:
         log.warning("debug logging is on: session keys will be written to the log; never use it in production")
+    return listener
 
 
 def _certificate(path: str | None) -> x509.Certificate | None:

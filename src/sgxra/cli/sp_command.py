@@ -114,8 +114,12 @@ def sp_cmd(settings_file: str | None, sample_msg4: bool | None, **options: Any) 
     options["hosts"] = list(options["hosts"]) or None
     try:
         settings = load_settings(Path(settings_file) if settings_file else None, options)
-        configure_logging(settings)
-        sys.exit(asyncio.run(run_sp(settings)))
+        listener = configure_logging(settings)
+        try:
+            code = asyncio.run(run_sp(settings))
+        finally:
+            listener.stop()  # flushes what is queued
+        sys.exit(code)
     except (SettingsError, PolicyFileError, SpKeyError, SgxRaError, OSError) as e:
         raise click.UsageError(str(e)) from None
 
