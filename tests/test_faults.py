@@ -24,6 +24,7 @@ from sgxra.pcs.verifier import DcapQuoteVerifier
 from sgxra.protocol.client import ClientSession, ClientVerdict
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import SimEnclave
+from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
 from sgxra.transport.background import LoopThread, UvicornThread
 from sgxra.transport.client import attest_tcp
@@ -149,3 +150,25 @@ def test_pcs_faults_with_ecdsa_quotes(tmp_path: Path) -> None:
     assert down.status is AttestationStatus.NotTrusted and down.reason is ReasonCode.SERVICE_UNAVAILABLE
     assert retried.trusted and retried.secret == SECRET
     assert served_from_cache.trusted and still.trusted and cache.fetches == 1
+
+
+def test_pcs_serving_collateral_under_another_root(tmp_path: Path) -> None:
+    mock = MockPcs(SimIntelPki(NOW), {DEFAULT_FMSPC: dcap_spec()}, lambda: NOW)  # not the PKI the quote's PCK is from
+    with UvicornThread(create_app(mock)) as pcs_server, LoopThread() as loop:
+        pcs = PcsClient(PcsSettings(base_url=pcs_server.url + "/sgx/certification/v4", retries=0, timeout=2))
+        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral)
+
+        async def start() -> tuple[TcpLineServer, int]:
+            verifier = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=NOW), clock=lambda: NOW,
+                                         verifier=DcapVerifier(DCAP_PKI.root))
+            service = AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET),
+                                         MemoryStore(), ecdsa=verifier)
+            server = TcpLineServer(service)
+            (_, port), *_ = await server.start(["127.0.0.1"], 0)
+            return server, port
+
+        server, port = loop.run(start())
+        verdict = attest(port, ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC)))
+        loop.run(server.shutdown())
+    assert verdict.status is AttestationStatus.NotTrusted and verdict.reason is ReasonCode.NOT_GENUINE
+    assert verdict.secret is None
