@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,41 +19,23 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from launch import ias_and_sp
 
 from sgxra import crypto
-from sgxra.ias.mock_config import DEMO_PLATFORM_SEED, DEMO_SUBSCRIPTION_KEY
+from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
 from sgxra.ias.mock_pki import MockIasPki
 from sgxra.protocol.client import ClientSession
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.client import attest_tcp
 
-SGXRA = [sys.executable, "-m", "sgxra"]
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("a server did not start") from None
-            time.sleep(0.05)
 
 
 def crypto_floor_us() -> dict[str, float]:
@@ -112,41 +92,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        ias_port, sp_port = free_port(), free_port()
-        ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sp_key = ec.generate_private_key(ec.SECP256R1())
-        (work / "sp.key").write_bytes(sp_key.private_bytes(serialization.Encoding.PEM,
-                                                           serialization.PrivateFormat.PKCS8,
-                                                           serialization.NoEncryption()))
-        identity = EnclaveIdentity()
-        (work / "policy.toml").write_text(f'mr_signers = ["{identity.mr_signer.hex()}"]\nallow_simulated = true\n')
-        (work / "secret").write_bytes(b"s" * 32)
-        (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
-        try:
-            wait_for(ias_port, ias)
-            sp = subprocess.Popen(
-                [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
-                 "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
-                 "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
-                 "--secret-file", str(work / "secret"), "--log-file", str(work / "sp.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait_for(sp_port, sp)
-                sp_public = crypto.public_key_to_point(sp_key.public_key())
-                asyncio.run(load(sp_port, sp_public, 4, 1.0))  # warm-up
-                before = cpu_seconds(sp.pid)
-                done, failed, elapsed = asyncio.run(load(sp_port, sp_public, args.clients, args.seconds))
-                sp_cpu = cpu_seconds(sp.pid) - before
-            finally:
-                sp.terminate()
-                sp.wait(timeout=30)
-            floor = crypto_floor_us()
-        finally:
-            ias.terminate()
-            ias.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as tmp, ias_and_sp(Path(tmp)) as launched:
+        asyncio.run(load(launched.port, launched.sp_public, 4, 1.0))  # warm-up
+        before = cpu_seconds(launched.sp.pid)
+        done, failed, elapsed = asyncio.run(load(launched.port, launched.sp_public, args.clients, args.seconds))
+        sp_cpu = cpu_seconds(launched.sp.pid) - before
+    floor = crypto_floor_us()
     if not done:
         print(f"no attestation succeeded ({failed} failed)", file=sys.stderr)
         return 1

@@ -11,30 +11,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from launch import ias_and_sp
 
-from sgxra import crypto
-from sgxra.ias.mock_config import DEMO_PLATFORM_SEED, DEMO_SUBSCRIPTION_KEY
+from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
 from sgxra.protocol.client import ClientSession
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.client import attest_tcp
 from sgxra.transport.lines import decode_line, encode_line
-
-SGXRA = [sys.executable, "-m", "sgxra"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -46,18 +34,6 @@ def rss_mib(pid: int) -> float:
 
 def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("a server did not start") from None
-            time.sleep(0.05)
 
 
 class Figures:
@@ -142,38 +118,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     session_ttl = args.seconds + 15  # held sessions outlive the normal clients' phase, then may finish
+    options = ["--max-sessions", str(args.sessions + 100), "--session-timeout", "120",
+               "--session-ttl", str(session_ttl)]
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        ias_port, sp_port = free_port(), free_port()
-        ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sp_key = ec.generate_private_key(ec.SECP256R1())
-        (work / "sp.key").write_bytes(sp_key.private_bytes(serialization.Encoding.PEM,
-                                                           serialization.PrivateFormat.PKCS8,
-                                                           serialization.NoEncryption()))
-        (work / "policy.toml").write_text(f'mr_signers = ["{EnclaveIdentity().mr_signer.hex()}"]\n'
-                                          "allow_simulated = true\n")
-        (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
-        try:
-            wait_for(ias_port, ias)
-            sp = subprocess.Popen(
-                [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
-                 "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
-                 "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
-                 "--max-sessions", str(args.sessions + 100), "--session-timeout", "120",
-                 "--session-ttl", str(session_ttl), "--log-file", str(work / "sp.log")],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                wait_for(sp_port, sp)
-                result = asyncio.run(soak(sp_port, sp.pid, crypto.public_key_to_point(sp_key.public_key()),
-                                          args.sessions, args.seconds, session_ttl))
-            finally:
-                sp.terminate()
-                sp.wait(timeout=60)
-                log = (work / "sp.log").read_text()
-        finally:
-            ias.terminate()
-            ias.wait(timeout=30)
+        with ias_and_sp(Path(tmp), *options) as launched:
+            result = asyncio.run(soak(launched.port, launched.sp.pid, launched.sp_public, args.sessions, args.seconds,
+                                      session_ttl))
+        log = launched.log.read_text()  # after the SP has stopped and logged its summary
     figures: Figures = result["figures"]  # type: ignore[assignment]
     stopped = [line for line in log.splitlines() if "stopped:" in line]
     print(f"two rounds of {args.sessions} sessions held in flight: {figures.held} held, {figures.held_failed} failed")

@@ -120,6 +120,17 @@ def test_redis_killed_mid_session_then_back(ias: tuple[UvicornThread, MockIas], 
         assert sp.server.stats.failed == 2
 
 
+async def dcap_sp(cache: CollateralCache) -> tuple[TcpLineServer, int]:
+    """An SP accepting ECDSA quotes, its collateral from ``cache``."""
+    verifier = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=NOW), clock=lambda: NOW,
+                                 verifier=DcapVerifier(DCAP_PKI.root))
+    service = AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET),
+                                 MemoryStore(), ecdsa=verifier)
+    server = TcpLineServer(service)
+    (_, port), *_ = await server.start(["127.0.0.1"], 0)
+    return server, port
+
+
 def test_pcs_faults_with_ecdsa_quotes(tmp_path: Path) -> None:
     mock = MockPcs(DCAP_PKI, {DEFAULT_FMSPC: dcap_spec()}, lambda: NOW)
     with UvicornThread(create_app(mock)) as pcs_server, LoopThread() as loop:
@@ -127,16 +138,7 @@ def test_pcs_faults_with_ecdsa_quotes(tmp_path: Path) -> None:
                                     timeout=0.5))
         cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral, refresh_margin=timedelta(0))
 
-        async def start() -> tuple[TcpLineServer, int]:
-            verifier = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=NOW), clock=lambda: NOW,
-                                         verifier=DcapVerifier(DCAP_PKI.root))
-            service = AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET),
-                                         MemoryStore(), ecdsa=verifier)
-            server = TcpLineServer(service)
-            (_, port), *_ = await server.start(["127.0.0.1"], 0)
-            return server, port
-
-        server, port = loop.run(start())
+        server, port = loop.run(dcap_sp(cache))
         ecdsa = lambda: ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC))  # noqa: E731
         mock.faults = TransportFaults(server_error=1)
         down = attest(port, ecdsa())
@@ -158,16 +160,7 @@ def test_pcs_serving_collateral_under_another_root(tmp_path: Path) -> None:
         pcs = PcsClient(PcsSettings(base_url=pcs_server.url + "/sgx/certification/v4", retries=0, timeout=2))
         cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral)
 
-        async def start() -> tuple[TcpLineServer, int]:
-            verifier = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=NOW), clock=lambda: NOW,
-                                         verifier=DcapVerifier(DCAP_PKI.root))
-            service = AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET),
-                                         MemoryStore(), ecdsa=verifier)
-            server = TcpLineServer(service)
-            (_, port), *_ = await server.start(["127.0.0.1"], 0)
-            return server, port
-
-        server, port = loop.run(start())
+        server, port = loop.run(dcap_sp(cache))
         verdict = attest(port, ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC)))
         loop.run(server.shutdown())
     assert verdict.status is AttestationStatus.NotTrusted and verdict.reason is ReasonCode.NOT_GENUINE

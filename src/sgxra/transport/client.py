@@ -10,7 +10,7 @@ import httpx
 
 from sgxra.errors import ServiceError
 from sgxra.protocol.client import ClientSession, ClientVerdict
-from sgxra.transport.lines import DEFAULT_MAX_MESSAGE, decode_line, encode_line
+from sgxra.transport.lines import DEFAULT_MAX_MESSAGE, close_writer, decode_line, encode_line
 
 Trace = Callable[[str, bytes], None]
 
@@ -39,11 +39,7 @@ async def attest_tcp(client: ClientSession, host: str, port: int, *, timeout: fl
             trace("msg4", msg4)
             return client.receive_msg4(msg4)
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+            await close_writer(writer)
 
 
 def _json_or_raise(response: httpx.Response, what: str) -> dict[str, str]:

@@ -38,6 +38,15 @@ def decode_line(line: bytes, what: str) -> bytes:
     return bytes.fromhex(text.decode("ascii"))
 
 
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a stream, ignoring a peer that is already gone."""
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except (ConnectionError, OSError):
+        pass
+
+
 def encode_line(message: bytes) -> bytes:
     return message.hex().encode("ascii") + b"\n"
 
@@ -100,11 +109,7 @@ class TcpLineServer:
             finally:
                 self.stats.in_flight -= 1
         finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+            await close_writer(writer)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object) -> None:
         async def read_line() -> bytes:

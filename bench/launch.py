@@ -1,0 +1,78 @@
+"""Start the mock IAS and `sgxra sp` as separate processes on loopback, for the benchmarks."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sgxra import crypto
+from sgxra.ias.mock_config import DEMO_SUBSCRIPTION_KEY
+from sgxra.sim import EnclaveIdentity
+
+SGXRA = [sys.executable, "-m", "sgxra"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("a server did not start") from None
+            time.sleep(0.05)
+
+
+@dataclass
+class Launched:
+    sp: subprocess.Popen[bytes]
+    port: int
+    sp_public: bytes  # what the simulated enclaves embed
+    log: Path
+
+
+@contextmanager
+def ias_and_sp(work: Path, *sp_options: str) -> Iterator[Launched]:
+    """The default mock IAS and an SP with a fresh key, a policy for the simulated enclave and a secret."""
+    ias_port, sp_port = free_port(), free_port()
+    ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    key = ec.generate_private_key(ec.SECP256R1())
+    (work / "sp.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))
+    (work / "policy.toml").write_text(f'mr_signers = ["{EnclaveIdentity().mr_signer.hex()}"]\nallow_simulated = true\n')
+    (work / "secret").write_bytes(b"s" * 32)
+    (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
+    try:
+        wait_for(ias_port, ias)
+        sp = subprocess.Popen(
+            [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
+             "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
+             "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
+             "--secret-file", str(work / "secret"), "--log-file", str(work / "sp.log"), *sp_options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # logs go to sp.log: a full pipe would stall it
+        try:
+            wait_for(sp_port, sp)
+            yield Launched(sp, sp_port, crypto.public_key_to_point(key.public_key()), work / "sp.log")
+        finally:
+            sp.terminate()
+            sp.wait(timeout=60)
+    finally:
+        ias.terminate()
+        ias.wait(timeout=30)
