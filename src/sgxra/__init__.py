@@ -28,9 +28,19 @@ from sgxra.protocol import (
     complete_with,
 )
 from sgxra.validate import Policy
+from sgxra.verify.dcap import DcapVerdict, DcapVerifier, verify_dcap_quote
+from sgxra.verify.ias import verify_report
+from sgxra.wire.collateral import Collateral, TcbStatus
+from sgxra.wire.dcap_quote import DcapQuote
+from sgxra.wire.ias_report import AttestationReport, QuoteStatus
 
 __all__ = [
     "AttestationOutcome",
+    "AttestationReport",
+    "Collateral",
+    "DcapQuote",
+    "DcapVerdict",
+    "DcapVerifier",
     "BadMac",
     "BadSignature",
     "BindingMismatch",
@@ -44,15 +54,19 @@ __all__ = [
     "Policy",
     "PolicyViolation",
     "ProtocolError",
+    "QuoteStatus",
     "RemoteProtocolError",
     "ServiceProviderSession",
     "SessionKeys",
     "SgxRaError",
     "SpConfig",
     "SpPendingState",
+    "TcbStatus",
     "UnexpectedMessage",
     "VerificationError",
     "Verifier",
     "complete_with",
     "derive_session_keys",
+    "verify_dcap_quote",
+    "verify_report",
 ]
