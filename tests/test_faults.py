@@ -55,7 +55,7 @@ def injected(mock: MockIas, **faults: float) -> TransportFaults:
 @pytest.mark.parametrize(
     ("faults", "reason"),
     [
-        ({"delay": 1.0}, ReasonCode.SERVICE_UNAVAILABLE),  # slower than the SP's IAS timeout
+        ({"delay": 2.0}, ReasonCode.SERVICE_UNAVAILABLE),  # slower than the SP's IAS timeout
         ({"server_error": 1}, ReasonCode.SERVICE_UNAVAILABLE),  # 500: not retried
         ({"drop": 10}, ReasonCode.SERVICE_UNAVAILABLE),  # cut every attempt
         ({"unavailable": 10}, ReasonCode.SERVICE_UNAVAILABLE),  # 503 beyond the retries
@@ -66,7 +66,7 @@ def injected(mock: MockIas, **faults: float) -> TransportFaults:
 )
 def test_ias_faults(ias: tuple[UvicornThread, MockIas], faults: dict[str, float], reason: ReasonCode) -> None:
     server, mock = ias
-    with tcp_sp(server.url, ias_timeout=0.3) as sp:
+    with tcp_sp(server.url, ias_timeout=0.6) as sp:
         # The SigRL of the group is fetched (and cached) first, so the fault hits the report request.
         assert attest(sp.port).trusted
         injected(mock, **faults)
@@ -88,7 +88,7 @@ def test_sessions_during_an_outage_all_get_answers(ias: tuple[UvicornThread, Moc
     async def many(port: int) -> list[ClientVerdict]:
         return await asyncio.gather(*(attest_tcp(client(), "127.0.0.1", port, timeout=20) for _ in range(12)))
 
-    with tcp_sp(server.url, ias_timeout=0.3) as sp:
+    with tcp_sp(server.url, ias_timeout=0.6) as sp:
         assert attest(sp.port).trusted
         injected(mock, server_error=1000)
         try:

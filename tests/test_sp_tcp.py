@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from sgxra.transport.lines import decode_line, encode_line
 from sgxra.validate import Policy
 from sgxra.wire import AttestationStatus, Msg0Msg1
 from sgxra.wire.msg4_auth import ReasonCode
-from sp_env import DEFAULT_POLICY, IDENTITY, SECRET, client, mock_ias, tcp_sp
+from sp_env import DEFAULT_POLICY, IDENTITY, SECRET, client, mock_ias, tcp_sp, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +133,7 @@ def test_malformed_input_gets_a_clean_close_and_others_are_served(ias: UvicornTh
 
 
 def test_silent_client_times_out_and_others_are_served(ias: UvicornThread) -> None:
-    with tcp_sp(ias.url, session_timeout=0.5) as sp, socket.create_connection(("127.0.0.1", sp.port)) as idle:
+    with tcp_sp(ias.url, session_timeout=2.0) as sp, socket.create_connection(("127.0.0.1", sp.port)) as idle:
         assert attest(sp.port).trusted
         idle.settimeout(5)
         assert idle.recv(10) == b""  # closed by the server after its session timeout
@@ -144,11 +143,11 @@ def test_silent_client_times_out_and_others_are_served(ias: UvicornThread) -> No
 def test_sessions_in_flight_are_limited(ias: UvicornThread) -> None:
     with tcp_sp(ias.url, max_sessions=2, session_timeout=5) as sp:
         holders = [socket.create_connection(("127.0.0.1", sp.port)) for _ in range(2)]
-        time.sleep(0.2)
+        wait_until(lambda: sp.server.stats.in_flight == 2)
         assert raw_exchange(sp.port, b"", close_write=False) == b""  # refused at once
         for h in holders:
             h.close()
-        time.sleep(0.2)
+        wait_until(lambda: sp.server.stats.in_flight == 0)
         assert attest(sp.port).trusted
     assert sp.server.stats.rejected_busy == 1
 
@@ -161,7 +160,7 @@ def test_graceful_shutdown_finishes_sessions_in_flight(ias: UvicornThread) -> No
         lines = conn.makefile("rb")
         msg2 = bytes.fromhex(lines.readline().decode().strip())
         future = asyncio.run_coroutine_threadsafe(sp.server.shutdown(grace=10), sp.loop.loop)
-        time.sleep(0.2)
+        wait_until(lambda: sp.server._server is not None and not sp.server._server.is_serving())
         with pytest.raises(OSError):  # no new sessions once shutting down
             socket.create_connection(("127.0.0.1", sp.port), timeout=1)
         conn.sendall(encode_line(session.receive_msg2(msg2)))
