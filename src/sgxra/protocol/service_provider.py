@@ -110,7 +110,6 @@ class ServiceProviderSession:
         self.error: BaseException | None = None
         self.outcome: AttestationOutcome | None = None
         self._ephemeral_key = ephemeral_key
-        self._extended_gid = 0
         self._pending: SpPendingState | None = None
         self._quote: bytes | None = None
 
@@ -181,7 +180,6 @@ class ServiceProviderSession:
             raise RemoteProtocolError(
                 f"msg0: extended EPID group id {msg0.extended_epid_group_id} is not supported (only 0, Intel's)"
             )
-        self._extended_gid = msg0.extended_epid_group_id
 
     def _accept_msg1(self, msg1: Msg1) -> SigRlNeeded:
         ephemeral = self._ephemeral_key or ec.generate_private_key(ec.SECP256R1())

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sgxra.errors import VerificationError
 from sgxra.wire.collateral import ModuleTcbLevel, TcbInfo, TcbLevel, TcbStatus
 from sgxra.wire.td_report import TdReport
-
-
-@dataclass(frozen=True)
-class TcbMatch:
-    status: TcbStatus
-    advisory_ids: tuple[str, ...]
-    tcb_date: str
 
 
 def match_platform_level(

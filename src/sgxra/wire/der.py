@@ -11,7 +11,6 @@ from typing import NamedTuple
 from sgxra.errors import MalformedMessage
 
 BOOLEAN, INTEGER, OCTET_STRING, OID, ENUMERATED, SEQUENCE = 0x01, 0x02, 0x04, 0x06, 0x0A, 0x30
-MAX_DEPTH = 8
 
 
 class Tlv(NamedTuple):

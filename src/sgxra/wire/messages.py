@@ -16,8 +16,6 @@ SIGNATURE_SIZE = 64
 SPID_SIZE = 16
 PS_SEC_PROP_SIZE = 256
 MSG2_FIXED_SIZE = 168
-# Bytes of msg2 covered by its MAC: everything before the mac field.
-MSG2_MAC_COVERS = 148
 # A SigRL holds 128 bytes per revoked signature; 4 MiB is far beyond any real one.
 MAX_SIGRL_SIZE = 4 * 1024 * 1024
 # EPID quotes are ~1.1 KiB, ECDSA quotes with their certificate chain ~5 KiB.
