@@ -13,7 +13,7 @@ import enum
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 
@@ -79,8 +79,9 @@ class Collateral:
         }, indent=1)
 
 
-@dataclass(frozen=True)
-class TcbLevel:
+class TcbLevel(NamedTuple):
+    """A NamedTuple rather than a frozen dataclass: a TCB info holds a dozen, built on every cold verification."""
+
     sgx_components: tuple[int, ...]
     pcesvn: int
     tdx_components: tuple[int, ...] | None
@@ -89,8 +90,7 @@ class TcbLevel:
     advisory_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class ModuleTcbLevel:
+class ModuleTcbLevel(NamedTuple):
     isvsvn: int
     status: TcbStatus
     advisory_ids: tuple[str, ...]
@@ -202,31 +202,34 @@ def _advisories_of(level: dict[str, Any], j: _Json, where: str) -> tuple[str, ..
 
 
 def _tcb_level(j: _Json, level: Any, index: int, version: int) -> TcbLevel:
-    """One TCB level, read straight from the dict: a TCB info has a dozen, each checked."""
-    where = f"tcbLevels[{index}]."
-    if not isinstance(level, dict) or not isinstance(level.get("tcb"), dict):
-        raise j.error(f"{where}tcb", "missing or not a JSON object")
-    tcb = _Json(j.structure, level["tcb"], f"{j.path}{where}tcb.")
+    """One TCB level, read straight from the dict (error paths name the member; the usual path stays lean)."""
+    tcb = level.get("tcb") if isinstance(level, dict) else None
+    if not isinstance(tcb, dict):
+        raise j.error(f"tcbLevels[{index}].tcb", "missing or not a JSON object")
     if version == 2:
-        sgx = tuple(tcb.integer(f"sgxtcbcomp{i:02d}svn") for i in range(1, 17))
+        sgx = tuple(_Json(j.structure, tcb, f"{j.path}tcbLevels[{index}].tcb.").integer(f"sgxtcbcomp{i:02d}svn")
+                    for i in range(1, 17))
         tdx = None
     else:
-        sgx = _components(tcb, "sgxtcbcomponents")
-        tdx = _components(tcb, "tdxtcbcomponents") if "tdxtcbcomponents" in tcb.obj else None
-    date = level.get("tcbDate")
+        sgx = _svns(j, tcb.get("sgxtcbcomponents"), index, "sgxtcbcomponents")
+        tdx = _svns(j, tcb["tdxtcbcomponents"], index, "tdxtcbcomponents") if "tdxtcbcomponents" in tcb else None
+    pcesvn, date = tcb.get("pcesvn"), level.get("tcbDate")
+    if type(pcesvn) is not int or not 0 <= pcesvn <= 0xFFFF:
+        raise j.error(f"tcbLevels[{index}].tcb.pcesvn", "missing or not a PCESVN (0..65535)")
     if not isinstance(date, str):
-        raise j.error(f"{where}tcbDate", "missing or not a string")
-    return TcbLevel(sgx, tcb.integer("pcesvn"), tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
+        raise j.error(f"tcbLevels[{index}].tcbDate", "missing or not a string")
+    where = f"tcbLevels[{index}]."
+    return TcbLevel(sgx, pcesvn, tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
 
 
-def _components(j: _Json, name: str) -> tuple[int, ...]:
-    items = j.items(name)
-    try:  # in bulk: a TCB info holds hundreds of these
+def _svns(j: _Json, items: Any, index: int, name: str) -> tuple[int, ...]:
+    """16 component SVNs, checked in bulk: a TCB info holds hundreds of them."""
+    try:
         svns = tuple([item["svn"] for item in items])
     except (TypeError, KeyError):
-        raise j.error(name, "every component must be an object with an svn") from None
+        raise j.error(f"tcbLevels[{index}].tcb.{name}", "must be a list of objects with an svn") from None
     if len(svns) != 16 or not all(type(svn) is int and 0 <= svn <= 255 for svn in svns):
-        raise j.error(name, "must list 16 SVNs, each 0..255")
+        raise j.error(f"tcbLevels[{index}].tcb.{name}", "must list 16 SVNs, each 0..255")
     return svns
 
 
