@@ -39,6 +39,7 @@ from sgxra.errors import (
 from sgxra.protocol.evidence import Evidence, PolicyChecker, Verifier, Violation
 from sgxra.protocol.state import SpPendingState
 from sgxra.wire.any_quote import parse_quote
+from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.messages import (
     AttestationStatus,
     Msg0,
@@ -86,6 +87,7 @@ class EvidenceNeeded:
     """msg3 is authentic: have this quote verified, then call ``receive_evidence``."""
 
     quote: bytes
+    parsed: EpidQuote | DcapQuote  # already parsed, so drivers can pick a verifier without parsing again
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class ServiceProviderSession:
         self.outcome: AttestationOutcome | None = None
         self._ephemeral_key = ephemeral_key
         self._pending: SpPendingState | None = None
-        self._quote: bytes | None = None
+        self._quoted_body: ReportBody | None = None
 
     @classmethod
     def resume(cls, config: SpConfig, pending: SpPendingState) -> ServiceProviderSession:
@@ -226,21 +228,21 @@ class ServiceProviderSession:
                     raise RemoteProtocolError(
                         f"msg3: quote is {quote.sign_type.name.lower()}, msg2 asked for {p.quote_type.name.lower()}"
                     )
-            elif not isinstance(quote.body, ReportBody):
+                self._quoted_body = quote.report_body
+            elif isinstance(quote.body, ReportBody):
+                self._quoted_body = quote.body
+            else:
                 raise RemoteProtocolError("msg3: a TDX quote cannot attest an SGX enclave")
-            self._quote = msg3.quote
             self.state = SpState.NEED_EVIDENCE
-            return EvidenceNeeded(quote=msg3.quote)
+            return EvidenceNeeded(quote=msg3.quote, parsed=quote)
 
     def receive_evidence(self, evidence: Evidence) -> AttestationOutcome:
         """Bind genuine evidence to this session, apply policy and produce msg4."""
         with self._transition((SpState.NEED_EVIDENCE,), "receive_evidence", remote=False):
             p = self._require_pending()
-            if self._quote is None:
+            if self._quoted_body is None:
                 raise LocalProtocolError("no quote recorded for this session")
-            quote = parse_quote(self._quote)
-            quoted_body = quote.report_body if isinstance(quote, EpidQuote) else quote.body
-            if evidence.report_body != quoted_body:
+            if evidence.report_body != self._quoted_body:
                 raise VerificationError("the verifier's evidence describes a different report body than the quote")
             expected = crypto.report_data_binding(p.g_a, p.g_b, p.vk)
             if not hmac.compare_digest(evidence.report_body.report_data, expected):

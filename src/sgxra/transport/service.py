@@ -22,7 +22,6 @@ from sgxra.protocol.msg4 import seal_msg4
 from sgxra.protocol.service_provider import AttestationOutcome, ServiceProviderSession, SpConfig
 from sgxra.protocol.state import SpPendingState
 from sgxra.transport.store import SessionStore
-from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.quote import EpidQuote
 
 log = logging.getLogger("sgxra.sp")
@@ -114,7 +113,7 @@ class AttestationService:
         sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(state))
         need = sp.receive_msg3(msg3)
         try:
-            evidence = await self._verify(need.quote)
+            evidence = await self._verify(need.quote, isinstance(need.parsed, EpidQuote))
         except VerificationError as e:
             outcome = sp.refuse_evidence(e)
         except ServiceError as e:
@@ -128,8 +127,8 @@ class AttestationService:
             log.debug("session %s: SK %s MK %s (debug logging shows session keys)", session_id, sk.hex(), mk.hex())
         return Finished(self._msg4(sp, outcome), outcome)
 
-    async def _verify(self, quote: bytes) -> Evidence:
-        if isinstance(parse_quote(quote), EpidQuote):
+    async def _verify(self, quote: bytes, epid: bool) -> Evidence:
+        if epid:
             if self.epid is None:
                 raise VerificationError("this service provider does not accept EPID quotes (no IAS configured)")
             return await self.epid.verify_quote(quote)
