@@ -24,7 +24,7 @@ from sgxra.sim.sample_keys import SAMPLE_SP_PRIVATE_KEY_LE
 from sgxra.transport.service import AttestationService, ServiceConfig
 from sgxra.transport.store import MemoryStore, RedisStore, SessionStore
 from sgxra.validate import Policy
-from sgxra.validate.policy_file import load_policy
+from sgxra.validate.policy_file import PolicyFile, load_policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.quote import QuoteSignType
@@ -69,7 +69,7 @@ def _certificate(path: str | None) -> x509.Certificate | None:
     return load_pem_certificate(Path(path).read_bytes(), path) if path else None
 
 
-def sp_config(settings: SpSettings) -> SpConfig:
+def sp_config(settings: SpSettings, policy_file: PolicyFile | None) -> SpConfig:
     if settings.insecure_sample_key:
         key = private_key_from_le(SAMPLE_SP_PRIVATE_KEY_LE)
         log.warning("using Intel's published sample key: anyone can impersonate this service provider")
@@ -80,8 +80,8 @@ def sp_config(settings: SpSettings) -> SpConfig:
                                 "service provider using it (pass --insecure-sample-key to use it anyway)")
     else:
         raise SettingsError("no service provider key: create one with `sgxra keygen -o sp.key` and pass --key")
-    if settings.policy_file:
-        policy = load_policy(Path(settings.policy_file)).policy
+    if policy_file is not None:
+        policy = policy_file.policy
     else:
         policy = Policy()
         log.warning("no policy file: every enclave will be refused (a policy must name MRSIGNER or MRENCLAVE)")
@@ -91,13 +91,14 @@ def sp_config(settings: SpSettings) -> SpConfig:
 
 def build(settings: SpSettings) -> Built:
     """Everything but the listening sockets; call inside the event loop that will use it."""
-    config = sp_config(settings)
+    policy_file = load_policy(Path(settings.policy_file)) if settings.policy_file else None
+    config = sp_config(settings, policy_file)
     store: SessionStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
     built_closers: list[Callable[[], Awaitable[None]]] = [store.close]
     epid = sigrl = None
     primary, secondary = settings.ias_keys()
     if primary or secondary:
-        max_age = load_policy(Path(settings.policy_file)).report_max_age if settings.policy_file else 600.0
+        max_age = policy_file.report_max_age if policy_file is not None else 600.0
         client = AsyncIasClient(IasSettings(base_url=settings.ias_base_url, api_version=settings.ias_api_version,
                                             primary_key=primary, secondary_key=secondary))
         epid = AsyncIasVerifier(client, clock=now, root=_certificate(settings.ias_root),
