@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sgxra.errors import VerificationError
 from sgxra.protocol.evidence import Evidence
-from sgxra.verify.dcap import DcapVerifier, pck_fmspc_and_ca
+from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -32,7 +32,7 @@ class DcapQuoteVerifier:
         parsed = DcapQuote.parse(quote)
         if not isinstance(parsed.body, ReportBody):
             raise VerificationError("a TDX quote cannot attest an SGX enclave")
-        fmspc, ca = pck_fmspc_and_ca(parsed)
+        fmspc, ca = self.verifier.collateral_key(parsed)
         verdict = self.verifier.verify(parsed, self.collateral(fmspc, ca), at=self.clock())
         return Evidence(
             kind="ecdsa", status=verdict.status.value, report_body=parsed.body, advisory_ids=verdict.advisory_ids,

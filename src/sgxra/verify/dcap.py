@@ -17,6 +17,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -49,6 +50,8 @@ from sgxra.wire.report_body import ReportBody
 from sgxra.wire.td_report import TdReport
 
 _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+K = TypeVar("K")
+V = TypeVar("V")
 PCK_CA_TYPES = {"Intel SGX PCK Processor CA": "processor", "Intel SGX PCK Platform CA": "platform"}
 
 
@@ -64,6 +67,9 @@ class Window:
 
     def narrow(self, not_before: datetime, not_after: datetime) -> Window:
         return Window(max(self.not_before, not_before), min(self.not_after, not_after))
+
+    def within(self, other: Window) -> Window:
+        return self.narrow(other.not_before, other.not_after)
 
 
 def _cert_window(certs: list[x509.Certificate]) -> Window:
@@ -166,7 +172,7 @@ def verify_collateral(
         leaf = verify_chain(chain, root, at=at, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
         _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
-        window = window.narrow(_cert_window(chain).not_before, _cert_window(chain).not_after)
+        window = window.within(_cert_window(chain))
     tcb_info = TcbInfo.parse(collateral.tcb_info)
     qe_identity = QeIdentity.parse(collateral.qe_identity)
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
@@ -179,7 +185,7 @@ def verify_collateral(
     check_not_revoked(pck_ca, root_crl, "PCK CA certificate")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
     check_crl(pck_crl, pck_ca, at=at, what="PCK CRL")
-    window = window.narrow(_cert_window(crl_chain).not_before, _cert_window(crl_chain).not_after)
+    window = window.within(_cert_window(crl_chain))
     window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
     return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window)
 
@@ -252,7 +258,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     advisories = tcb.merge_advisories(
         level.advisory_ids, qe_level.advisory_ids, module_level.advisory_ids if module_level else ()
     )
-    window = trusted.window.narrow(pck.window.not_before, pck.window.not_after)
+    window = trusted.window.within(pck.window)
     return DcapVerdict(
         status=status, advisory_ids=advisories, platform_status=level.status, qe_status=qe_level.status,
         tdx_module_status=module_level.status if module_level else None, quote=quote, pck=pck.extension,
@@ -270,6 +276,7 @@ class DcapVerifier:
         self.max_entries = max_entries
         self._collateral: dict[Collateral, VerifiedCollateral] = {}
         self._pck: dict[tuple[bytes, int], VerifiedPck] = {}
+        self._keys: dict[bytes, tuple[bytes, str]] = {}
 
     def verify(self, quote: bytes | DcapQuote, collateral: Collateral, *, at: datetime) -> DcapVerdict:
         if at.tzinfo is None:
@@ -279,6 +286,16 @@ class DcapVerifier:
         trusted = self._verified_collateral(collateral, at, memo)
         pck = self._verified_pck(parsed.pck_chain_pem, trusted, at, memo)
         return check_quote(parsed, pck, trusted)
+
+    def collateral_key(self, quote: DcapQuote) -> tuple[bytes, str]:
+        """(FMSPC, CA type) to pick the quote's collateral, remembered per PCK chain (parsing it costs ~0.1 ms)."""
+        chain_pem = quote.pck_chain_pem
+        key = self._keys.get(chain_pem) if self.cache else None
+        if key is None:
+            key = pck_fmspc_and_ca(quote)
+            if self.cache:
+                self._remember(self._keys, chain_pem, key)
+        return key
 
     def _verified_collateral(self, collateral: Collateral, at: datetime, memo: ChainMemo) -> VerifiedCollateral:
         cached = self._collateral.get(collateral) if self.cache else None
@@ -301,7 +318,7 @@ class DcapVerifier:
             self._remember(self._pck, key, pck)
         return pck
 
-    def _remember(self, table: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    def _remember(self, table: dict[K, V], key: K, value: V) -> None:
         if len(table) >= self.max_entries:
             table.pop(next(iter(table)))
         table[key] = value
