@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
+from sgxra.wire._json import JsonObject
 
 MAX_COLLATERAL_JSON = 1024 * 1024
 MAX_SIGNED_JSON = 512 * 1024
@@ -121,7 +122,7 @@ class TcbInfo:
 
     @classmethod
     def parse(cls, text: str) -> TcbInfo:
-        j = _Json("tcb_info", text)
+        j = JsonObject("tcb_info", text)
         version = j.integer("version")
         if version not in (2, 3):
             raise j.error("version", f"unsupported TCB info version {version}")
@@ -160,7 +161,7 @@ class QeIdentity:
 
     @classmethod
     def parse(cls, text: str) -> QeIdentity:
-        j = _Json("qe_identity", text)
+        j = JsonObject("qe_identity", text)
         version = j.integer("version")
         if version != 2:
             raise j.error("version", f"unsupported QE identity version {version}")
@@ -176,11 +177,11 @@ class QeIdentity:
         )
 
 
-def _status(j: _Json) -> TcbStatus:
+def _status(j: JsonObject) -> TcbStatus:
     return _status_of(j.obj, j, "")
 
 
-def _status_of(level: dict[str, Any], j: _Json, where: str) -> TcbStatus:
+def _status_of(level: dict[str, Any], j: JsonObject, where: str) -> TcbStatus:
     try:
         return _STATUSES[level["tcbStatus"]]
     except (KeyError, TypeError):
@@ -190,24 +191,24 @@ def _status_of(level: dict[str, Any], j: _Json, where: str) -> TcbStatus:
 _STATUSES = {s.value: s for s in TcbStatus}
 
 
-def _advisories(j: _Json) -> tuple[str, ...]:
+def _advisories(j: JsonObject) -> tuple[str, ...]:
     return _advisories_of(j.obj, j, "")
 
 
-def _advisories_of(level: dict[str, Any], j: _Json, where: str) -> tuple[str, ...]:
+def _advisories_of(level: dict[str, Any], j: JsonObject, where: str) -> tuple[str, ...]:
     ids = level.get("advisoryIDs", ())
     if not isinstance(ids, (list, tuple)) or not all(type(a) is str for a in ids):
         raise j.error(f"{where}advisoryIDs", "must be a list of strings")
     return tuple(ids)
 
 
-def _tcb_level(j: _Json, level: Any, index: int, version: int) -> TcbLevel:
+def _tcb_level(j: JsonObject, level: Any, index: int, version: int) -> TcbLevel:
     """One TCB level, read straight from the dict (error paths name the member; the usual path stays lean)."""
     tcb = level.get("tcb") if isinstance(level, dict) else None
     if not isinstance(tcb, dict):
         raise j.error(f"tcbLevels[{index}].tcb", "missing or not a JSON object")
     if version == 2:
-        sgx = tuple(_Json(j.structure, tcb, f"{j.path}tcbLevels[{index}].tcb.").integer(f"sgxtcbcomp{i:02d}svn")
+        sgx = tuple(JsonObject(j.structure, tcb, f"{j.path}tcbLevels[{index}].tcb.").integer(f"sgxtcbcomp{i:02d}svn")
                     for i in range(1, 17))
         tdx = None
     else:
@@ -222,7 +223,7 @@ def _tcb_level(j: _Json, level: Any, index: int, version: int) -> TcbLevel:
     return TcbLevel(sgx, pcesvn, tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
 
 
-def _svns(j: _Json, items: Any, index: int, name: str) -> tuple[int, ...]:
+def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
     """16 component SVNs, checked in bulk: a TCB info holds hundreds of them."""
     try:
         svns = tuple([item["svn"] for item in items])
@@ -233,78 +234,16 @@ def _svns(j: _Json, items: Any, index: int, name: str) -> tuple[int, ...]:
     return svns
 
 
-def _module_level(j: _Json) -> ModuleTcbLevel:
+def _module_level(j: JsonObject) -> ModuleTcbLevel:
     return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), _status(j), _advisories(j))
 
 
-def _module(j: _Json, default_id: str | None) -> TdxModuleIdentity:
+def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
     levels = tuple(_module_level(j.sub(x, f"tcbLevels[{i}]")) for i, x in enumerate(j.items("tcbLevels", required=False)))
     return TdxModuleIdentity(
         id=j.text("id") if default_id is None else default_id, mrsigner=j.hexbytes("mrsigner", 48),
         attributes=j.hexbytes("attributes", 8), attributes_mask=j.hexbytes("attributesMask", 8), tcb_levels=levels,
     )
-
-
-class _Json:
-    """Typed access to members of a JSON object; errors name the member path."""
-
-    def __init__(self, structure: str, source: str | dict[str, Any], path: str = "") -> None:
-        self.structure, self.path = structure, path
-        if isinstance(source, str):
-            if len(source) > MAX_SIGNED_JSON:
-                raise MalformedMessage(structure, "<json>", 0, "too large")
-            try:
-                source = json.loads(source)
-            except ValueError as e:
-                raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
-        if not isinstance(source, dict):
-            raise MalformedMessage(structure, path or "<json>", 0, "not a JSON object")
-        self.obj: dict[str, Any] = source
-
-    def error(self, name: str, reason: str) -> MalformedMessage:
-        return MalformedMessage(self.structure, f"{self.path}{name}", 0, reason)
-
-    def sub(self, value: Any, name: str) -> _Json:
-        if not isinstance(value, dict):
-            raise self.error(name, "missing or not a JSON object")
-        return _Json(self.structure, value, f"{self.path}{name}.")
-
-    def text(self, name: str) -> str:
-        value = self.obj.get(name)
-        if not isinstance(value, str):
-            raise self.error(name, "missing or not a string")
-        return value
-
-    def integer(self, name: str) -> int:
-        value = self.obj.get(name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise self.error(name, "missing or not a non-negative integer")
-        return value
-
-    def hexbytes(self, name: str, size: int) -> bytes:
-        try:
-            value = bytes.fromhex(self.text(name))
-        except ValueError:
-            raise self.error(name, "not hex") from None
-        if len(value) != size:
-            raise self.error(name, f"must be {size} bytes, got {len(value)}")
-        return value
-
-    def time(self, name: str) -> datetime:
-        text = self.text(name)
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise self.error(name, f"{text!r} is not an ISO-8601 time") from None
-        if parsed.tzinfo is None:
-            raise self.error(name, "has no time zone")
-        return parsed
-
-    def items(self, name: str, *, required: bool = True) -> list[Any]:
-        value = self.obj.get(name, None if required else [])
-        if not isinstance(value, list):
-            raise self.error(name, "missing or not a list")
-        return value
 
 
 def signed_member(body: str, member: str, structure: str) -> tuple[str, bytes]:

@@ -6,14 +6,13 @@ Parsing only: whether the report is genuine is ``sgxra.verify.ias``'s job.
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sgxra.errors import MalformedMessage
+from sgxra.wire._json import JsonObject
 from sgxra.wire.platform_info import PlatformInfoBlob
 from sgxra.wire.quote import QUOTE_BODY_SIZE, EpidQuote
 
@@ -51,28 +50,18 @@ class AttestationReport:
     advisory_url: str | None
     advisory_ids: tuple[str, ...]
     tcb_evaluation_data_number: int | None
+    quote: EpidQuote  # the echoed header and report body, parsed (its signature is empty)
 
     @property
     def status(self) -> str:
         return self.isv_enclave_quote_status.value
 
-    @property
-    def quote(self) -> EpidQuote:
-        """The quote header and report body IAS echoed (without the signature)."""
-        return EpidQuote.parse(self.isv_enclave_quote_body + bytes(4))
-
     @classmethod
     def parse(cls, body: bytes) -> AttestationReport:
         if len(body) > MAX_REPORT_SIZE:
             raise MalformedMessage(STRUCT, "<body>", 0, f"{len(body)} bytes exceeds {MAX_REPORT_SIZE}")
-        try:
-            obj = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise MalformedMessage(STRUCT, "<body>", 0, f"not JSON: {e}") from None
-        if not isinstance(obj, dict):
-            raise MalformedMessage(STRUCT, "<body>", 0, "not a JSON object")
-        f = _Fields(obj)
-        status_text = f.required_str("isvEnclaveQuoteStatus")
+        f = JsonObject(STRUCT, body, max_size=MAX_REPORT_SIZE)
+        status_text = f.text("isvEnclaveQuoteStatus")
         try:
             status = QuoteStatus(status_text)
         except ValueError:
@@ -80,26 +69,26 @@ class AttestationReport:
         quote_body = f.base64("isvEnclaveQuoteBody", required=True) or b""
         if len(quote_body) != QUOTE_BODY_SIZE:
             raise MalformedMessage(STRUCT, "isvEnclaveQuoteBody", 0, f"must be {QUOTE_BODY_SIZE} bytes, got {len(quote_body)}")
-        pib_hex = f.optional_str("platformInfoBlob")
-        advisory_ids = obj.get("advisoryIDs", [])
+        pib_hex = f.optional_text("platformInfoBlob")
+        advisory_ids = f.obj.get("advisoryIDs", [])
         if not isinstance(advisory_ids, list) or not all(isinstance(a, str) and len(a) < 64 for a in advisory_ids):
             raise MalformedMessage(STRUCT, "advisoryIDs", 0, "must be a list of short strings")
-        EpidQuote.parse(quote_body + bytes(4))  # the echoed header and body must themselves parse
         return cls(
-            id=f.required_str("id"),
-            timestamp=_parse_timestamp(f.required_str("timestamp")),
-            version=f.required_int("version"),
+            id=f.text("id"),
+            timestamp=_parse_timestamp(f.text("timestamp")),
+            version=f.integer("version"),
             isv_enclave_quote_status=status,
             isv_enclave_quote_body=quote_body,
-            revocation_reason=f.optional_int("revocationReason"),
-            pse_manifest_status=f.optional_str("pseManifestStatus"),
-            pse_manifest_hash=f.optional_str("pseManifestHash"),
+            revocation_reason=f.optional_integer("revocationReason"),
+            pse_manifest_status=f.optional_text("pseManifestStatus"),
+            pse_manifest_hash=f.optional_text("pseManifestHash"),
             platform_info_blob=PlatformInfoBlob.parse_tlv_hex(pib_hex) if pib_hex is not None else None,
-            nonce=f.optional_str("nonce"),
+            nonce=f.optional_text("nonce"),
             epid_pseudonym=f.base64("epidPseudonym", required=False),
-            advisory_url=f.optional_str("advisoryURL"),
+            advisory_url=f.optional_text("advisoryURL"),
             advisory_ids=tuple(advisory_ids),
-            tcb_evaluation_data_number=f.optional_int("tcbEvaluationDataNumber"),
+            tcb_evaluation_data_number=f.optional_integer("tcbEvaluationDataNumber"),
+            quote=EpidQuote.parse(quote_body + bytes(4)),  # the echoed header and body must themselves parse
         )
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -129,43 +118,3 @@ def _parse_timestamp(text: str) -> datetime:
         return datetime.strptime(text, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         raise MalformedMessage(STRUCT, "timestamp", 0, f"{text!r} is not YYYY-MM-DDThh:mm:ss.ffffff") from None
-
-
-class _Fields:
-    """Typed access to the report's JSON members, each error naming the member."""
-
-    def __init__(self, obj: dict[str, Any]) -> None:
-        self.obj = obj
-
-    def optional_str(self, name: str) -> str | None:
-        value = self.obj.get(name)
-        if value is not None and not isinstance(value, str):
-            raise MalformedMessage(STRUCT, name, 0, f"must be a string, got {type(value).__name__}")
-        return value
-
-    def required_str(self, name: str) -> str:
-        value = self.optional_str(name)
-        if value is None:
-            raise MalformedMessage(STRUCT, name, 0, "is missing")
-        return value
-
-    def optional_int(self, name: str) -> int | None:
-        value = self.obj.get(name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-            raise MalformedMessage(STRUCT, name, 0, f"must be an integer, got {type(value).__name__}")
-        return value
-
-    def required_int(self, name: str) -> int:
-        value = self.optional_int(name)
-        if value is None:
-            raise MalformedMessage(STRUCT, name, 0, "is missing")
-        return value
-
-    def base64(self, name: str, *, required: bool) -> bytes | None:
-        text = self.required_str(name) if required else self.optional_str(name)
-        if text is None:
-            return None
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise MalformedMessage(STRUCT, name, 0, "not base64") from None
