@@ -119,7 +119,7 @@ class MockIas:
         except SgxRaError:
             return Answer(400)
         faults = self.report_faults
-        judged = self._judge(quote_bytes, quote)
+        judged = self._judge(quote)
         if faults.status is not None:
             judged["isvEnclaveQuoteStatus"] = faults.status
         timestamp = self.clock() - timedelta(seconds=faults.backdate)
@@ -140,10 +140,10 @@ class MockIas:
             "Content-Type": "application/json",
         })
 
-    def _judge(self, quote_bytes: bytes, quote: EpidQuote) -> dict[str, Any]:
+    def _judge(self, quote: EpidQuote) -> dict[str, Any]:
         fields: dict[str, Any] = {"isvEnclaveQuoteBody": base64.b64encode(quote.body_bytes()).decode()}
         try:
-            evidence = self.verifier.verify_quote(quote_bytes)
+            evidence = self.verifier.verify_parsed(quote)
             platform = self.platforms[(quote.gid, SimSignature.parse(quote.signature).platform_id)]
         except SgxRaError:
             return {"isvEnclaveQuoteStatus": QuoteStatus.SIGNATURE_INVALID.value, **fields}

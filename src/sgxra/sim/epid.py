@@ -129,6 +129,13 @@ class SimEpidVerifier:
     def verify_quote(self, quote: bytes) -> Evidence:
         try:
             parsed = EpidQuote.parse(quote)
+        except MalformedMessage as e:
+            raise VerificationError(f"quote is not a simulated EPID quote: {e}") from None
+        return self.verify_parsed(parsed)
+
+    def verify_parsed(self, parsed: EpidQuote) -> Evidence:
+        """As ``verify_quote``, for a quote the caller has parsed already."""
+        try:
             sig = SimSignature.parse(parsed.signature)
         except MalformedMessage as e:
             raise VerificationError(f"quote is not a simulated EPID quote: {e}") from None
