@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 from sgxra.errors import ServiceError, UnknownSession, VerificationError
 from sgxra.protocol.evidence import Evidence
 from sgxra.protocol.msg4 import seal_msg4
-from sgxra.protocol.service_provider import AttestationOutcome, ServiceProviderSession, SpConfig
+from sgxra.protocol.service_provider import AttestationOutcome, EvidenceNeeded, ServiceProviderSession, SpConfig
 from sgxra.protocol.state import SpPendingState
 from sgxra.transport.store import SessionStore
 from sgxra.wire.quote import EpidQuote
@@ -113,7 +113,7 @@ class AttestationService:
         sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(state))
         need = sp.receive_msg3(msg3)
         try:
-            evidence = await self._verify(need.quote, isinstance(need.parsed, EpidQuote))
+            evidence = await self._verify(need)
         except VerificationError as e:
             outcome = sp.refuse_evidence(e)
         except ServiceError as e:
@@ -127,8 +127,9 @@ class AttestationService:
             log.debug("session %s: SK %s MK %s (debug logging shows session keys)", session_id, sk.hex(), mk.hex())
         return Finished(self._msg4(sp, outcome), outcome)
 
-    async def _verify(self, quote: bytes, epid: bool) -> Evidence:
-        if epid:
+    async def _verify(self, need: EvidenceNeeded) -> Evidence:
+        quote = need.quote
+        if isinstance(need.parsed, EpidQuote):
             if self.epid is None:
                 raise VerificationError("this service provider does not accept EPID quotes (no IAS configured)")
             return await self.epid.verify_quote(quote)
