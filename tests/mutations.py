@@ -142,9 +142,31 @@ def garble_uri(cert_pem: bytes) -> bytes:
     at = der.find(b"://")
     if at >= 0:
         der[at + 3] = 0xFF
-    body = base64.encodebytes(bytes(der)).replace(b"\n", b"")
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
-    return PEM_BEGIN + b"\n" + b"\n".join(lines) + b"\n" + PEM_END + b"\n"
+    return _pem(bytes(der))
+
+
+def _pem(der: bytes) -> bytes:
+    body = base64.encodebytes(der).replace(b"\n", b"")
+    return PEM_BEGIN + b"\n" + b"\n".join(body[i:i + 64] for i in range(0, len(body), 64)) + b"\n" + PEM_END + b"\n"
+
+
+def _set_unused_bits(der: bytes, signature: bytes) -> bytes:
+    """The signature BIT STRING (last in the DER) declaring one unused bit; the signed bytes are unchanged."""
+    at = len(der) - len(signature) - 1
+    if der[at] != 0:
+        raise ValueError("the signature BIT STRING is not where expected")
+    return der[:at] + b"\x01" + der[at + 1:]
+
+
+def unused_bits(cert_pem: bytes) -> bytes:
+    if not cert_pem:
+        return cert_pem
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    return _pem(_set_unused_bits(cert.public_bytes(Encoding.DER), cert.signature))
+
+
+def _crl_unused_bits(der: bytes) -> bytes:
+    return _set_unused_bits(der, x509.load_der_x509_crl(der).signature)
 
 
 def malleate(signature: bytes) -> bytes:
@@ -161,23 +183,26 @@ def flip(case: Case, pos: int, mask: int = 0x01, region: str = "") -> Case:
     return case.mutated(f"quote.{region or 'byte'}/flip@{pos}^{mask:02x}", quote=bytes(q))
 
 
-def region_of(layout: QuoteLayout, pos: int) -> str:
-    return next((name for name, a, b in layout.regions if a <= pos < b), "trailing")
+def region_of(layout: QuoteLayout, q: bytes, pos: int) -> str:
+    """The region holding byte ``pos``; a newline inside a PEM certificate gets its own suffix."""
+    region = next((name for name, a, b in layout.regions if a <= pos < b), "trailing")
+    return region + ".newline" if region.startswith("cert_data.") and q[pos] == 0x0A else region
 
 
 def every_byte_flip(case: Case) -> Iterator[Case]:
     """Every byte of the quote with its lowest bit flipped (the long run)."""
     layout = quote_layout(case.quote)
     for pos in range(len(case.quote)):
-        yield flip(case, pos, 0x01, region_of(layout, pos))
+        yield flip(case, pos, 0x01, region_of(layout, case.quote, pos))
 
 
 def sampled_flips(case: Case, rng: random.Random, per_region: int) -> Iterator[Case]:
     """Per region: its first and last byte, and ``per_region`` random ones, each with a random bit flipped."""
-    for name, a, b in quote_layout(case.quote).regions:
+    layout = quote_layout(case.quote)
+    for _name, a, b in layout.regions:
         picks = sorted({a, b - 1} | {rng.randrange(a, b) for _ in range(per_region)})
         for pos in picks:
-            yield flip(case, pos, 1 << rng.randrange(8), name)
+            yield flip(case, pos, 1 << rng.randrange(8), region_of(layout, case.quote, pos))
 
 
 def structural_quote_mutations(case: Case) -> Iterator[Case]:
@@ -230,6 +255,8 @@ def pck_chain_mutations(case: Case) -> Iterator[Case]:
         "not-pem": b"not a certificate",
         "pem-body-flip": chain.replace(b"MII", b"MIJ", 1),
         "ca-extension-garbled": leaf + garble_uri(ca) + root,
+        "vt-for-newline": chain.replace(b"\n", b"\x0b", 1),
+        "leaf-sig-unused-bits": unused_bits(leaf) + ca + root,
         "leaf-extension-garbled": garble_uri(leaf) + ca + root,
     }
     for name, new in variants.items():
@@ -272,6 +299,7 @@ def crl_mutations(case: Case, rng: random.Random, flips: int) -> Iterator[Case]:
             _set(case, f"collateral.{field}/not-hex", **{field: "zz" + der.hex()[2:]}),
             _set(case, f"collateral.{field}/uppercase-hex", **{field: der.hex().upper()}),
             _set(case, f"collateral.{field}/the-other-crl", **{field: case.collateral[other]}),
+            _set(case, f"collateral.{field}/sig-unused-bits", **{field: _crl_unused_bits(der).hex()}),
             _without(case, f"collateral.{field}/missing", field),
         )
 
@@ -292,6 +320,8 @@ def chain_mutations(case: Case) -> Iterator[Case]:
             "empty": "",
             "not-pem": "not a certificate chain",
             "body-flip": text.replace("MII", "MIJ", 1),
+            "vt-for-newline": text.replace("\n", "\x0b", 1),
+            "leaf-sig-unused-bits": unused_bits(certs[0].encode()).decode() + "".join(certs[1:]),
         }
         for other_field, other_text in others.items():
             variants[f"as-{other_field}"] = other_text
@@ -445,3 +475,22 @@ def real_sets() -> list[tuple[str, bytes, str, int]]:
         out.append((f"real.{manifest.parent.name}", (manifest.parent / m["quote"]).read_bytes(),
                     (manifest.parent / m["collateral"]).read_text(), int(m["at"])))
     return out
+
+
+def every_crl_byte_flip(case: Case) -> Iterator[Case]:
+    """Every byte of both CRLs with its lowest bit flipped (the long run)."""
+    for field in CRL_FIELDS:
+        der = bytes.fromhex(case.collateral[field])
+        for pos in range(len(der)):
+            out = bytearray(der)
+            out[pos] ^= 0x01
+            yield _set(case, f"collateral.{field}/flip@{pos}^01", **{field: out.hex()})
+
+
+def signed_text_flips(case: Case, rng: random.Random, count: int) -> Iterator[Case]:
+    """``count`` random characters of each signed JSON text, and of each signature's hex, changed."""
+    for field in (*SIGNED_JSON, *SIGNED_JSON.values()):
+        text = case.collateral[field]
+        for pos in sorted({rng.randrange(len(text)) for _ in range(count)}):
+            new = "0" if text[pos] != "0" else "1"
+            yield _set(case, f"collateral.{field}/char@{pos}", **{field: text[:pos] + new + text[pos + 1:]})
