@@ -282,6 +282,12 @@ def _without(case: Case, name: str, field: str) -> Case:
     return case.mutated(name, collateral={k: v for k, v in case.collateral.items() if k != field})
 
 
+def _crl_flip_name(der: bytes, field: str, pos: int, suffix: str) -> str:
+    """A flip of the signature BIT STRING's unused-bits count is named apart: it leaves the signed bytes intact."""
+    unused_at = len(der) - len(x509.load_der_x509_crl(der).signature) - 1
+    return f"collateral.{field}/{'sig-unused-bits-' if pos == unused_at else ''}flip@{pos}{suffix}"
+
+
 def crl_mutations(case: Case, rng: random.Random, flips: int) -> Iterator[Case]:
     for field in CRL_FIELDS:
         der = bytes.fromhex(case.collateral[field])
@@ -289,7 +295,7 @@ def crl_mutations(case: Case, rng: random.Random, flips: int) -> Iterator[Case]:
         for pos in picks:
             out = bytearray(der)
             out[pos] ^= 1 << rng.randrange(8)
-            yield _set(case, f"collateral.{field}/flip@{pos}", **{field: out.hex()})
+            yield _set(case, _crl_flip_name(der, field, pos, ""), **{field: out.hex()})
         other = "pck_crl" if field == "root_ca_crl" else "root_ca_crl"
         yield from (
             _set(case, f"collateral.{field}/truncated", **{field: der[:-1].hex()}),
@@ -463,18 +469,31 @@ REAL_DIR = Path(__file__).resolve().parent / "data" / "real"
 def real_sets() -> list[tuple[str, bytes, str, int]]:
     """(source, quote, collateral JSON, time) of every real set present: the shared SGX quote and tests/data/real.
 
-    tests/data/real/<set>/manifest.json names its quote and collateral files, the
-    time to verify at and its provenance.
+    tests/data/real/manifest.json names each set's quote and collateral files, the
+    time to verify at and the provenance (see the README there).
     """
     out = []
     if (SHARED_DCAP / "sgx_v3_quote.bin").is_file():
         out.append(("real.sgx_v3", (SHARED_DCAP / "sgx_v3_quote.bin").read_bytes(),
                     (SHARED_DCAP / "sgx_v3_quote.collateral.json").read_text(), 1752919277))
-    for manifest in sorted(REAL_DIR.glob("*/manifest.json")):
-        m = json.loads(manifest.read_text())
-        out.append((f"real.{manifest.parent.name}", (manifest.parent / m["quote"]).read_bytes(),
-                    (manifest.parent / m["collateral"]).read_text(), int(m["at"])))
+    manifest = REAL_DIR / "manifest.json"
+    for name, entry in (json.loads(manifest.read_text()) if manifest.is_file() else {}).items():
+        out.append((f"real.{name}", (REAL_DIR / entry["quote"]).read_bytes(),
+                    (REAL_DIR / entry["collateral"]).read_text(), int(entry["at"])))
     return out
+
+
+def light_mutations(case: Case) -> list[Case]:
+    """A few cases per further real set: itself, a byte of each signed or signing part flipped, the window's edges."""
+    layout = quote_layout(case.quote)
+    kept = ("body", "signature", "attestation_key", "qe_report", "qe_report_signature", "auth_data")
+    cases = [case] + [flip(case, a, 0x01, name) for name, a, _b in layout.regions if name in kept]
+    bounds = time_boundaries(case)
+    start = max(t for name, t in bounds if name.endswith(("thisUpdate", "issueDate", "notBefore")))
+    end = min(t for name, t in bounds if name.endswith(("nextUpdate", "notAfter")))
+    cases += [case.mutated(f"time/window-{edge}{d:+d}", at=t + d) for edge, t in (("start", start), ("end", end))
+              for d in (-1, 0, 1)]
+    return unique(cases)
 
 
 def every_crl_byte_flip(case: Case) -> Iterator[Case]:
@@ -484,7 +503,7 @@ def every_crl_byte_flip(case: Case) -> Iterator[Case]:
         for pos in range(len(der)):
             out = bytearray(der)
             out[pos] ^= 0x01
-            yield _set(case, f"collateral.{field}/flip@{pos}^01", **{field: out.hex()})
+            yield _set(case, _crl_flip_name(der, field, pos, "^01"), **{field: out.hex()})
 
 
 def signed_text_flips(case: Case, rng: random.Random, count: int) -> Iterator[Case]:
