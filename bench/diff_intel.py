@@ -1,8 +1,9 @@
 """The long differential run against Intel's QVL (and dcap-qvl): `make diff-intel`.
 
-Every byte of the real quote flipped, every byte of both CRLs flipped, 20 random
-bytes per quote region, 100 characters of each signed JSON text and signature,
-all structural, chain, time and re-signed simulated cases. Prints the counts for
+For the shared real SGX quote: every byte of the quote and of both CRLs flipped,
+20 random bytes per quote region, 100 characters of each signed JSON text and
+signature; for every other real set (tests/data/real) the sample of make test
+with 4 bytes per region; all structural, chain, time and re-signed simulated cases. Prints the counts for
 each reference (cases, agreements, stricter by documented reason, looser) and
 exits 1 if any looser case is not an open finding or any stricter case lacks a
 reason (the tables are in tests/differential.py).
@@ -46,13 +47,15 @@ from sim_evidence import SimWorld, sim_cases  # noqa: E402
 
 def long_cases() -> list[Case]:
     cases: list[Case] = []
-    for source, quote, collateral_json, at in real_sets():
+    for i, (source, quote, collateral_json, at) in enumerate(real_sets()):
         base = base_case(source, "baseline", quote, collateral_json, at, intel_sgx_root_ca())
-        sample = all_mutations(base, SEED, per_region=20, crl_flips=40)
+        sample = all_mutations(base, SEED, per_region=20 if i == 0 else 4, crl_flips=40 if i == 0 else 8)
         cases += sample
-        cases += (c for c in every_byte_flip(base) if c.id not in {s.id for s in sample})
-        cases += (c for c in every_crl_byte_flip(base) if c.id not in {s.id for s in sample})
-        cases += signed_text_flips(base, random.Random(SEED), 100)
+        if i == 0:  # the shared SGX quote: every byte
+            ids = {s.id for s in sample}
+            cases += (c for c in every_byte_flip(base) if c.id not in ids)
+            cases += (c for c in every_crl_byte_flip(base) if c.id not in ids)
+        cases += signed_text_flips(base, random.Random(SEED), 100 if i == 0 else 10)
     return unique(cases)
 
 
@@ -62,9 +65,10 @@ def report(comparison: Comparison, *allowed: dict[str, str]) -> bool:
     crashes = [row for row in comparison.crashes if not matching([row], KNOWN_CRASHES)]
     for case, ours, theirs, _ in looser + crashes:
         print(f"  UNEXPECTED {case.id}: sgxra {ours}; {comparison.reference} {theirs}")
-    known = len(comparison.looser) - len(looser)
-    print(f"  looser: {len(looser)} unexpected, {known} open findings; undocumented stricter: "
-          f"{len(comparison.undocumented_stricter)}")
+    tolerated = len(matching(comparison.looser, INTEL_SIDES_WITH_SGXRA)) if INTEL_SIDES_WITH_SGXRA in allowed else 0
+    known = len(comparison.looser) - len(looser) - tolerated
+    print(f"  looser: {len(looser)} unexpected, {known} open findings, {tolerated} where Intel sides with sgxra; "
+          f"undocumented stricter: {len(comparison.undocumented_stricter)}")
     return not looser and not crashes and not comparison.undocumented_stricter
 
 

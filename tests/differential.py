@@ -160,8 +160,8 @@ DELIBERATELY_STRICTER = {
     "real.tdx_v5_td15ex_* | *unknown body type 4*": "body type 4 (TD 1.5 'ex') is no format Intel's QVL knows "
                                                    "(Intel refuses too; dcap-qvl accepts)",
     "*:time/window-start*": "collateral is not valid before it was issued; Intel and dcap-qvl check expiry only",
-    "real.*:quote.cert_data.root/*": "the quote's PCK chain must end in the pinned root itself; dcap-qvl ignores the "
-                                     "root certificate carried in the quote (Intel refuses these too)",
+    "real.*:quote.cert_data.root/*": "the quote's PCK chain must end in the pinned root, byte for byte; dcap-qvl "
+                                     "ignores the root the quote carries, Intel accepts one altered in its signature",
     "real.*:quote.pck_chain/without-root": "the PCK chain must be exactly leaf, PCK CA, root (dcap-qvl supplies the "
                                            "root from its trust anchor; Intel refuses)",
     "real.*:quote.pck_chain/*-twice": "the PCK chain must be exactly leaf, PCK CA, root, each once",
