@@ -3,7 +3,8 @@
 For the shared real SGX quote: every byte of the quote and of both CRLs flipped,
 20 random bytes per quote region, 100 characters of each signed JSON text and
 signature; for every other real set (tests/data/real) the sample of make test
-with 4 bytes per region; all structural, chain, time and re-signed simulated cases. Prints the counts for
+with 4 bytes per region; all structural, chain, time and re-signed simulated
+cases, and the simulated evidence mutated like the real. Prints the counts for
 each reference (cases, agreements, stricter by documented reason, looser) and
 exits 1 if any looser case is not an open finding or any stricter case lacks a
 reason (the tables are in tests/differential.py).
@@ -82,6 +83,8 @@ def main() -> int:
         return 2
     world = SimWorld()
     sim = sim_cases(world)
+    ids = {c.id for c in sim}
+    sim += [c for c in all_mutations(sim[0], SEED, per_region=5, crl_flips=10) if c.id not in ids]
     sim_ok = intel_verdict(sim[0]).status is not None
     real = long_cases()
     print(f"{len(real)} real-evidence cases, {len(sim)} simulated ({'in' if sim_ok else 'left out: Intel refuses the baseline'})")

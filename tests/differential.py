@@ -181,6 +181,8 @@ DELIBERATELY_STRICTER = {
     "sim:identity/pce-id-mismatch": "PCE-ID of the PCK and the TCB info must match (Intel refuses too)",
     "sim:tcb_info/pceId.changed": "PCE-ID of the PCK and the TCB info must match (Intel refuses too)",
     "sim:tcb_info/version*": "the TCB levels must have the layout of the declared version (Intel refuses too)",
+    "sim:quote/qe_report.binding-upper-half-set": "the QE report data's second half must be zero, as the format "
+                                                  "defines it; Intel and dcap-qvl compare only the first 32 bytes",
     "real.*:quote.cert_data.* | *Inner and outer signature algorithms do not match*":
         "a certificate's unsigned outer signature algorithm must equal the signed one (RFC 5280 4.1.1.2); Intel's "
         "QVL ignores the outer one",
@@ -191,6 +193,8 @@ INTEL_SIDES_WITH_SGXRA = {
     "sim:tcb_status/Revoked": "Intel reports TCB status Revoked as a status (dcap-qvl refuses); the policy refuses it",
     "sim:qe_levels/qe-revoked": "Intel reports QE status Revoked as a status (dcap-qvl refuses)",
     "*:time/*.nextUpdate+0": "Intel accepts collateral at exactly its nextUpdate (dcap-qvl: exclusive)",
+    "sim:quote/body.debug": "dcap-qvl refuses a debug enclave; Intel's QVL reports the quote (sgxra's policy decides)",
+    "sim:quote/auth_data.*": "dcap-qvl accepts only 32 bytes of QE auth data; Intel's QVL takes any length",
     "*:time/window-end+0": "Intel accepts collateral at exactly its nextUpdate (dcap-qvl: exclusive)",
     "real.tdx_v5_td15_90c06f_alibaba:*": "dcap-qvl refuses a TD 1.5 quote whose MRSERVICETD is set ('Invalid MR "
                                          "service TD'); Intel's QVL accepts it (OutOfDate), as sgxra does",

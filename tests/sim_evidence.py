@@ -13,7 +13,9 @@ profiles Intel's), and both references refuse it outright.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
@@ -21,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mutations import Case, _json_member_mutations, base_case, time_mutations, unique
+from mutations import Case, _json_member_mutations, base_case, quote_layout, time_mutations, unique
 from sgxra.sim.dcap_pki import ORG, CollateralSpec, SimIntelPki, SimQeLevel, SimTcbLevel, pem, raw_signature
 from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC, SimEcdsaQuotingEnclave
 from sgxra.sim.enclave import EnclaveIdentity
@@ -271,6 +273,92 @@ def sim_cases(world: SimWorld, *, with_times: bool = True) -> list[Case]:
     cases += signer_cases(world)
     cases += crl_cases(world)
     cases += resigned_json_cases(world)
+    cases += quote_cases(world)
     if with_times:
         cases += time_mutations(cases[0])
     return unique(cases)
+
+
+# ---- simulated quotes changed and re-signed -----------------------------------------------------------------------
+
+_REPORT = {"cpusvn": (0, 16), "miscselect": (16, 20), "attributes": (48, 64), "mrsigner": (128, 160),
+           "isvprodid": (256, 258), "isvsvn": (258, 260), "report_data": (320, 384)}
+
+
+def _region(q: bytes, name: str) -> tuple[int, int]:
+    if name == "auth_data":  # may be empty, and empty regions are not listed
+        _a, at = _region(q, "auth_data_size")
+        return at, at + struct.unpack_from("<H", q, at - 2)[0]
+    return next((a, b) for n, a, b in quote_layout(q).regions if n == name)
+
+
+def _put(q: bytes, name: str, value: bytes, within: tuple[int, int] | None = None) -> bytes:
+    a, b = _region(q, name)
+    if within:
+        a, b = a + within[0], a + within[1]
+    if len(value) != b - a:
+        raise ValueError(f"{name}: {len(value)} bytes for a {b - a}-byte field")
+    return q[:a] + value + q[b:]
+
+
+def resign(world: SimWorld, q: bytes, *, pck_key: ec.EllipticCurvePrivateKey | None = None,
+           attestation_key: ec.EllipticCurvePrivateKey | None = None, bind: bool = True) -> bytes:
+    """Bind the QE report to the quote's attestation key and auth data (if ``bind``), sign it with the PCK key,
+    then sign header and body with the attestation key."""
+    if bind:
+        ak, auth = q[slice(*_region(q, "attestation_key"))], q[slice(*_region(q, "auth_data"))]
+        q = _put(q, "qe_report", hashlib.sha256(ak + auth).digest() + bytes(32), _REPORT["report_data"])
+    q = _put(q, "qe_report_signature", raw_signature(pck_key or world.qe.pck_key, q[slice(*_region(q, "qe_report"))]))
+    return _put(q, "signature", raw_signature(attestation_key or world.qe.attestation_key, q[:_region(q, "sig_data_len")[0]]))
+
+
+def with_auth_data(q: bytes, auth: bytes) -> bytes:
+    """Other QE auth data, its size and the signature data size adjusted (signatures to be redone)."""
+    a, b = _region(q, "auth_data")
+    out = bytearray(q[:a - 2] + struct.pack("<H", len(auth)) + auth + q[b:])
+    sig_at = _region(q, "sig_data_len")[0]
+    struct.pack_into("<I", out, sig_at, struct.unpack_from("<I", out, sig_at)[0] + len(auth) - (b - a))
+    return bytes(out)
+
+
+def _key_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
+    numbers = key.public_key().public_numbers()
+    return numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+
+
+def quote_cases(world: SimWorld) -> Iterator[Case]:
+    """The simulated quote with one field changed and everything re-signed, so only the field's meaning is judged."""
+    q = world.quote
+    base = world.case("quote/resigned")
+    header = {"qe_vendor_id": ("header.qe_vendor_id", bytes(16)), "qe_svn": ("header.qe_svn", b"\x09\x00"),
+              "pce_svn": ("header.pce_svn", b"\x0e\x00"), "user_data": ("header.user_data", b"\x01" * 20),
+              "att_key_type-3": ("header.att_key_type", b"\x03\x00")}
+    changes: dict[str, bytes] = {"resigned": resign(world, q)}
+    for name, (region, value) in header.items():
+        changes[f"header.{name}"] = resign(world, _put(q, region, value))
+    changes["body.report_data"] = resign(world, _put(q, "body", b"\x07" * 64, _REPORT["report_data"]))
+    changes["body.debug"] = resign(world, _put(q, "body", b"\x13" + bytes(15), _REPORT["attributes"]))
+    qe_fields = {"isvsvn-6": ("isvsvn", b"\x06\x00"), "isvsvn-5": ("isvsvn", b"\x05\x00"),
+                 "isvsvn-9": ("isvsvn", b"\x09\x00"), "mrsigner": ("mrsigner", bytes(32)),
+                 "isvprodid-2": ("isvprodid", b"\x02\x00"), "debug": ("attributes", b"\x13" + bytes(7) + b"\xe7" + bytes(7)),
+                 "attributes-unmasked-bits": ("attributes", b"\x11" + bytes(7) + b"\xff" * 8),
+                 "miscselect": ("miscselect", b"\x01\x00\x00\x00"), "cpusvn": ("cpusvn", b"\x05" * 16)}
+    for name, (field, value) in qe_fields.items():
+        changes[f"qe_report.{name}"] = resign(world, _put(q, "qe_report", value, _REPORT[field]))
+    ak, auth = q[slice(*_region(q, "attestation_key"))], q[slice(*_region(q, "auth_data"))]
+    bad_binding = {"ak-only": hashlib.sha256(ak).digest() + bytes(32),
+                   "upper-half-set": hashlib.sha256(ak + auth).digest() + b"\x01" * 32}
+    for name, report_data in bad_binding.items():
+        changes[f"qe_report.binding-{name}"] = resign(world, _put(q, "qe_report", report_data, _REPORT["report_data"]),
+                                                      bind=False)
+    for name, auth_data in (("empty", b""), ("64-bytes", b"\x5a" * 64)):
+        changes[f"auth_data.{name}"] = resign(world, with_auth_data(q, auth_data))
+    other = ec.generate_private_key(ec.SECP256R1())
+    changes["qe_report.signed-by-other-key"] = resign(world, q, pck_key=other)
+    changes["signature.by-other-key"] = resign(world, q, attestation_key=other)
+    changes["attestation_key.other-rebound"] = resign(world, _put(q, "attestation_key", _key_bytes(other)),
+                                                      attestation_key=other)
+    changes["attestation_key.other-not-rebound"] = resign(world, _put(q, "attestation_key", _key_bytes(other)),
+                                                          attestation_key=other, bind=False)
+    for name, new in changes.items():
+        yield base.mutated(f"quote/{name}", quote=new)
