@@ -150,30 +150,30 @@ def compare(
 
 # Where sgxra refuses what a reference accepts, on purpose. Patterns match case ids (fnmatch).
 DELIBERATELY_STRICTER = {
-    "real.*:quote.pad/*": "bytes after the quote's declared signature data: sgxra parses the quote exactly "
+    "*:quote.pad/*": "bytes after the quote's declared signature data: sgxra parses the quote exactly "
                           "(padded quotes: see h-verify); Intel and dcap-qvl ignore trailing bytes",
-    "real.*:quote.cert_data_size/*": "a shorter certification data size leaves trailing bytes (as quote.pad)",
-    "real.* | MalformedMessage: malformed dcap_quote: field 'sig_data_len' at offset *does not match the*":
+    "*:quote.cert_data_size/*": "a shorter certification data size leaves trailing bytes (as quote.pad)",
+    "* | MalformedMessage: malformed dcap_quote: field 'sig_data_len' at offset *does not match the*":
         "a real quote padded after its signature data (TDX quotes from some clouds): as quote.pad",
-    "real.*:quote.qe_cert_data_header/*": "v4/v5 QE certification data must have type 6; dcap-qvl ignores the type "
+    "*:quote.qe_cert_data_header/*": "v4/v5 QE certification data must have type 6; dcap-qvl ignores the type "
                                           "(Intel refuses too)",
     "real.tdx_v5_td15ex_* | *unknown body type 4*": "body type 4 (TD 1.5 'ex') is no format Intel's QVL knows "
                                                    "(Intel refuses too; dcap-qvl accepts)",
     "*:time/window-start*": "collateral is not valid before it was issued; Intel and dcap-qvl check expiry only",
-    "real.*:quote.cert_data.root/*": "the quote's PCK chain must end in the pinned root, byte for byte; dcap-qvl "
+    "*:quote.cert_data.root/*": "the quote's PCK chain must end in the pinned root, byte for byte; dcap-qvl "
                                      "ignores the root the quote carries, Intel accepts one altered in its signature",
-    "real.*:quote.pck_chain/without-root": "the PCK chain must be exactly leaf, PCK CA, root (dcap-qvl supplies the "
+    "*:quote.pck_chain/without-root": "the PCK chain must be exactly leaf, PCK CA, root (dcap-qvl supplies the "
                                            "root from its trust anchor; Intel refuses)",
-    "real.*:quote.pck_chain/*-twice": "the PCK chain must be exactly leaf, PCK CA, root, each once",
-    "real.*:collateral.pck_crl_issuer_chain/*": "sgxra verifies the PCK CRL issuer chain the collateral carries; "
+    "*:quote.pck_chain/*-twice": "the PCK chain must be exactly leaf, PCK CA, root, each once",
+    "*:collateral.pck_crl_issuer_chain/*": "sgxra verifies the PCK CRL issuer chain the collateral carries; "
                                                 "Intel's CLI and dcap-qvl ignore it and take the quote's PCK CA",
     "sim:crl_chain/*": "as collateral.pck_crl_issuer_chain: sgxra verifies the chain it is given and the CRL under it",
-    "real.*:collateral.*_issuer_chain/reversed": "issuer chains must be ordered leaf to root (as PCS serves them)",
-    "real.*:collateral.*_issuer_chain/*-twice": "issuer chains must hold each certificate once, leaf to root",
-    "real.*:collateral.*crl/trailing-byte": "CRLs must be exact DER (OpenSSL's d2i ignores trailing bytes)",
-    "real.*:collateral.*/pretty-printed": "the signature is checked over the exact text given; Intel re-serialises "
+    "*:collateral.*_issuer_chain/reversed": "issuer chains must be ordered leaf to root (as PCS serves them)",
+    "*:collateral.*_issuer_chain/*-twice": "issuer chains must hold each certificate once, leaf to root",
+    "*:collateral.*crl/trailing-byte": "CRLs must be exact DER (OpenSSL's d2i ignores trailing bytes)",
+    "*:collateral.*/pretty-printed": "the signature is checked over the exact text given; Intel re-serialises "
                                           "the parsed JSON compactly first (see DIFF-FINDINGS L8 for the converse)",
-    "real.*:collateral.*/trailing-space": "as pretty-printed: the signature covers the exact text",
+    "*:collateral.*/trailing-space": "as pretty-printed: the signature covers the exact text",
     "*:time/*.thisUpdate*": "collateral is not valid before it was issued; Intel checks expiry only",
     "*:time/*.issueDate*": "collateral is not valid before its issueDate; Intel checks expiry only",
     "sim:crl/pck-crl-not-yet-valid": "a CRL is not valid before its thisUpdate (dcap-qvl does not check it)",
@@ -183,7 +183,7 @@ DELIBERATELY_STRICTER = {
     "sim:tcb_info/version*": "the TCB levels must have the layout of the declared version (Intel refuses too)",
     "sim:quote/qe_report.binding-upper-half-set": "the QE report data's second half must be zero, as the format "
                                                   "defines it; Intel and dcap-qvl compare only the first 32 bytes",
-    "real.*:quote.cert_data.* | *Inner and outer signature algorithms do not match*":
+    "*:quote.cert_data.* | *Inner and outer signature algorithms do not match*":
         "a certificate's unsigned outer signature algorithm must equal the signed one (RFC 5280 4.1.1.2); Intel's "
         "QVL ignores the outer one",
 }
@@ -212,12 +212,12 @@ KNOWN_LOOSER_INTEL = {
     "sim:qe_identity/attributes*": "L6 QE attributes compared unmasked on the identity side",
     "sim:qe_identity/tcbEvaluationDataNumber.removed": "L7 required member",
     "sim:*/pretty-printed": "L8 signature over Intel's compact re-serialisation",
-    "real.*:*/*sig-unused-bits*": "L9 signature BIT STRING with unused bits",
-    "real.*:*/vt-for-newline": "L10 PEM with other whitespace than newlines",
-    "real.*:quote.cert_data.*.newline/*": "L10 PEM with other whitespace than newlines",
+    "*:*/*sig-unused-bits*": "L9 signature BIT STRING with unused bits",
+    "*:*/vt-for-newline": "L10 PEM with other whitespace than newlines",
+    "*:quote.cert_data.*.newline/*": "L10 PEM with other whitespace than newlines",
 }
 # Entries only the long run (every byte flipped) reaches; the tests' sample has no case that is sure to hit them.
-LONG_RUN_ONLY = {"real.*:quote.cert_data.*.newline/*", "* | DuplicateExtension: *", "* | UnsupportedAlgorithm: *"}
+LONG_RUN_ONLY = {"*:quote.cert_data.*.newline/*", "* | DuplicateExtension: *", "* | UnsupportedAlgorithm: *"}
 KNOWN_LOOSER_DCAP_QVL = {k: v for k, v in KNOWN_LOOSER_INTEL.items() if v.split()[0] in ("L2", "L3", "L7", "L9")}
 KNOWN_CRASHES = {
     "*:quote.pck_chain/*-extension-garbled": "C1 ValueError from a malformed extension in the quote's PCK chain",
