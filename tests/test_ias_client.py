@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from datetime import timedelta
 
 import pytest
 
-from ias_env import KEY, PKI, client_for, now, running_mock
+from ias_env import GID, KEY, PKI, client_for, now, quote_from, running_mock
 from sgxra.errors import (
     ServiceAuthError,
     ServiceBadRequest,
@@ -24,18 +23,9 @@ from sgxra.ias import (
     IasVerifier,
 )
 from sgxra.ias.mock_config import MockGroup, MockIasConfig, MockPlatform
-from sgxra.sim import EnclaveIdentity, SimPlatform, SimQuotingEnclave
 from sgxra.verify import verify_report
 from sgxra.wire import QuoteSignType
 from sgxra.wire.ias_report import QuoteStatus
-
-GID = 0x00000AE0
-SPID = hashlib.sha256(b"client test spid").digest()[:16]
-
-
-def quote_from(seed: str, gid: int = GID, quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> bytes:
-    qe = SimQuotingEnclave(SimPlatform.from_seed(seed.encode(), gid))
-    return qe.get_quote(EnclaveIdentity().report_body(b"\x42" * 64), quote_type, SPID)
 
 
 def config(*platforms: MockPlatform, groups: tuple[MockGroup, ...] = (), keys: tuple[str, ...] = (KEY,)) -> MockIasConfig:

@@ -57,6 +57,7 @@ class ReportFaults:
     backdate: float = 0.0  # seconds to age the timestamp by
     status: str | None = None  # e.g. an unknown status string
     version: int | None = None  # e.g. a downgraded API version
+    header_advisories: tuple[str, ...] = ()  # extra Advisory-IDs in the (unsigned) headers only
 
 
 @dataclass
@@ -123,6 +124,7 @@ class MockIas:
         if faults.status is not None:
             judged["isvEnclaveQuoteStatus"] = faults.status
         timestamp = self.clock() - timedelta(seconds=faults.backdate)
+        headers = _advisory_headers(judged, version, faults.header_advisories)
         report = {"id": str(secrets.randbelow(10**38)), "timestamp": timestamp.strftime(TIMESTAMP_FORMAT),
                   "version": faults.version or version, **judged}
         if nonce is not None:
@@ -138,6 +140,7 @@ class MockIas:
             "X-IASReport-Signature": base64.b64encode(signature).decode(),
             "X-IASReport-Signing-Certificate": urllib.parse.quote(pki.chain_pem.decode(), safe=""),
             "Content-Type": "application/json",
+            **headers,
         })
 
     def _judge(self, quote: EpidQuote) -> dict[str, Any]:
@@ -170,6 +173,15 @@ class MockIas:
         )
         r, s = decode_dss_signature(self.pki.pib_key.sign(unsigned.to_bytes()[:-64], ec.ECDSA(hashes.SHA256())))
         return PlatformInfoBlob.parse(unsigned.to_bytes()[:-64] + r.to_bytes(32, "little") + s.to_bytes(32, "little"))
+
+
+def _advisory_headers(judged: dict[str, Any], version: int, extra: tuple[str, ...]) -> dict[str, str]:
+    """API v3 sends advisories as Advisory-IDs/Advisory-URL headers, outside the signed body (v4+ keeps them in it)."""
+    ids: list[str] = list(extra)
+    if version < 4 and "advisoryIDs" in judged:
+        ids = [*judged.pop("advisoryIDs"), *ids]
+        judged.pop("advisoryURL", None)
+    return {"Advisory-IDs": ",".join(ids), "Advisory-URL": ADVISORY_URL} if ids else {}
 
 
 def _parse_report_request(body: bytes) -> tuple[bytes, str | None] | None:
