@@ -32,11 +32,14 @@ def config(*platforms: MockPlatform, groups: tuple[MockGroup, ...] = (), keys: t
     return MockIasConfig(subscription_keys=keys, platforms=platforms, groups=groups)
 
 
-def test_sigrl_empty_and_configured() -> None:
+def test_sigrl_empty_configured_and_unknown() -> None:
     sigrl = b"\x00\x02" + b"R" * 126
-    with running_mock(config(groups=(MockGroup(GID, sigrl=sigrl),))) as (_, server), client_for(server) as client:
+    mock_config = config(MockPlatform("p", gid=0x1234), groups=(MockGroup(GID, sigrl=sigrl),))
+    with running_mock(mock_config) as (_, server), client_for(server) as client:
         assert client.get_sigrl(GID) == sigrl
-        assert client.get_sigrl(0x1234) == b""
+        assert client.get_sigrl(0x1234) == b""  # a platform's group without a SigRL
+        with pytest.raises(ServiceNotFound, match="EPID group 00001235 is not known"):
+            client.get_sigrl(0x1235)
 
 
 def test_report_is_signed_and_verifiable() -> None:

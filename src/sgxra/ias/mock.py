@@ -87,6 +87,7 @@ class MockIas:
             self.platforms[(p.gid, sim.platform_id)] = p
         self.verifier = SimEpidVerifier(registry)
         self.groups = {g.gid: g for g in config.groups}
+        self.known_gids = frozenset(self.groups) | {p.gid for p in config.platforms}
 
     def authorized(self, key: str | None) -> bool:
         return key is not None and any(hmac.compare_digest(key.encode(), k.encode()) for k in self.config.subscription_keys)
@@ -107,6 +108,8 @@ class MockIas:
             gid = -1
         if gid < 0:
             return Answer(400)
+        if gid not in self.known_gids:  # IAS: 404, the GID is not a valid EPID group
+            return Answer(404, _unknown_group(gid))
         group = self.groups.get(gid)
         return Answer(200, base64.b64encode(group.sigrl) if group else b"")
 
@@ -119,6 +122,8 @@ class MockIas:
             quote = EpidQuote.parse(quote_bytes)
         except SgxRaError:
             return Answer(400)
+        if quote.gid not in self.known_gids:
+            return Answer(400, _unknown_group(quote.gid))
         faults = self.report_faults
         judged = self._judge(quote)
         if faults.status is not None:
@@ -173,6 +178,10 @@ class MockIas:
         )
         r, s = decode_dss_signature(self.pki.pib_key.sign(unsigned.to_bytes()[:-64], ec.ECDSA(hashes.SHA256())))
         return PlatformInfoBlob.parse(unsigned.to_bytes()[:-64] + r.to_bytes(32, "little") + s.to_bytes(32, "little"))
+
+
+def _unknown_group(gid: int) -> bytes:
+    return f"EPID group {gid:08x} is not known to this mock IAS: register a platform or group with that gid".encode()
 
 
 def _advisory_headers(judged: dict[str, Any], version: int, extra: tuple[str, ...]) -> dict[str, str]:
