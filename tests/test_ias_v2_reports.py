@@ -8,9 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography import x509
 
 from conftest import flip
+from sgxra.cli.main import main
 from sgxra.errors import EvidenceMismatch, MalformedMessage, SignatureInvalid
 from sgxra.verify import load_urlencoded_chain, verify_report
 from sgxra.verify.trust import intel_ias_report_signing_root
@@ -79,3 +81,13 @@ def test_a_version_field_that_is_present_must_be_an_integer(value: object) -> No
     with pytest.raises(MalformedMessage) as info:
         AttestationReport.parse(json.dumps(obj | {"version": value}).encode())
     assert info.value.field == "version"
+
+
+def test_verify_report_command_on_a_v2_report(vectors: Path) -> None:
+    args = ["verify-report", str(DATA / "avr_v2_ok.json"), "--signature", str(DATA / "avr_v2_ok.sig.b64"),
+            "--chain", str(vectors / "ias" / "signing_chain_urlencoded.txt"), "--at", "2018-06-12T17:10:20Z"]
+    ok = CliRunner().invoke(main, [*args, "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["version"] == 2 and json.loads(ok.output)["status"] == "OK"
+    pinned = CliRunner().invoke(main, [*args, "--api-version", "3"])
+    assert pinned.exit_code == 10 and "no version field" in pinned.output
