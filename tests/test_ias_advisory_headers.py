@@ -76,9 +76,10 @@ def test_v4_and_v5_merge_header_advisories_after_the_signed_ones(version: int) -
     assert [str(v) for v in accepting(SA_334).violations(evidence)] == [f"advisories: not accepted: {SA_615}"]
 
 
-def test_v3_hardening_report_without_advisory_headers_is_refused() -> None:
-    platform = MockPlatform("p", status=QuoteStatus.SW_HARDENING_NEEDED)  # as if the headers were stripped
-    with running_mock(config(platform)) as (_, server), client_for(server, api_version=3) as client:
+@pytest.mark.parametrize("version", [3, 5])
+def test_hardening_report_naming_no_advisory_is_refused(version: int) -> None:
+    platform = MockPlatform("p", status=QuoteStatus.SW_HARDENING_NEEDED)  # v3: as if the headers were stripped
+    with running_mock(config(platform)) as (_, server), client_for(server, api_version=version) as client:
         with pytest.raises(VerificationError, match="names no advisory .*stripped"):
             IasVerifier(client, clock=now, root=PKI.root).verify_quote(quote_from("p"))
 

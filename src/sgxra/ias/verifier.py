@@ -40,9 +40,7 @@ def evidence_from_report(
         raise VerificationError("IAS: the quote's EPID signature is invalid")
     advisories = tuple(dict.fromkeys((*report.advisory_ids, *header_advisory_ids)))
     if report.isv_enclave_quote_status in _ADVISORY_STATUSES and not advisories:
-        raise VerificationError(
-            f"IAS: {report.status} names no advisory (API v{report.version} sends them as headers: were they stripped?)"
-        )
+        raise VerificationError(f"IAS: {report.status} names no advisory (in API v3 they come as headers: stripped?)")
     details = {"ias_report_id": report.id, "ias_timestamp": report.timestamp.isoformat(),
                "ias_report_version": str(report.version)}
     if report.revocation_reason is not None:
