@@ -29,7 +29,9 @@ def tdx_level(status: TcbStatus, *advisories: str, tdx: tuple[int, ...] = TEE_SV
 
 
 def tdx_spec(*levels: SimTcbLevel, **changes: object) -> CollateralSpec:
-    spec = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=levels or (tdx_level(TcbStatus.UpToDate),))
+    # issued pinned: the PCS mock tests move the shared PKI's clock
+    spec = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=levels or (tdx_level(TcbStatus.UpToDate),),
+                          issued=NOW)
     for name, value in changes.items():
         setattr(spec, name, value)
     return spec
