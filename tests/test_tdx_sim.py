@@ -25,7 +25,9 @@ def test_quote_layout(version: int, td15: bool, body_type: int, size: int) -> No
     assert (quote.version, quote.header.tee_type, quote.body_type) == (version, TEE_TYPE_TDX, body_type)
     assert (quote.header.qe_svn, quote.header.pce_svn) == (0, 0)  # reserved in TDX quotes, as in real ones
     assert len(quote.body.to_bytes()) == size and quote.body == report
-    assert raw[:8] == bytes((version, 0, 2, 0, 0x81, 0, 0, 0))
+    # As the real v4 TDX quote in Phala-Network/dcap-qvl sample/tdx-quote.hex: version, key type 2, TEE 0x81,
+    # reserved zeros, Intel's QE vendor ID.
+    assert raw[:28] == bytes((version,)) + bytes.fromhex("0002008100000000000000939a7233f79c4ca9940a0db3957f0607")
     if version == 5:  # the body descriptor: type u16, size u32
         assert raw[48:54] == body_type.to_bytes(2, "little") + size.to_bytes(4, "little")
     assert quote.pck_chain_pem.startswith(b"-----BEGIN CERTIFICATE-----")
@@ -40,6 +42,7 @@ def test_v4_cannot_carry_a_td15_report() -> None:
 
 
 def test_tdx_collateral_has_intels_members_in_intels_order() -> None:
+    """Member order as in Intel's TDX collateral (Phala-Network/dcap-qvl sample/tdx_quote_collateral.json)."""
     collateral = PKI.collateral(tdx_spec())
     tcb = json.loads(collateral.tcb_info)
     assert list(tcb) == ["id", "version", "issueDate", "nextUpdate", "fmspc", "pceId", "tcbType",
