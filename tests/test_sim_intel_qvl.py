@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -86,8 +87,8 @@ def test_expired_collateral_is_rejected_by_both() -> None:
     judge(quote(), PKI.collateral(spec(issued=NOW)), NOW + timedelta(days=31), REJECTED)
 
 
-def tdx_quote(version: int = 4, **report: object) -> Callable[[], bytes]:
-    return lambda: TDX_QE.get_quote(sim_td_report(b"\x05" * 64, **report), version=version)  # type: ignore[arg-type]
+def tdx_quote(version: int = 4, **report: Any) -> Callable[[], bytes]:
+    return lambda: TDX_QE.get_quote(sim_td_report(b"\x05" * 64, **report), version=version)
 
 
 RELAUNCH_LEVELS = (tdx_level(S.UpToDate), tdx_level(S.OutOfDate, "INTEL-SA-00837", tdx=TDX_OLD))
