@@ -10,11 +10,13 @@ import pytest
 from dcap_env import NOW, PKI, QE, level, quote, spec
 from servers import ServerThread
 from sgxra.errors import MalformedMessage, ServiceNotFound, ServiceUnavailable
-from sgxra.pcs import CollateralCache, PcsClient, PcsSettings
+from sgxra.pcs import CollateralCache, CollateralKey, PcsClient, PcsSettings
 from sgxra.pcs.mock import MockPcs, create_app
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import TcbStatus, signed_member
+
+KEY = CollateralKey(DEFAULT_FMSPC, "processor")
 
 
 class Clock:
@@ -59,18 +61,18 @@ def test_cache_serves_then_refreshes_after_next_update(tmp_path: Path) -> None:
     clock = Clock()
     mock = MockPcs(PKI, {DEFAULT_FMSPC: spec(validity=timedelta(hours=3))}, clock)
     with ServerThread(create_app(mock)) as server, pcs_for(server) as pcs:
-        cache = CollateralCache(tmp_path / "collateral.sqlite", pcs.fetch_collateral, refresh_margin=timedelta(hours=1))
-        first = cache.get(DEFAULT_FMSPC, "processor", now=NOW)
-        second = cache.get(DEFAULT_FMSPC, "processor", now=NOW + timedelta(hours=1))
+        cache = CollateralCache(tmp_path / "collateral.sqlite", pcs.fetch, refresh_margin=timedelta(hours=1))
+        first = cache.get(KEY, now=NOW)
+        second = cache.get(KEY, now=NOW + timedelta(hours=1))
         assert first == second and (cache.fetches, cache.hits) == (1, 1)
         assert mock.requests["tcb"] == 1
         # A new process with the same file is served from it too.
-        reopened = CollateralCache(tmp_path / "collateral.sqlite", pcs.fetch_collateral)
-        reopened.get(DEFAULT_FMSPC, "processor", now=NOW + timedelta(minutes=30))
+        reopened = CollateralCache(tmp_path / "collateral.sqlite", pcs.fetch)
+        reopened.get(KEY, now=NOW + timedelta(minutes=30))
         assert reopened.fetches == 0 and mock.requests["tcb"] == 1
         # Within the margin before nextUpdate (3 h), the cache fetches fresh collateral.
         clock.now = NOW + timedelta(hours=2, minutes=30)
-        refreshed = cache.get(DEFAULT_FMSPC, "processor", now=clock.now)
+        refreshed = cache.get(KEY, now=clock.now)
         assert cache.fetches == 2 and mock.requests["tcb"] == 2 and refreshed != first
         verify_dcap_quote(quote(QE), refreshed, at=clock.now + timedelta(hours=1), root=PKI.root)
 
