@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dcap_env import NOW, PKI, QE, level, quote, spec
 from servers import ServerThread
-from sgxra.errors import MalformedMessage, ServiceNotFound, ServiceUnavailable
-from sgxra.pcs import CollateralCache, CollateralKey, PcsClient, PcsSettings
-from sgxra.pcs.mock import MockPcs, create_app
+from sgxra.errors import MalformedMessage, ServiceError, ServiceNotFound, ServiceUnavailable
+from sgxra.pcs import INTEL_PCS_V4, CollateralCache, CollateralKey, PcsClient, PcsSettings
+from sgxra.pcs.mock import Evaluations, MockPcs, create_app
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
 from sgxra.verify.dcap import verify_dcap_quote
-from sgxra.wire.collateral import TcbStatus, signed_member
+from sgxra.wire.collateral import TcbInfo, TcbStatus, signed_member
 
 KEY = CollateralKey(DEFAULT_FMSPC, "processor")
 
@@ -85,3 +87,101 @@ def test_signed_member_keeps_the_exact_text() -> None:
         signed_member('{"tcbInfo":{}}', "tcbInfo", "test")
     with pytest.raises(MalformedMessage):
         signed_member('{"tcbInfo":{}', "tcbInfo", "test")
+
+
+class Recording(httpx.HTTPTransport):
+    """A real loopback transport that remembers every URL it was asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.urls.append(str(request.url))
+        return super().handle_request(request)
+
+
+@pytest.mark.parametrize(("base", "sgx", "tdx"), [
+    (INTEL_PCS_V4, INTEL_PCS_V4, "https://api.trustedservices.intel.com/tdx/certification/v4"),
+    ("https://pccs:8081/sgx/certification/v4/", "https://pccs:8081/sgx/certification/v4",
+     "https://pccs:8081/tdx/certification/v4"),
+    ("https://pccs:8081", "https://pccs:8081/sgx/certification/v4", "https://pccs:8081/tdx/certification/v4"),
+    ("https://pccs:8081/", "https://pccs:8081/sgx/certification/v4", "https://pccs:8081/tdx/certification/v4"),
+    ("http://gw/attest/pccs/tdx/certification/v4", "http://gw/attest/pccs/sgx/certification/v4",
+     "http://gw/attest/pccs/tdx/certification/v4"),
+])
+def test_sgx_and_tdx_trees_from_one_base_url(base: str, sgx: str, tdx: str) -> None:
+    settings = PcsSettings(base_url=base)
+    assert settings.url("tcb?fmspc=00", "SGX") == sgx + "/tcb?fmspc=00"
+    assert settings.url("qe/identity", "TDX") == tdx + "/qe/identity"
+    assert settings.url("pckcrl?ca=processor") == sgx + "/pckcrl?ca=processor"
+
+
+def test_base_urls_that_cannot_serve() -> None:
+    v3 = PcsSettings(base_url="https://pccs:8081/sgx/certification/v3")
+    assert v3.url("tcb", "SGX") == "https://pccs:8081/sgx/certification/v3/tcb"
+    with pytest.raises(ValueError, match="TDX collateral needs PCS API v4"):
+        v3.url("tcb", "TDX")
+    for bad in ("ftp://pccs/sgx/certification/v4", "https://pccs:8081/sgx/certification/v4?x=1", "pccs:8081", ""):
+        with pytest.raises(ValueError, match="base URL"):
+            PcsSettings(base_url=bad)
+    override = PcsSettings(base_url="https://pccs:8081", tdx_base_url="https://other/tdx/v4/")
+    assert override.url("tcb", "TDX") == "https://other/tdx/v4/tcb"
+
+
+def test_root_ca_crl_source() -> None:
+    assert PcsSettings().root_crl_url().startswith("https://certificates.trustedservices.intel.com/")
+    assert PcsSettings(base_url="https://pccs:8081").root_crl_url() == "https://pccs:8081/sgx/certification/v4/rootcacrl"
+    assert PcsSettings(root_ca_crl_url="https://crl/x").root_crl_url() == "https://crl/x"
+
+
+def test_collateral_keys_check_every_part() -> None:
+    for bad in [dict(fmspc=bytes(5)), dict(ca="other"), dict(tee="SEV"), dict(update="late"),
+                dict(tcb_evaluation_data_number=-1), dict(tcb_evaluation_data_number=2**32)]:
+        with pytest.raises(ValueError):
+            CollateralKey(**({"fmspc": DEFAULT_FMSPC, "ca": "processor"} | bad))  # type: ignore[arg-type]
+    assert KEY.evaluation_query() == "update=standard"
+    numbered = CollateralKey(DEFAULT_FMSPC, "platform", "TDX", "early", 18)
+    assert numbered.evaluation_query() == "tcbEvaluationDataNumber=18"
+    assert numbered.label() == "TDX FMSPC 00906EA10000 platform CA tcbEvaluationDataNumber=18"
+    settings = PcsSettings(update="early", tcb_evaluation_data_number=17)
+    assert settings.key(DEFAULT_FMSPC, "processor") == CollateralKey(DEFAULT_FMSPC, "processor", "SGX", "early", 17)
+    assert settings.key(DEFAULT_FMSPC, "processor", update="standard").tcb_evaluation_data_number is None
+    with pytest.raises(ValueError, match="update type"):
+        PcsSettings(update="sometimes")
+
+
+def test_tcb_evaluation_data_set_is_requested_and_echoed() -> None:
+    mock = MockPcs(PKI, {DEFAULT_FMSPC: spec()}, Clock())
+    mock.evaluations = Evaluations(standard=17, early=18, available={16, 17, 18})
+    transport = Recording()
+    with ServerThread(create_app(mock)) as server:
+        settings = PcsSettings(base_url=server.url, retries=0, timeout=5)
+        with PcsClient(settings, transport=transport) as pcs:
+            standard = pcs.fetch(KEY)
+            early = pcs.fetch_collateral(DEFAULT_FMSPC, "processor", update="early")
+            sixteen = pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor", update="early", tcb_evaluation_data_number=16))
+            with pytest.raises(ServiceNotFound, match="SGX TCB info"):
+                pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor", tcb_evaluation_data_number=99))
+            # A service answering with another data set than the one asked for is refused before caching.
+            mock.specs[DEFAULT_FMSPC] = spec(extra={"tcb_info": {"tcbEvaluationDataNumber": 17}})
+            with pytest.raises(ServiceError, match="evaluation data number 17 to a request for .*=16"):
+                pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor", tcb_evaluation_data_number=16))
+    numbers = [TcbInfo.parse(c.tcb_info).tcb_evaluation_data_number for c in (standard, early, sixteen)]
+    assert numbers == [17, 18, 16]
+    assert [json.loads(c.qe_identity)["tcbEvaluationDataNumber"] for c in (standard, early, sixteen)] == [17, 18, 16]
+    tcb_urls = [u for u in transport.urls if "/tcb?" in u]
+    assert tcb_urls[0].endswith("/sgx/certification/v4/tcb?fmspc=00906EA10000&update=standard")
+    assert tcb_urls[1].endswith("&update=early")
+    assert tcb_urls[2].endswith("/tcb?fmspc=00906EA10000&tcbEvaluationDataNumber=16")
+    assert [u.split("?")[1] for u in transport.urls if "/qe/identity" in u][:3] == [
+        "update=standard", "update=early", "tcbEvaluationDataNumber=16"]
+
+
+def test_mock_refuses_unreadable_evaluation_choices() -> None:
+    mock = MockPcs(PKI, {DEFAULT_FMSPC: spec()}, Clock())
+    with ServerThread(create_app(mock)) as server:
+        for query, status in (("update=sometimes", 400), ("tcbEvaluationDataNumber=x", 400),
+                              ("tcbEvaluationDataNumber=16", 404), ("update=early", 200)):
+            answer = httpx.get(f"{server.url}/sgx/certification/v4/qe/identity?{query}")
+            assert answer.status_code == status, query
