@@ -8,12 +8,9 @@ nothing it signs verifies under Intel's pinned root.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,16 +18,33 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from sgxra.wire.collateral import Collateral, TcbStatus
+from sgxra.sim.collateral_json import (
+    DEFAULT_QE_LEVELS,
+    DEFAULT_TDX_MODULES,
+    SIM_QE_ATTRIBUTES,
+    SIM_QE_ATTRIBUTES_MASK,
+    SIM_QE_MRSIGNER,
+    SIM_QE_PROD_ID,
+    SIM_TD_QE_PROD_ID,
+    SIM_TDX_MODULE_MRSIGNER,
+    CollateralSpec,
+    SimQeLevel,
+    SimTcbLevel,
+    SimTdxModule,
+    qe_identity_json,
+    tcb_info_json,
+)
+from sgxra.wire.collateral import Collateral
 from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
+
+__all__ = [  # the collateral model is re-exported: callers import it from here
+    "DEFAULT_QE_LEVELS", "DEFAULT_TDX_MODULES", "SIM_QE_ATTRIBUTES", "SIM_QE_ATTRIBUTES_MASK", "SIM_QE_MRSIGNER",
+    "SIM_QE_PROD_ID", "SIM_TDX_MODULE_MRSIGNER", "SIM_TD_QE_PROD_ID", "CollateralSpec", "SimIntelPki", "SimQeLevel",
+    "SimTcbLevel", "SimTdxModule", "pem", "raw_signature",
+]
 
 ORG = "sgxra simulation (not Intel)"
 CA_NAMES = {"processor": "Intel SGX PCK Processor CA", "platform": "Intel SGX PCK Platform CA"}
-SIM_QE_MRSIGNER = bytes.fromhex("5e1f0c7ab1a2e3d4c5b6a7988776655443322110ffeeddccbbaa998877665544")
-SIM_QE_PROD_ID = 1
-SIM_QE_ATTRIBUTES = bytes.fromhex("11000000000000000000000000000000")
-SIM_QE_ATTRIBUTES_MASK = bytes.fromhex("FBFFFFFFFFFFFFFF0000000000000000")
-ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _name(common_name: str) -> x509.Name:
@@ -52,52 +66,6 @@ def raw_signature(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
 
 def pem(*certs: x509.Certificate) -> str:
     return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
-
-
-@dataclass(frozen=True)
-class SimTcbLevel:
-    components: tuple[int, ...]
-    pcesvn: int
-    status: TcbStatus
-    advisory_ids: tuple[str, ...] = ()
-    tcb_date: str = "2024-03-13T00:00:00Z"
-
-    def to_json(self) -> dict[str, Any]:
-        level: dict[str, Any] = {
-            "tcb": {"sgxtcbcomponents": [{"svn": s} for s in self.components], "pcesvn": self.pcesvn},
-            "tcbDate": self.tcb_date, "tcbStatus": self.status.value,
-        }
-        if self.advisory_ids:
-            level["advisoryIDs"] = list(self.advisory_ids)
-        return level
-
-
-@dataclass(frozen=True)
-class SimQeLevel:
-    isvsvn: int
-    status: TcbStatus
-    advisory_ids: tuple[str, ...] = ()
-
-
-DEFAULT_QE_LEVELS = (SimQeLevel(8, TcbStatus.UpToDate), SimQeLevel(6, TcbStatus.OutOfDate, ("INTEL-SA-00615",)))
-
-
-@dataclass
-class CollateralSpec:
-    """What a simulated collateral bundle says; every field can be bent to make a test fail on purpose."""
-
-    fmspc: bytes
-    ca: str = "processor"
-    tcb_levels: Sequence[SimTcbLevel] = ()
-    qe_levels: Sequence[SimQeLevel] = DEFAULT_QE_LEVELS
-    qe_mrsigner: bytes = SIM_QE_MRSIGNER
-    qe_prod_id: int = SIM_QE_PROD_ID
-    pce_id: bytes = b"\x00\x00"
-    revoked_pck_serials: Iterable[int] = ()
-    revoked_ca_serials: Iterable[int] = ()
-    issued: datetime | None = None  # defaults to the PKI's "now"
-    validity: timedelta = timedelta(days=30)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _STATE_FILES = ("root", "processor", "platform", "tcb")
@@ -190,30 +158,10 @@ class SimIntelPki:
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def tcb_info_json(self, spec: CollateralSpec) -> str:
-        issued = spec.issued or self.now
-        obj = {
-            "id": "SGX", "version": 3, "issueDate": issued.strftime(ISO),
-            "nextUpdate": (issued + spec.validity).strftime(ISO), "fmspc": spec.fmspc.hex().upper(),
-            "pceId": spec.pce_id.hex().upper(), "tcbType": 0, "tcbEvaluationDataNumber": 17,
-            "tcbLevels": [level.to_json() for level in spec.tcb_levels],
-        }
-        return json.dumps(obj | spec.extra.get("tcb_info", {}), separators=(",", ":"))
+        return tcb_info_json(spec, self.now)
 
     def qe_identity_json(self, spec: CollateralSpec) -> str:
-        issued = spec.issued or self.now
-        obj = {
-            "id": "QE", "version": 2, "issueDate": issued.strftime(ISO),
-            "nextUpdate": (issued + spec.validity).strftime(ISO), "tcbEvaluationDataNumber": 17,
-            "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
-            "attributes": SIM_QE_ATTRIBUTES.hex().upper(), "attributesMask": SIM_QE_ATTRIBUTES_MASK.hex().upper(),
-            "mrsigner": spec.qe_mrsigner.hex().upper(), "isvprodid": spec.qe_prod_id,
-            "tcbLevels": [
-                {"tcb": {"isvsvn": lv.isvsvn}, "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": lv.status.value}
-                | ({"advisoryIDs": list(lv.advisory_ids)} if lv.advisory_ids else {})
-                for lv in spec.qe_levels
-            ],
-        }
-        return json.dumps(obj | spec.extra.get("qe_identity", {}), separators=(",", ":"))
+        return qe_identity_json(spec, self.now)
 
     def collateral(self, spec: CollateralSpec) -> Collateral:
         issued = spec.issued or self.now
