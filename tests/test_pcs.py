@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from dcap_env import NOW, PKI, QE, level, quote, spec
+from pcs_env import Recording
 from servers import ServerThread
 from sgxra.errors import MalformedMessage, ServiceError, ServiceNotFound, ServiceUnavailable
 from sgxra.pcs import INTEL_PCS_V4, CollateralCache, CollateralKey, PcsClient, PcsSettings
@@ -89,18 +90,6 @@ def test_signed_member_keeps_the_exact_text() -> None:
         signed_member('{"tcbInfo":{}', "tcbInfo", "test")
 
 
-class Recording(httpx.HTTPTransport):
-    """A real loopback transport that remembers every URL it was asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.urls.append(str(request.url))
-        return super().handle_request(request)
-
-
 @pytest.mark.parametrize(("base", "sgx", "tdx"), [
     (INTEL_PCS_V4, INTEL_PCS_V4, "https://api.trustedservices.intel.com/tdx/certification/v4"),
     ("https://pccs:8081/sgx/certification/v4/", "https://pccs:8081/sgx/certification/v4",
@@ -170,11 +159,11 @@ def test_tcb_evaluation_data_set_is_requested_and_echoed() -> None:
     numbers = [TcbInfo.parse(c.tcb_info).tcb_evaluation_data_number for c in (standard, early, sixteen)]
     assert numbers == [17, 18, 16]
     assert [json.loads(c.qe_identity)["tcbEvaluationDataNumber"] for c in (standard, early, sixteen)] == [17, 18, 16]
-    tcb_urls = [u for u in transport.urls if "/tcb?" in u]
-    assert tcb_urls[0].endswith("/sgx/certification/v4/tcb?fmspc=00906EA10000&update=standard")
-    assert tcb_urls[1].endswith("&update=early")
-    assert tcb_urls[2].endswith("/tcb?fmspc=00906EA10000&tcbEvaluationDataNumber=16")
-    assert [u.split("?")[1] for u in transport.urls if "/qe/identity" in u][:3] == [
+    tcb_paths = [p for p in transport.paths if "/tcb?" in p]
+    assert tcb_paths[:3] == ["/sgx/certification/v4/tcb?fmspc=00906EA10000&update=standard",
+                             "/sgx/certification/v4/tcb?fmspc=00906EA10000&update=early",
+                             "/sgx/certification/v4/tcb?fmspc=00906EA10000&tcbEvaluationDataNumber=16"]
+    assert [p.split("?")[1] for p in transport.paths if "/qe/identity" in p][:3] == [
         "update=standard", "update=early", "tcbEvaluationDataNumber=16"]
 
 

@@ -127,21 +127,26 @@ def collateral_fetch_cmd(quote_file: Path, pccs: str | None, tdx_base_url: str |
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8082, show_default=True, type=int)
 def pcs_mock_cmd(state_dir: Path, host: str, port: int) -> None:
-    """Serve PCS-compatible collateral from a simulated Intel PKI (development only)."""
+    """Serve PCS-compatible collateral from a simulated Intel PKI (development only): SGX and TDX."""
     import uvicorn
 
-    from sgxra.pcs.mock import PREFIX, MockPcs, create_app
+    from sgxra.pcs.mock import MockPcs, create_app
     from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
     from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
+    from sgxra.sim.tdx_qe import DEFAULT_TDX_COMPONENTS, DEFAULT_TDX_FMSPC, DEFAULT_TEE_TCB_SVN
     from sgxra.wire.collateral import TcbStatus
 
     def now() -> datetime:
         return datetime.now(timezone.utc)
 
     pki = SimIntelPki.load_or_create(state_dir, now())
-    spec = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)])
+    sgx = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)])
+    tdx = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=[SimTcbLevel(
+        DEFAULT_TDX_COMPONENTS, 13, TcbStatus.UpToDate, tdx_components=tuple(DEFAULT_TEE_TCB_SVN))])
     root_path = state_dir / "sim-root.pem"
     click.echo("SIMULATED PCS: collateral is signed by a root that is not Intel's.")
     click.echo(f"export SGXRA_DCAP_ROOT={root_path}")
-    click.echo(f"base URL: http://{host}:{port}{PREFIX}")
-    uvicorn.run(create_app(MockPcs(pki, {DEFAULT_FMSPC: spec}, now)), host=host, port=port, log_level="warning")
+    click.echo(f"base URL: http://{host}:{port} (SGX FMSPC {DEFAULT_FMSPC.hex().upper()}, "
+               f"TDX FMSPC {DEFAULT_TDX_FMSPC.hex().upper()})")
+    mock = MockPcs(pki, {DEFAULT_FMSPC: sgx}, now, tdx_specs={DEFAULT_TDX_FMSPC: tdx})
+    uvicorn.run(create_app(mock), host=host, port=port, log_level="warning")

@@ -163,11 +163,13 @@ class PcsClient:
 
     def fetch(self, key: CollateralKey) -> Collateral:
         s, tee, evaluation = self.settings, key.tee, key.evaluation_query()
-        crl = self._get(s.url(f"pckcrl?ca={key.ca}&encoding=der"), "PCK CRL", MAX_CRL_ANSWER)
-        tcb = self._get(s.url(f"tcb?fmspc={key.fmspc.hex().upper()}&{evaluation}", tee), f"{tee} TCB info",
-                        MAX_SIGNED_JSON)
-        qe = self._get(s.url(f"qe/identity?{evaluation}", tee), f"{tee} QE identity", MAX_SIGNED_JSON)
-        root_crl = self._get(s.root_crl_url(), "root CA CRL", MAX_CRL_ANSWER)
+        # Every URL first: a base URL that cannot serve this TEE fails before any request.
+        urls = (s.url(f"pckcrl?ca={key.ca}&encoding=der"), s.url(f"tcb?fmspc={key.fmspc.hex().upper()}&{evaluation}", tee),
+                s.url(f"qe/identity?{evaluation}", tee), s.root_crl_url())
+        crl = self._get(urls[0], "PCK CRL", MAX_CRL_ANSWER)
+        tcb = self._get(urls[1], f"{tee} TCB info", MAX_SIGNED_JSON)
+        qe = self._get(urls[2], f"{tee} QE identity", MAX_SIGNED_JSON)
+        root_crl = self._get(urls[3], "root CA CRL", MAX_CRL_ANSWER)
         tcb_info, tcb_signature = signed_member(_text(tcb), "tcbInfo", "PCS TCB info answer")
         qe_identity, qe_signature = signed_member(_text(qe), "enclaveIdentity", "PCS QE identity answer")
         _check_answers(key, TcbInfo.parse(tcb_info), QeIdentity.parse(qe_identity), tcb)
