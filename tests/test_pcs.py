@@ -43,6 +43,13 @@ def test_fetched_collateral_verifies_the_quote() -> None:
     assert mock.requests == {"pckcrl": 1, "tcb": 1, "qe/identity": 1, "rootcacrl": 1}
 
 
+def test_pccs_upstream_failure_is_unavailable() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(502, headers={"Request-ID": "r1"}))
+    with PcsClient(PcsSettings(base_url="http://pccs"), transport=transport) as pcs:
+        with pytest.raises(ServiceUnavailable, match=r"PCS failed the PCK CRL request \(HTTP 502, Request-ID r1\)"):
+            pcs.fetch(KEY)
+
+
 def test_unknown_fmspc_is_not_found() -> None:
     mock = MockPcs(PKI, {DEFAULT_FMSPC: spec()}, Clock())
     with ServerThread(create_app(mock)) as server, pcs_for(server) as pcs:
@@ -154,7 +161,10 @@ def test_tcb_evaluation_data_set_is_requested_and_echoed() -> None:
                 pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor", tcb_evaluation_data_number=99))
             # A service answering with another data set than the one asked for is refused before caching.
             mock.specs[DEFAULT_FMSPC] = spec(extra={"tcb_info": {"tcbEvaluationDataNumber": 17}})
-            with pytest.raises(ServiceError, match="evaluation data number 17 to a request for .*=16"):
+            with pytest.raises(ServiceError, match="TCB info of evaluation data number 17 to a request for .*=16"):
+                pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor", tcb_evaluation_data_number=16))
+            mock.specs[DEFAULT_FMSPC] = spec(extra={"qe_identity": {"tcbEvaluationDataNumber": 18}})
+            with pytest.raises(ServiceError, match="^PCS answered QE identity of evaluation data number 18 to"):
                 pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor", tcb_evaluation_data_number=16))
     numbers = [TcbInfo.parse(c.tcb_info).tcb_evaluation_data_number for c in (standard, early, sixteen)]
     assert numbers == [17, 18, 16]

@@ -186,7 +186,7 @@ def raise_for_status(response: HttpResponse, service: str, what: str) -> None:
         raise ServiceAuthError(f"{service} refused every subscription key", status_code=status, request_id=rid)
     if status == 404:
         raise ServiceNotFound(detail, status_code=status, request_id=rid)
-    if status in (500, 503):
+    if status in (500, 502, 503):  # 502: a PCCS that could not reach PCS
         raise ServiceUnavailable(f"{service} failed the {what} request", status_code=status, request_id=rid)
     if status == 429:
         wait = response.headers.get("retry-after")
