@@ -7,13 +7,20 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
+from fastapi import FastAPI, Response
 
 from dcap_env import NOW, PKI, quote, spec
 from pcs_env import Recording
@@ -33,7 +40,7 @@ from sgxra.sim.tdx_qe import (
     sim_td_report,
 )
 from sgxra.verify.dcap import verify_dcap_quote
-from sgxra.wire.collateral import QeIdentity, TcbInfo, TcbStatus
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
 
 TDX_QE = SimTdxQuotingEnclave(PKI)
@@ -178,3 +185,56 @@ def test_pcs_mock_program_then_fetch_then_verify_a_tdx_quote(tmp_path: Path, ver
     verdict = json.loads(text)
     assert (verdict["tee"], verdict["quote_version"], verdict["status"]) == ("TDX", version, "UpToDate")
     assert verdict["tdx_module_status"] == "UpToDate" and verdict["pck"]["fmspc"] == "90c06f000000"
+
+
+REAL = Path(__file__).parent / "data" / "pcs"
+
+
+def _verifies(chain_pem: str, text: str, signature: bytes) -> bool:
+    key = x509.load_pem_x509_certificates(chain_pem.encode())[0].public_key()
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    try:
+        key.verify(encode_dss_signature(r, s), text.encode(), ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_real_intel_tdx_answers_are_kept_byte_exact(vectors: Path) -> None:
+    """Intel's own TDX answers (CRLs and chains from the real SGX vector) through the client over loopback."""
+    real = Collateral.from_json((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
+    app = FastAPI()
+    chain = urllib.parse.quote(real.tcb_info_issuer_chain, safe="")
+
+    def signed(name: str, header: str) -> Response:
+        return Response((REAL / name).read_bytes(), media_type="application/json", headers={header: chain})
+
+    @app.get("/sgx/certification/v4/pckcrl")
+    async def pckcrl() -> Response:
+        return Response(real.pck_crl, headers={"SGX-PCK-CRL-Issuer-Chain": urllib.parse.quote(real.pck_crl_issuer_chain)})
+
+    @app.get("/sgx/certification/v4/rootcacrl")
+    async def rootcacrl() -> Response:
+        return Response(real.root_ca_crl.hex())
+
+    @app.get("/tdx/certification/v4/tcb")
+    async def tcb() -> Response:
+        return signed("tdx_tcb_info_90c06f000000.json", "TCB-Info-Issuer-Chain")
+
+    @app.get("/tdx/certification/v4/qe/identity")
+    async def qe_identity() -> Response:
+        return signed("tdx_td_qe_identity.json", "SGX-Enclave-Identity-Issuer-Chain")
+
+    key = CollateralKey(bytes.fromhex("90c06f000000"), "processor", "TDX", tcb_evaluation_data_number=18)
+    with ServerThread(app) as server, PcsClient(PcsSettings(base_url=server.url, retries=0, timeout=5)) as pcs:
+        collateral = pcs.fetch(CollateralKey(key.fmspc, "processor", "TDX"))
+        with pytest.raises(ServiceError, match="QE identity of evaluation data number 14"):
+            pcs.fetch(key)  # Intel's two answers here belong to different evaluation data sets
+    assert collateral.tcb_info_issuer_chain == real.tcb_info_issuer_chain == collateral.qe_identity_issuer_chain
+    assert (collateral.pck_crl, collateral.root_ca_crl) == (real.pck_crl, real.root_ca_crl)
+    assert _verifies(collateral.tcb_info_issuer_chain, collateral.tcb_info, collateral.tcb_info_signature)
+    assert _verifies(collateral.qe_identity_issuer_chain, collateral.qe_identity, collateral.qe_identity_signature)
+    assert not _verifies(collateral.tcb_info_issuer_chain, collateral.tcb_info + " ", collateral.tcb_info_signature)
+    info = TcbInfo.parse(collateral.tcb_info)
+    assert (info.id, info.fmspc.hex(), info.tcb_evaluation_data_number) == ("TDX", "90c06f000000", 18)

@@ -74,7 +74,7 @@ class PcsSettings:
     max_retry_wait: float = MAX_RETRY_AFTER
     update: str = "standard"
     tcb_evaluation_data_number: int | None = None
-    tdx_base_url: str | None = None
+    tdx_base_url: str | None = None  # the TDX tree itself, used as given, when it is not beside the SGX one
 
     def __post_init__(self) -> None:
         ServiceBase.parse(self.base_url)
