@@ -113,6 +113,20 @@ def test_a_failed_refresh_serves_the_valid_copy_then_fails_typed(tmp_path: Path,
     assert type(first_fetch.value) is ServiceUnavailable
 
 
+def test_a_failed_refresh_is_not_retried_on_every_request(tmp_path: Path) -> None:
+    fetch = GatedFetch()
+    cache = CollateralCache(tmp_path / "c.sqlite", fetch, refresh_margin=MARGIN,
+                            retry_failed_after=timedelta(minutes=1))
+    first = cache.get(A, now=NOW)
+    due = NOW + VALIDITY - MARGIN / 2
+    fetch.failure = ServiceUnavailable("PCS down")
+    assert cache.get(A, now=due) == first and len(fetch.calls) == 2
+    assert cache.get(A, now=due + timedelta(seconds=59)) == first and len(fetch.calls) == 2
+    fetch.failure = None
+    cache.get(A, now=due + timedelta(minutes=1))
+    assert len(fetch.calls) == 3 and cache._failed_until == {}  # tried again once the minute passed
+
+
 def test_every_part_of_the_key_is_its_own_entry(tmp_path: Path) -> None:
     fetch = GatedFetch()
     cache = CollateralCache(tmp_path / "c.sqlite", fetch)

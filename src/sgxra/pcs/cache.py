@@ -3,7 +3,8 @@
 Each key has its own lock, so a slow fetch for one platform never holds up
 answers for another; a fresh entry is served without taking any key lock.
 When a refresh fails, the cached collateral is served (with a warning) for as
-long as it is still valid; past that, :class:`CachedCollateralExpired`.
+long as it is still valid, and the refresh is next tried ``retry_failed_after``
+later rather than on every request; past validity, :class:`CachedCollateralExpired`.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ class _Entry:
 class CollateralCache:
     """``get`` answers from SQLite until ``refresh_margin`` before the earliest nextUpdate, then fetches."""
 
-    def __init__(self, path: Path | str, fetch: Fetch, *, refresh_margin: timedelta = timedelta(hours=1)) -> None:
+    def __init__(self, path: Path | str, fetch: Fetch, *, refresh_margin: timedelta = timedelta(hours=1),
+                 retry_failed_after: timedelta = timedelta(minutes=1)) -> None:
         self.fetch = fetch
         self.refresh_margin = refresh_margin
+        self.retry_failed_after = retry_failed_after
+        self._failed_until: dict[CollateralKey, datetime] = {}  # keys with a cached copy whose refresh just failed
         self.hits = 0
         self.fetches = 0
         self._db_lock = threading.Lock()  # held only around SQLite calls, never around a fetch
@@ -69,8 +73,10 @@ class CollateralCache:
         entry = self._read(key)
         if entry is not None and now < entry.refresh_at:
             return self._hit(entry)
-        # While another thread refreshes a still-valid entry, serve it rather than wait.
         usable = entry is not None and now < entry.valid_until
+        if usable and entry is not None and now < self._failed_until.get(key, now):
+            return self._hit(entry)  # a refresh failed a moment ago: do not ask again on every request
+        # While another thread refreshes a still-valid entry, serve it rather than wait.
         with self._key_lock(key, wait=not usable) as held:
             if not held and entry is not None:
                 return self._hit(entry)
@@ -88,8 +94,12 @@ class CollateralCache:
                         f"{entry.valid_until.isoformat()}") from error
                 log.warning("refreshing collateral for %s failed (%s: %s); serving the cached copy, valid until %s",
                             key.label(), type(error).__name__, error, entry.valid_until.isoformat())
+                with self._guard:
+                    self._failed_until[key] = now + self.retry_failed_after
                 return self._hit(entry)
             self._store(key, collateral)
+            with self._guard:
+                self._failed_until.pop(key, None)
             return collateral
 
     def _hit(self, entry: _Entry) -> Collateral:
