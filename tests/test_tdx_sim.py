@@ -8,31 +8,12 @@ import pytest
 
 from dcap_env import NOW, PKI
 from sgxra.errors import MalformedMessage, VerificationError
-from sgxra.sim.dcap_pki import CollateralSpec, SimQeLevel, SimTcbLevel, SimTdxModule
-from sgxra.sim.tdx_qe import (
-    DEFAULT_TDX_COMPONENTS,
-    DEFAULT_TDX_FMSPC,
-    DEFAULT_TEE_TCB_SVN,
-    SimTdxQuotingEnclave,
-    sim_td_report,
-)
+from sgxra.sim.dcap_pki import SimQeLevel, SimTcbLevel, SimTdxModule
+from sgxra.sim.tdx_qe import DEFAULT_TDX_COMPONENTS, DEFAULT_TDX_FMSPC, sim_td_report
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import QeIdentity, TcbInfo, TcbStatus
 from sgxra.wire.dcap_quote import BODY_TYPE_TD10, BODY_TYPE_TD15, TEE_TYPE_TDX, DcapQuote
-
-TDX_QE = SimTdxQuotingEnclave(PKI)
-TEE_SVN = tuple(DEFAULT_TEE_TCB_SVN)
-
-
-def tdx_level(status: TcbStatus, *advisories: str, tdx: tuple[int, ...] = TEE_SVN) -> SimTcbLevel:
-    return SimTcbLevel(DEFAULT_TDX_COMPONENTS, 13, status, advisories, tdx_components=tdx)
-
-
-def tdx_spec(*levels: SimTcbLevel, **changes: object) -> CollateralSpec:
-    spec = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=levels or (tdx_level(TcbStatus.UpToDate),))
-    for name, value in changes.items():
-        setattr(spec, name, value)
-    return spec
+from tdx_env import TDX_QE, tdx_level, tdx_spec
 
 
 @pytest.mark.parametrize(("version", "td15", "body_type", "size"), [
@@ -101,7 +82,6 @@ def test_module_signer_must_match() -> None:
 
 
 def test_sgx_collateral_does_not_verify_a_tdx_quote() -> None:
-    spec = tdx_spec()
-    spec.tee = "sgx"
     with pytest.raises(VerificationError):
-        verify_dcap_quote(TDX_QE.get_quote(sim_td_report()), PKI.collateral(spec), at=NOW, root=PKI.root)
+        verify_dcap_quote(TDX_QE.get_quote(sim_td_report()), PKI.collateral(tdx_spec(tee="sgx")), at=NOW,
+                          root=PKI.root)

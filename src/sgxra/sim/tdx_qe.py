@@ -42,14 +42,19 @@ def sim_td_report(
     rtmrs: tuple[bytes, bytes, bytes, bytes] = (bytes(48),) * 4,
     mr_signer_seam: bytes = SIM_TDX_MODULE_MRSIGNER,
     td15: bool = False,
+    tee_tcb_svn2: bytes | None = None,
 ) -> TdReport:
-    """A TD report as the simulated TDX module would produce it (TD 1.5 adds TEE_TCB_SVN2 and MRSERVICETD)."""
+    """A TD report as the simulated TDX module would produce it.
+
+    TD 1.5 adds TEE_TCB_SVN2 (the SVNs of the module after a runtime update;
+    ``tee_tcb_svn`` unless given) and MRSERVICETD.
+    """
     return TdReport(
         tee_tcb_svn=tee_tcb_svn, mr_seam=SIM_TDX_MODULE_MRSEAM, mr_signer_seam=mr_signer_seam,
         seam_attributes=bytes(8), td_attributes=td_attributes, xfam=XFAM, mr_td=mr_td, mr_config_id=bytes(48),
         mr_owner=bytes(48), mr_owner_config=bytes(48), rtmr0=rtmrs[0], rtmr1=rtmrs[1], rtmr2=rtmrs[2],
         rtmr3=rtmrs[3], report_data=report_data,
-        tee_tcb_svn2=tee_tcb_svn if td15 else None, mr_servicetd=bytes(48) if td15 else None,
+        tee_tcb_svn2=(tee_tcb_svn2 or tee_tcb_svn) if td15 else None, mr_servicetd=bytes(48) if td15 else None,
     )
 
 
