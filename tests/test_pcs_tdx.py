@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from fastapi import FastAPI, Response
 
 from dcap_env import NOW, PKI, quote, spec
+from intel_qvl import qvl_verify
 from pcs_env import Recording
 from servers import ServerThread
 from sgxra.cli.main import main
@@ -30,26 +31,15 @@ from sgxra.errors import ServiceError, ServiceNotFound
 from sgxra.pcs import CollateralKey, PcsClient, PcsSettings
 from sgxra.pcs.mock import Evaluations, MockPcs, create_app
 from sgxra.pcs.verifier import collateral_key
-from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
+from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
-from sgxra.sim.tdx_qe import (
-    DEFAULT_TDX_COMPONENTS,
-    DEFAULT_TDX_FMSPC,
-    DEFAULT_TEE_TCB_SVN,
-    SimTdxQuotingEnclave,
-    sim_td_report,
-)
+from sgxra.sim.tdx_qe import DEFAULT_TDX_FMSPC, SimTdxQuotingEnclave, sim_td_report
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
+from tdx_env import TDX_QE, tdx_spec
 
-TDX_QE = SimTdxQuotingEnclave(PKI)
 TDX_KEY = CollateralKey(DEFAULT_TDX_FMSPC, "processor", "TDX")
-
-
-def tdx_spec(status: TcbStatus = TcbStatus.UpToDate) -> CollateralSpec:
-    return CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=[SimTcbLevel(
-        DEFAULT_TDX_COMPONENTS, 13, status, tdx_components=tuple(DEFAULT_TEE_TCB_SVN))])
 
 
 def tdx_quote(qe: SimTdxQuotingEnclave = TDX_QE, version: int = 4) -> bytes:
@@ -92,6 +82,15 @@ def test_tdx_collateral_comes_from_the_tdx_tree(mock: tuple[MockPcs, str], base:
     assert TcbInfo.parse(collateral.tcb_info).id == "TDX" and QeIdentity.parse(collateral.qe_identity).id == "TD_QE"
     verdict = verify_dcap_quote(tdx_quote(), collateral, at=NOW, root=PKI.root)
     assert verdict.status is TcbStatus.UpToDate and verdict.tdx_module_status is TcbStatus.UpToDate
+
+
+def test_intel_judges_what_the_client_fetched(mock: tuple[MockPcs, str]) -> None:
+    """Intel's QVL accepts the TDX and SGX collateral as it came over the wire (chains unquoted, text kept)."""
+    _, url = mock
+    with PcsClient(PcsSettings(base_url=url, retries=0, timeout=5)) as pcs:
+        tdx, sgx = pcs.fetch(TDX_KEY), pcs.fetch(CollateralKey(DEFAULT_FMSPC, "processor"))
+    assert qvl_verify(tdx_quote(), tdx, NOW, PKI.root).status == "UpToDate"
+    assert qvl_verify(quote(), sgx, NOW, PKI.root).status == "UpToDate"
 
 
 def test_the_trees_do_not_mix(mock: tuple[MockPcs, str]) -> None:
@@ -185,6 +184,8 @@ def test_pcs_mock_program_then_fetch_then_verify_a_tdx_quote(tmp_path: Path, ver
     verdict = json.loads(text)
     assert (verdict["tee"], verdict["quote_version"], verdict["status"]) == ("TDX", version, "UpToDate")
     assert verdict["tdx_module_status"] == "UpToDate" and verdict["pck"]["fmspc"] == "90c06f000000"
+    fetched = Collateral.from_json(out.read_text())
+    assert qvl_verify(quote_file.read_bytes(), fetched, datetime.fromisoformat(at), pki.root).status == "UpToDate"
 
 
 REAL = Path(__file__).parent / "data" / "pcs"
