@@ -92,7 +92,7 @@ def retry_after(response: HttpResponse, now: float) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:  # HTTP dates are GMT; a zone-less one is read as such
+    if when.tzinfo is None:  # HTTP dates say GMT; one without a zone is not an HTTP date
         return None
     return max(0.0, when.timestamp() - now)
 
