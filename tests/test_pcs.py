@@ -15,9 +15,10 @@ from servers import ServerThread
 from sgxra.errors import MalformedMessage, ServiceError, ServiceNotFound, ServiceUnavailable
 from sgxra.pcs import INTEL_PCS_V4, CollateralCache, CollateralKey, PcsClient, PcsSettings
 from sgxra.pcs.mock import Evaluations, MockPcs, create_app
+from sgxra.pcs.verifier import DcapQuoteVerifier
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
-from sgxra.verify.dcap import verify_dcap_quote
-from sgxra.wire.collateral import TcbInfo, TcbStatus, signed_member
+from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
+from sgxra.wire.collateral import Collateral, TcbInfo, TcbStatus, signed_member
 
 KEY = CollateralKey(DEFAULT_FMSPC, "processor")
 
@@ -184,3 +185,18 @@ def test_mock_refuses_unreadable_evaluation_choices() -> None:
                               ("tcbEvaluationDataNumber=16", 404), ("update=early", 200)):
             answer = httpx.get(f"{server.url}/sgx/certification/v4/qe/identity?{query}")
             assert answer.status_code == status, query
+
+
+def test_service_provider_verifier_asks_for_its_evaluation_data_set() -> None:
+    asked: list[CollateralKey] = []
+
+    def source(key: CollateralKey) -> Collateral:
+        asked.append(key)
+        PKI.now = NOW
+        return PKI.collateral(spec())
+
+    verifier = DcapQuoteVerifier(source, clock=lambda: NOW, verifier=DcapVerifier(PKI.root), update="early")
+    assert verifier.verify_quote(quote()).status == "UpToDate"
+    assert asked == [CollateralKey(DEFAULT_FMSPC, "processor", "SGX", "early")]
+    with pytest.raises(ValueError, match="u32"):
+        DcapQuoteVerifier(source, clock=lambda: NOW, tcb_evaluation_data_number=-1)
