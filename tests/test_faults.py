@@ -122,7 +122,7 @@ def test_redis_killed_mid_session_then_back(ias: tuple[UvicornThread, MockIas], 
 
 async def dcap_sp(cache: CollateralCache) -> tuple[TcpLineServer, int]:
     """An SP accepting ECDSA quotes, its collateral from ``cache``."""
-    verifier = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=NOW), clock=lambda: NOW,
+    verifier = DcapQuoteVerifier(lambda key: cache.get(key, now=NOW), clock=lambda: NOW,
                                  verifier=DcapVerifier(DCAP_PKI.root))
     service = AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET),
                                  MemoryStore(), ecdsa=verifier)
@@ -136,7 +136,7 @@ def test_pcs_faults_with_ecdsa_quotes(tmp_path: Path) -> None:
     with UvicornThread(create_app(mock)) as pcs_server, LoopThread() as loop:
         pcs = PcsClient(PcsSettings(base_url=pcs_server.url + "/sgx/certification/v4", retries=1, backoff=0.01,
                                     timeout=0.5))
-        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral, refresh_margin=timedelta(0))
+        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch, refresh_margin=timedelta(0))
 
         server, port = loop.run(dcap_sp(cache))
         ecdsa = lambda: ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC))  # noqa: E731
@@ -158,7 +158,7 @@ def test_pcs_serving_collateral_under_another_root(tmp_path: Path) -> None:
     mock = MockPcs(SimIntelPki(NOW), {DEFAULT_FMSPC: dcap_spec()}, lambda: NOW)  # not the PKI the quote's PCK is from
     with UvicornThread(create_app(mock)) as pcs_server, LoopThread() as loop:
         pcs = PcsClient(PcsSettings(base_url=pcs_server.url + "/sgx/certification/v4", retries=0, timeout=2))
-        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral)
+        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch)
 
         server, port = loop.run(dcap_sp(cache))
         verdict = attest(port, ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC)))

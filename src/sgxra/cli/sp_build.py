@@ -109,8 +109,8 @@ def build(settings: SpSettings) -> Built:
     if settings.pccs_url:
         pcs = PcsClient(PcsSettings(base_url=settings.pccs_url))
         Path(settings.collateral_cache).parent.mkdir(parents=True, exist_ok=True)
-        cache = CollateralCache(settings.collateral_cache, pcs.fetch_collateral)
-        ecdsa = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=now()), clock=now,
+        cache = CollateralCache(settings.collateral_cache, pcs.fetch)
+        ecdsa = DcapQuoteVerifier(lambda key: cache.get(key, now=now()), clock=now,
                                   verifier=DcapVerifier(_certificate(settings.dcap_root)))
     if epid is None and ecdsa is None:
         raise SettingsError("no verifier: configure IAS subscription keys (EPID) or a PCCS URL (DCAP), or both")
