@@ -44,6 +44,7 @@ from sgxra.verify.pki import (
     find_crl_issuer,
     load_crl,
     load_pem_chain,
+    outside,
     verify_chain,
     verify_tcb_signer,
 )
@@ -149,11 +150,9 @@ def _raw_point_key(raw: bytes) -> ec.EllipticCurvePublicKey:
 
 
 def _dated(what: str, issue: datetime, next_update: datetime, at: datetime) -> None:
-    if not issue <= at <= next_update:
-        raise CollateralExpired(
-            f"{what} expired or not yet valid at {at.isoformat()}: issued {issue.isoformat()}, "
-            f"next update {next_update.isoformat()}"
-        )
+    problem = outside(what, at, issue, next_update)
+    if problem:
+        raise CollateralExpired(f"{problem} (issueDate .. nextUpdate)")
 
 
 def verify_collateral(

@@ -75,11 +75,22 @@ def _name(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or f"serial {cert.serial_number:x}"
 
 
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def outside(what: str, at: datetime, start: datetime, end: datetime) -> str | None:
+    """None when ``start <= at <= end`` (both ends valid, as Intel's QVL), else what is wrong, naming the window."""
+    if start <= at <= end:
+        return None
+    return f"{what} is {'expired' if at > end else 'not yet valid'} at {iso(at)}: valid {iso(start)} .. {iso(end)}"
+
+
 def check_validity(cert: x509.Certificate, at: datetime) -> None:
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise CertificateExpired(
-            f"certificate expired or not yet valid at {at.isoformat()}: {_name(cert)} is valid "
-            f"{cert.not_valid_before_utc.isoformat()} .. {cert.not_valid_after_utc.isoformat()}"
+            f"certificate expired or not yet valid at {iso(at)}: {_name(cert)} is valid "
+            f"{iso(cert.not_valid_before_utc)} .. {iso(cert.not_valid_after_utc)}"
         )
 
 
@@ -287,11 +298,9 @@ def check_crl_current(crl: x509.CertificateRevocationList, *, at: datetime, what
     next_update = crl.next_update_utc
     if next_update is None:
         raise CollateralExpired(f"{what} has no nextUpdate")
-    if not crl.last_update_utc <= at <= next_update:
-        raise CollateralExpired(
-            f"{what} expired or not yet valid at {at.isoformat()}: valid "
-            f"{crl.last_update_utc.isoformat()} .. {next_update.isoformat()}"
-        )
+    problem = outside(what, at, crl.last_update_utc, next_update)
+    if problem:
+        raise CollateralExpired(problem)
 
 
 def check_not_revoked(cert: x509.Certificate, crl: x509.CertificateRevocationList, what: str) -> None:

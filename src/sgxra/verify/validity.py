@@ -13,14 +13,10 @@ from datetime import datetime
 from cryptography import x509
 
 from sgxra.errors import SgxRaError
-from sgxra.verify.pki import load_crl, load_pem_chain
+from sgxra.verify.pki import common_name, iso, load_crl, load_pem_chain
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo
 
 Item = tuple[str, datetime, datetime]
-
-
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _crl_item(name: str, data: bytes) -> Item:
@@ -30,7 +26,8 @@ def _crl_item(name: str, data: bytes) -> Item:
 
 def _cert_items(name: str, pem: bytes) -> Iterator[Item]:
     for cert in load_pem_chain(pem, name):
-        yield f"{name} certificate {cert.subject.rfc4514_string()}", cert.not_valid_before_utc, cert.not_valid_after_utc
+        label = common_name(cert) or cert.subject.rfc4514_string()
+        yield f"{name} certificate {label!r}", cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
 def collateral_items(collateral: Collateral, pck_chain_pem: bytes = b"") -> list[Item]:
@@ -62,7 +59,7 @@ def validity_advice(collateral: Collateral, pck_chain_pem: bytes = b"") -> str:
     start = max(items, key=lambda item: item[1])
     end = min(items, key=lambda item: item[2])
     if start[1] > end[2]:
-        return (f"The collateral's items have no common window ({start[0]} starts {_iso(start[1])}, after "
-                f"{end[0]} ends {_iso(end[2])}): refresh the collateral")
-    return (f"The collateral set is valid {_iso(start[1])} .. {_iso(end[2])} (every item's window intersected; "
+        return (f"The collateral's items have no common window ({start[0]} starts {iso(start[1])}, after "
+                f"{end[0]} ends {iso(end[2])}): refresh the collateral")
+    return (f"The collateral set is valid {iso(start[1])} .. {iso(end[2])} (every item's window intersected; "
             f"it ends with the {end[0]}): verify at a time inside it (--at), or refresh the collateral")
