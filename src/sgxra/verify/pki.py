@@ -33,9 +33,11 @@ MAX_CRL_SIZE = 4 * 1024 * 1024
 MAX_CHAIN_LENGTH = 8
 TCB_SIGNING_CN = "Intel SGX TCB Signing"
 PCK_LEAF_CN_PHRASE = "SGX PCK Certificate"
-# What OpenSSL's PEM reader (Intel's QVL) takes: printable ASCII, and tab, CR, LF as whitespace.
-# A vertical tab or form feed in place of a newline is refused by Intel, though pyca would take it.
-_PEM_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+# Inside a PEM block OpenSSL (so Intel's QVL) strips control bytes and spaces from the end of each line,
+# then decodes base64 skipping only space, tab and CR; pyca is looser (it takes a vertical tab or form
+# feed in place of a newline, which Intel refuses). Lines outside blocks are skipped by both.
+_PEM_DATA_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r"
+_LINE_END_STRIPPED = bytes(range(0x21))
 
 
 def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
@@ -43,10 +45,7 @@ def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Cer
     if len(pem) > MAX_CHAIN_PEM:
         raise MalformedMessage(what, "<pem>", 0, f"{len(pem)} bytes exceeds {MAX_CHAIN_PEM}")
     pem = pem.rstrip(b"\x00")  # a quote's certification data may end as a C string
-    stray = pem.translate(None, _PEM_BYTES)
-    if stray:
-        offset = pem.index(stray[:1])
-        raise MalformedMessage(what, "<pem>", offset, f"byte 0x{stray[0]:02x} is not allowed in PEM text")
+    _check_pem_lines(pem, what)
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
@@ -54,6 +53,22 @@ def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Cer
     if len(certs) > MAX_CHAIN_LENGTH:
         raise MalformedMessage(what, "<pem>", 0, f"{len(certs)} certificates exceeds {MAX_CHAIN_LENGTH}")
     return certs
+
+
+def _check_pem_lines(pem: bytes, what: str) -> None:
+    """Refuse what OpenSSL's PEM reader refuses: a boundary (BEGIN, END) line with more on it, or a
+    byte inside BEGIN .. END other than those in ``_PEM_DATA_BYTES``."""
+    inside, offset = False, 0
+    for line in pem.split(b"\n"):
+        text = line.rstrip(_LINE_END_STRIPPED)
+        if b"-----" in text:
+            if not (text.startswith((b"-----BEGIN ", b"-----END ")) and text.endswith(b"-----")):
+                raise MalformedMessage(what, "<pem>", offset, "a PEM boundary line carries more than its label")
+            inside = text.startswith(b"-----BEGIN ")
+        elif inside and (stray := text.translate(None, _PEM_DATA_BYTES)):
+            at = offset + text.index(stray[:1])
+            raise MalformedMessage(what, "<pem>", at, f"byte 0x{stray[0]:02x} inside a PEM block (OpenSSL refuses it)")
+        offset += len(line) + 1
 
 
 def load_pem_certificate(pem: bytes, what: str) -> x509.Certificate:
