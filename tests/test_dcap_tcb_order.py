@@ -23,8 +23,9 @@ from dcap_env import NOW, PKI, QE, level, quote, spec
 from sgxra.errors import MalformedMessage, VerificationError
 from sgxra.sim.dcap_pki import SIM_QE_MRSIGNER, SIM_QE_PROD_ID, SimQeLevel, SimTcbLevel, pem, raw_signature
 from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS
+from sgxra.verify import tcb
 from sgxra.verify.dcap import DcapVerdict, verify_dcap_quote
-from sgxra.wire.collateral import Collateral, TcbStatus
+from sgxra.wire.collateral import Collateral, TcbInfo, TcbStatus
 from sgxra.wire.dcap_quote import (
     ATT_KEY_TYPE_ECDSA_P256,
     BODY_TYPE_TD10,
@@ -228,3 +229,19 @@ def test_tdx_levels_equal_in_sgx_part_are_ordered_by_tdx_components() -> None:
     raw = _tdx_quote(_td_report(_svn(5, 3, 3), None))
     verdict = _verify(_tdx_collateral(TDX_LEVELS[::-1]), raw)
     assert verdict.status is S.OutOfDate and "INTEL-SA-01192" in verdict.advisory_ids
+
+
+def test_module_identity_ids_are_hex_and_case_insensitive_as_intel_matches_them() -> None:
+    info = TcbInfo.parse(_tdx_collateral().tcb_info)
+    renamed = dataclasses.replace(info, tdx_module_identities=(
+        dataclasses.replace(info.tdx_module_identities[0], id="tdx_0a"),))
+    assert tcb.find_module_identity(renamed, 10).id == "tdx_0a"
+    with pytest.raises(VerificationError, match="TDX_10"):
+        tcb.find_module_identity(renamed, 16)
+
+
+@pytest.mark.parametrize(("tcb_id", "module"), [("SGX", MODULE), ("TDX", None)])
+def test_tdx_module_belongs_to_tdx_tcb_info_only(tcb_id: str, module: dict[str, str] | None) -> None:
+    extra: dict[str, Any] = {"id": tcb_id} | ({"tdxModule": module} if module else {})
+    with pytest.raises(MalformedMessage, match="tdxModule"):
+        _verify(PKI.collateral(spec(extra={"tcb_info": extra})))
