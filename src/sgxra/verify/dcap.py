@@ -4,11 +4,19 @@ No network: collateral is an input, time is a parameter. The order follows
 Intel's quote verification library: collateral (root CA CRL, issuer chains,
 signatures, dates), the PCK chain and its revocation, the QE report signed by
 the PCK key, the QE report's binding of the attestation key, the quote's
-signature by that key, the QE identity, then the TCB level.
+signature by that key, the QE identity, then the TCB level. Where a rule is
+unclear, Intel's QVL is the judge.
 
-``DcapVerifier`` can remember collateral and PCK chains it has verified: a
-result is reused only while the verification time stays inside the window
-in which every certificate, CRL and signed JSON it depended on is valid.
+Every certificate must hold its role, not merely chain to the root: TCB info
+and QE identity are signed only by Intel's TCB signing certificate (issued
+directly by the root); the PCK CRL comes from the PCK CA that the PCK
+certificate names, found in its issuer chain by name and signature (sources
+differ in what that chain holds); the root CA CRL comes from the root.
+
+``DcapVerifier`` can remember collateral and PCK chains it has verified, keyed
+on their content: a result is reused only while the verification time stays
+inside the window in which every certificate, CRL and signed JSON it depended
+on is valid.
 """
 
 from __future__ import annotations
