@@ -88,13 +88,15 @@ def test_relaunch_statuses_are_never_a_level_status_in_collateral() -> None:
         _verify(PKI.collateral(spec(level(S.TDRelaunchAdvised))))
 
 
-QE_STATUSES = [s for s in TcbStatus if not s.value.startswith("TDRelaunch")]
-# Intel: UpToDate leaves the platform's status; Revoked makes it Revoked; every other QE status counts as OutOfDate.
+# Intel reads five statuses in a QE identity level: UpToDate leaves the platform's status, Revoked makes it
+# Revoked, the other three count as OutOfDate. SWHardeningNeeded and ConfigurationAndSWHardeningNeeded make
+# the identity invalid (STATUS_SGX_ENCLAVE_IDENTITY_INVALID), as Intel's QVL judged them on simulated collateral.
+QE_READ = [S.UpToDate, S.ConfigurationNeeded, S.OutOfDate, S.OutOfDateConfigurationNeeded, S.Revoked]
 EXPECTED_WITH_CONFIGURATION_NEEDED = {S.UpToDate: S.ConfigurationNeeded, S.Revoked: S.Revoked}
 EXPECTED_WITH_UP_TO_DATE = {S.UpToDate: S.UpToDate, S.Revoked: S.Revoked}
 
 
-@pytest.mark.parametrize("qe_status", QE_STATUSES)
+@pytest.mark.parametrize("qe_status", QE_READ)
 def test_every_qe_identity_status_converges_as_intel_does(qe_status: TcbStatus) -> None:
     qe_levels = (SimQeLevel(8, qe_status, ("INTEL-SA-00999",)),)
     with_config = _verify(PKI.collateral(spec(level(S.ConfigurationNeeded), qe_levels=qe_levels)))
@@ -102,6 +104,12 @@ def test_every_qe_identity_status_converges_as_intel_does(qe_status: TcbStatus) 
     assert with_config.status is EXPECTED_WITH_CONFIGURATION_NEEDED.get(qe_status, S.OutOfDateConfigurationNeeded)
     up_to_date = _verify(PKI.collateral(spec(level(S.UpToDate), qe_levels=qe_levels)))
     assert up_to_date.status is EXPECTED_WITH_UP_TO_DATE.get(qe_status, S.OutOfDate)
+
+
+@pytest.mark.parametrize("qe_status", [S.SWHardeningNeeded, S.ConfigurationAndSWHardeningNeeded])
+def test_qe_identity_statuses_intel_does_not_read_are_refused(qe_status: TcbStatus) -> None:
+    with pytest.raises(MalformedMessage, match=f"{qe_status.value} is not a valid status"):
+        _verify(PKI.collateral(spec(qe_levels=(SimQeLevel(8, qe_status),))))
 
 
 def test_qe_identity_levels_keep_their_json_order() -> None:
@@ -245,3 +253,12 @@ def test_tdx_module_belongs_to_tdx_tcb_info_only(tcb_id: str, module: dict[str, 
     extra: dict[str, Any] = {"id": tcb_id} | ({"tdxModule": module} if module else {})
     with pytest.raises(MalformedMessage, match="tdxModule"):
         _verify(PKI.collateral(spec(extra={"tcb_info": extra})))
+
+
+@pytest.mark.parametrize("status", [S.ConfigurationNeeded, S.SWHardeningNeeded, S.OutOfDateConfigurationNeeded])
+def test_a_module_level_status_intel_does_not_recognize_is_refused(status: TcbStatus) -> None:
+    identities = [MODULE | {"id": "TDX_03", "tcbLevels": _module_levels((3, status))}]
+    extra = {"tcb_info": {"id": "TDX", "tdxModule": MODULE, "tdxModuleIdentities": identities,
+                          "tcbLevels": TDX_LEVELS}, "qe_identity": {"id": "TD_QE"}}
+    with pytest.raises(VerificationError, match=f"TDX module TDX_03 TCB status {status.value} is not recognized"):
+        _verify(PKI.collateral(spec(extra=extra)), _tdx_quote(_td_report(ON_OLD_MODULE, None)))

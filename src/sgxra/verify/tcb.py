@@ -94,7 +94,12 @@ def match_tdx_module(tcb_info: TcbInfo, td_report: TdReport) -> ModuleTcbLevel |
     # Intel compares SEAM attributes unmasked and requires them zero.
     if any(td_report.seam_attributes) or td_report.seam_attributes != identity.attributes:
         raise VerificationError("TDX module attributes (SEAMATTRIBUTES) are not zero or do not match the TCB info")
-    return None if version == 0 else match_module_level(identity.tcb_levels, module_svn, f"TDX module {identity.id}")
+    if version == 0:
+        return None
+    level = match_module_level(identity.tcb_levels, module_svn, f"TDX module {identity.id}")
+    if level.status not in (S.UpToDate, S.OutOfDate, S.Revoked):  # Intel: an unrecognized module status
+        raise VerificationError(f"TDX module {identity.id} TCB status {level.status.value} is not recognized")
+    return level
 
 
 def masked_equal(value: bytes, expected: bytes, mask: bytes) -> bool:

@@ -171,7 +171,8 @@ class QeIdentity:
         version = j.integer("version")
         if version != 2:
             raise j.error("version", f"unsupported QE identity version {version}")
-        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]")) for i, level in enumerate(j.items("tcbLevels")))
+        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]"), _QE_STATUSES)
+                       for i, level in enumerate(j.items("tcbLevels")))
         if not levels:
             raise j.error("tcbLevels", "is empty")
         return cls(
@@ -195,6 +196,11 @@ def _status_of(level: dict[str, Any], j: JsonObject, where: str) -> TcbStatus:
 
 
 _STATUSES = {s.value: s for s in TcbStatus if not s.value.startswith("TDRelaunch")}
+# The statuses Intel's QVL reads in a QE identity level (it calls the identity invalid for any other).
+_QE_STATUSES = frozenset({
+    TcbStatus.UpToDate, TcbStatus.ConfigurationNeeded, TcbStatus.OutOfDate, TcbStatus.OutOfDateConfigurationNeeded,
+    TcbStatus.Revoked,
+})
 
 
 def _ordered(j: JsonObject, tcb_id: str, levels: list[TcbLevel]) -> tuple[TcbLevel, ...]:
@@ -255,8 +261,11 @@ def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
     return svns
 
 
-def _module_level(j: JsonObject) -> ModuleTcbLevel:
-    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), _status(j), _advisories(j))
+def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) -> ModuleTcbLevel:
+    status = _status(j)
+    if allowed is not None and status not in allowed:
+        raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j))
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
