@@ -18,6 +18,7 @@ from sgxra.sim.dcap_pki import SimQeLevel, SimTcbLevel, pem, raw_signature
 from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, TcbStatus
+from test_dcap_tcb_order import ON_OLD_MODULE, TDX_LEVELS, _svn, _td_report, _tdx_collateral, _tdx_quote
 
 intel_qvl = pytest.importorskip("intel_qvl", reason="Intel's QVL test helper (tests/intel_qvl.py) is not here")
 
@@ -77,6 +78,16 @@ CASES: dict[str, tuple[Callable[[], bytes], Callable[[], Collateral], str]] = {
     "root-crl-by-a-ca": (quote, lambda: dataclasses.replace(PKI.collateral(spec()), root_ca_crl=PKI.crl(
         PKI.root, PKI.ca_keys["processor"], [], NOW, timedelta(days=30))), REJECTED),
 }
+TDX_CASES: dict[str, tuple[bytes | None, list[int], str]] = {  # TEE_TCB_SVN2, order of TDX_LEVELS, verdict
+    "tdx-relaunch-advised": (_svn(5, 3, 4), [0, 1, 2], S.TDRelaunchAdvised.value),
+    "tdx-relaunch-svn2-version-0": (_svn(5, 0, 4), [2, 0, 1], S.TDRelaunchAdvised.value),
+    "tdx-relaunch-not-helping": (_svn(3, 3, 4), [1, 2, 0], S.OutOfDate.value),
+    "tdx-relaunch-old-microcode": (_svn(5, 3, 3), [0, 1, 2], S.OutOfDate.value),
+    "tdx-td10-reversed": (None, [2, 1, 0], S.OutOfDate.value),
+}
+for _name, (_svn2, _order, _expected) in TDX_CASES.items():
+    CASES[_name] = (lambda svn2=_svn2: _tdx_quote(_td_report(ON_OLD_MODULE, svn2)),
+                    lambda order=_order: _tdx_collateral([TDX_LEVELS[i] for i in order]), _expected)
 QE_EXPECTED = {S.UpToDate: S.ConfigurationNeeded.value, S.Revoked: S.Revoked.value,
                S.SWHardeningNeeded: REJECTED, S.ConfigurationAndSWHardeningNeeded: REJECTED}
 for _status in [s for s in S if not s.value.startswith("TDRelaunch")]:
