@@ -152,3 +152,21 @@ def test_real_collateral_with_the_whole_pck_chain_as_crl_issuer_chain(vectors: P
     verdict = verify_dcap_quote(raw, Collateral.from_json(json.dumps(data)), at=REAL_AT)
     assert verdict.status is TcbStatus.ConfigurationAndSWHardeningNeeded
     assert verdict.advisory_ids == ("INTEL-SA-00289", "INTEL-SA-00615")
+
+
+def test_an_impostor_of_the_crl_issuer_does_not_hide_the_genuine_one() -> None:
+    # An expired certificate with the PCK CA's name and key, listed first: its path fails, so the genuine
+    # PCK CA after it is used; alone, it is refused.
+    ca, key = PKI.cas["processor"], PKI.ca_keys["processor"]
+    impostor = (
+        x509.CertificateBuilder().subject_name(ca.subject).issuer_name(ca.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(NOW - timedelta(days=30))
+        .not_valid_after(NOW - timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    honest = PKI.collateral(spec())
+    both = dataclasses.replace(honest, pck_crl_issuer_chain=pem(impostor, ca, PKI.root))
+    assert _verify(both) is TcbStatus.UpToDate
+    with pytest.raises(CertificateChainError, match="expired"):
+        _verify(dataclasses.replace(honest, pck_crl_issuer_chain=pem(impostor, PKI.root)))

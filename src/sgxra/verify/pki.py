@@ -260,14 +260,22 @@ def find_crl_issuer(
 ) -> tuple[x509.Certificate, list[x509.Certificate]]:
     """The CA in ``pool`` that issued ``crl``, found by the CRL's issuer name and signature, not by
     position (some sources send the whole PCK chain), and its path to ``root``, checked."""
+    failure: CertificateChainError | None = None
     for cert in pool:
         if cert == root or cert.subject != crl.issuer:
             continue
         key = cert.public_key()
-        if isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) and crl.is_signature_valid(key):
-            path = _path_to(root, cert, pool)
+        if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
+            continue
+        path = _path_to(root, cert, pool)
+        try:
             verify_chain(path, root, at=at, leaf_usage="crl_sign", memo=memo)
-            return cert, path
+        except CertificateChainError as e:  # another certificate of that name and key may chain (first reason kept)
+            failure = failure or e
+            continue
+        return cert, path
+    if failure is not None:
+        raise failure
     raise SignatureInvalid(f"{what}: no certificate in its issuer chain is named {crl.issuer.rfc4514_string()} "
                            "and signed it")
 
