@@ -27,7 +27,7 @@ def verify(collateral: Collateral, raw: bytes | None = None) -> object:
     return verify_dcap_quote(raw or quote(), collateral, at=NOW, root=PKI.root)
 
 
-@pytest.mark.parametrize("status", list(TcbStatus))
+@pytest.mark.parametrize("status", [s for s in TcbStatus if not s.value.startswith("TDRelaunch")])
 def test_each_tcb_status(status: TcbStatus) -> None:
     collateral = PKI.collateral(spec(level(TcbStatus.UpToDate, components=HIGHER), level(status, "INTEL-SA-00001")))
     verdict = verify_dcap_quote(quote(), collateral, at=NOW, root=PKI.root)

@@ -36,6 +36,9 @@ class TcbStatus(enum.Enum):
     OutOfDate = "OutOfDate"
     OutOfDateConfigurationNeeded = "OutOfDateConfigurationNeeded"
     Revoked = "Revoked"
+    # Verdicts only (Intel's QVL derives them for TDX); never a level's status in collateral.
+    TDRelaunchAdvised = "TDRelaunchAdvised"
+    TDRelaunchAdvisedConfigurationNeeded = "TDRelaunchAdvisedConfigurationNeeded"
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class TcbInfo:
     pce_id: bytes
     tcb_type: int
     tcb_evaluation_data_number: int
-    tcb_levels: tuple[TcbLevel, ...]
+    tcb_levels: tuple[TcbLevel, ...]  # highest first, as Intel orders them (never the JSON order)
     tdx_module: TdxModuleIdentity | None
     tdx_module_identities: tuple[TdxModuleIdentity, ...]
 
@@ -129,13 +132,16 @@ class TcbInfo:
         tcb_id = j.text("id") if version == 3 else "SGX"
         if tcb_id not in ("SGX", "TDX"):
             raise j.error("id", f"unknown TCB info id {tcb_id!r}")
-        levels = tuple(_tcb_level(j, level, i, version) for i, level in enumerate(j.items("tcbLevels")))
-        if not levels:
-            raise j.error("tcbLevels", "is empty")
+        tcb_type = j.integer("tcbType")
+        if tcb_type != 0:
+            raise j.error("tcbType", f"TCB type {tcb_type} is not supported (Intel supports type 0 only)")
+        levels = _ordered(j, tcb_id, [_tcb_level(j, level, i, version) for i, level in enumerate(j.items("tcbLevels"))])
         module = j.obj.get("tdxModule")
+        if (module is None) == (tcb_id == "TDX") or (tcb_id == "SGX" and "tdxModuleIdentities" in j.obj):
+            raise j.error("tdxModule", f"a {tcb_id} TCB info {'lacks' if module is None else 'may not carry'} it")
         return cls(
             id=tcb_id, version=version, issue_date=j.time("issueDate"), next_update=j.time("nextUpdate"),
-            fmspc=j.hexbytes("fmspc", 6), pce_id=j.hexbytes("pceId", 2), tcb_type=j.integer("tcbType"),
+            fmspc=j.hexbytes("fmspc", 6), pce_id=j.hexbytes("pceId", 2), tcb_type=tcb_type,
             tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
             tdx_module=_module(j.sub(module, "tdxModule"), "") if module is not None else None,
             tdx_module_identities=tuple(
@@ -165,7 +171,8 @@ class QeIdentity:
         version = j.integer("version")
         if version != 2:
             raise j.error("version", f"unsupported QE identity version {version}")
-        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]")) for i, level in enumerate(j.items("tcbLevels")))
+        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]"), _QE_STATUSES)
+                       for i, level in enumerate(j.items("tcbLevels")))
         if not levels:
             raise j.error("tcbLevels", "is empty")
         return cls(
@@ -188,7 +195,27 @@ def _status_of(level: dict[str, Any], j: JsonObject, where: str) -> TcbStatus:
         raise j.error(f"{where}tcbStatus", f"unknown or missing TCB status {level.get('tcbStatus')!r}") from None
 
 
-_STATUSES = {s.value: s for s in TcbStatus}
+_STATUSES = {s.value: s for s in TcbStatus if not s.value.startswith("TDRelaunch")}
+# The statuses Intel's QVL reads in a QE identity level (it calls the identity invalid for any other).
+_QE_STATUSES = frozenset({
+    TcbStatus.UpToDate, TcbStatus.ConfigurationNeeded, TcbStatus.OutOfDate, TcbStatus.OutOfDateConfigurationNeeded,
+    TcbStatus.Revoked,
+})
+
+
+def _ordered(j: JsonObject, tcb_id: str, levels: list[TcbLevel]) -> tuple[TcbLevel, ...]:
+    """Levels highest first, as Intel's QVL keeps them (a set ordered by SGX component SVNs, then
+    PCESVN, then for TDX the TDX component SVNs); two levels equal under that order are refused, as Intel does."""
+    def key(level: TcbLevel) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
+        return level.sgx_components, level.pcesvn, (level.tdx_components or ()) if tcb_id == "TDX" else ()
+
+    if not levels:
+        raise j.error("tcbLevels", "is empty")
+    ordered = sorted(levels, key=key, reverse=True)
+    for higher, lower in zip(ordered, ordered[1:], strict=False):
+        if key(higher) == key(lower):
+            raise j.error("tcbLevels", f"duplicated TCB level (SVNs {list(key(lower)[0])}, PCESVN {lower.pcesvn})")
+    return tuple(ordered)
 
 
 def _advisories(j: JsonObject) -> tuple[str, ...]:
@@ -234,8 +261,11 @@ def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
     return svns
 
 
-def _module_level(j: JsonObject) -> ModuleTcbLevel:
-    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), _status(j), _advisories(j))
+def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) -> ModuleTcbLevel:
+    status = _status(j)
+    if allowed is not None and status not in allowed:
+        raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j))
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
