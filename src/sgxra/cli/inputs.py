@@ -29,11 +29,11 @@ import base64
 import binascii
 import re
 import string
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-import click
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
@@ -52,7 +52,7 @@ _BASE64 = re.compile(rb"\A[A-Za-z0-9+/]*={0,2}\Z|\A[A-Za-z0-9_-]*={0,2}\Z")
 def read_input(arg: str, what: str, *, json: bool = False) -> bytes:
     """The bytes ``arg`` stands for (see the module's rule); ``json`` lets JSON text through as it is."""
     if arg == "-":
-        data, where = _bounded(click.get_binary_stream("stdin"), "<stdin>"), "<stdin>"
+        data, where = _bounded(sys.stdin.buffer, "<stdin>"), "<stdin>"
     elif arg.startswith("@") or _is_file(arg):
         path = Path(arg[1:] if arg.startswith("@") else arg)
         with path.open("rb") as f:
