@@ -12,7 +12,7 @@ import click
 
 from sgxra.cli.describe import to_json_value
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import INPUT_HELP, parse_time, read_input
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_input
 from sgxra.errors import SgxRaError
 from sgxra.verify.dcap import DcapVerdict, pck_fmspc_and_ca, verify_dcap_quote
 from sgxra.verify.pki import load_pem_certificate
@@ -58,7 +58,7 @@ def verify_quote_cmd(quote_arg: str, collateral_file: Path, at_text: str | None,
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
-        verdict = verify_dcap_quote(read_input(quote_arg, "quote"), Collateral.from_json(collateral_file.read_bytes()),
+        verdict = verify_dcap_quote(read_input(quote_arg, "quote", QUOTE), Collateral.from_json(collateral_file.read_bytes()),
                                     at=at, root=root)
     except (SgxRaError, OSError, ValueError) as e:
         _fail(e)
@@ -96,7 +96,7 @@ def collateral_fetch_cmd(quote_arg: str, pccs: str | None, root_ca_crl_url: str 
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
 
     try:
-        fmspc, ca = pck_fmspc_and_ca(DcapQuote.parse(read_input(quote_arg, "quote")))
+        fmspc, ca = pck_fmspc_and_ca(DcapQuote.parse(read_input(quote_arg, "quote", QUOTE)))
         settings = PcsSettings(base_url=pccs or INTEL_PCS_V4, root_ca_crl_url=root_ca_crl_url, api_key=api_key)
         with PcsClient(settings) as pcs:
             collateral = pcs.fetch_collateral(fmspc, ca)

@@ -7,6 +7,7 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
+from sgxra.cli.inputs import QUOTE, Shape
 from sgxra.errors import MalformedMessage
 from sgxra.wire import (
     EpidQuote,
@@ -129,6 +130,18 @@ DESCRIBERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
     "quote": _quote,
     "report-body": _report_body,
     "pib": _pib,
+}
+
+
+# What each kind looks like, so that its base64 is told from mistyped hex (see cli.inputs).
+SHAPES: dict[str, Shape] = {
+    "msg0msg1": Shape("msg0||msg1 (72 bytes)", lambda b: len(b) == 72),
+    "msg2": Shape("msg2 (at least 168 bytes)", lambda b: len(b) >= 168),
+    "msg3": Shape("msg3 (at least 336 bytes)", lambda b: len(b) >= 336),
+    "msg4": Shape("msg4 (105 bytes)", lambda b: len(b) == 4 + PIB_SIZE),
+    "quote": QUOTE,
+    "report-body": Shape("a report body (384 bytes)", lambda b: len(b) == 384),
+    "pib": Shape("a platform info blob (101 bytes, or 105 as a TLV)", lambda b: len(b) in (PIB_SIZE, PIB_SIZE + 4)),
 }
 
 

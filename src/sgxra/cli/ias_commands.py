@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import INPUT_HELP, parse_time, read_chain, read_input
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, REPORT, SIGNATURE, parse_time, read_chain, read_input
 from sgxra.errors import CertificateChainError, SgxRaError
 from sgxra.verify.ias import verify_report
 from sgxra.verify.pki import load_pem_certificate
@@ -45,10 +45,10 @@ def verify_report_cmd(
             )
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         report = verify_report(
-            read_input(body_arg, "report body", json=True), read_input(signature_arg, "signature"),
+            read_input(body_arg, "report body", REPORT), read_input(signature_arg, "signature", SIGNATURE),
             chain=read_chain(chain_file), at=at,
             root=load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None,
-            api_version=api_version, nonce=nonce, quote=read_input(quote_arg, "quote") if quote_arg else None,
+            api_version=api_version, nonce=nonce, quote=read_input(quote_arg, "quote", QUOTE) if quote_arg else None,
             max_age=timedelta(seconds=max_age) if max_age is not None else None,
         )
     except SgxRaError as e:

@@ -15,12 +15,14 @@ what, decided from the bytes alone:
 2. other input is text: with whitespace removed, text starting ``0x`` must be
    hex, and text made only of hex digits is hex;
 3. any other text must be base64 (standard or URL-safe alphabet, padded to a
-   multiple of 4 characters).
+   multiple of 4 characters) of what the command expects (its ``Shape``: a
+   quote starts with its version, 1 to 5, then 00; a message has its size).
 
 Text that fits none of these is an error naming the first character that is
-not hex, never read as raw bytes. Text of hex digits only that was meant as
-base64 is read as hex; a quote's base64 never is (it starts ``AwA``, ``BAA``
-or ``BQA``).
+not hex, never read as raw bytes: hex with a typo is often valid base64, and
+the shape check is what refuses it. Text of hex digits only that was meant as
+base64 is read as hex; a quote's base64 never is (it starts ``AQA``, ``AgA``,
+``AwA``, ``BAA`` or ``BQA``).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import binascii
 import re
 import string
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from cryptography import x509
 
@@ -49,23 +52,37 @@ _NOT_HEX = re.compile(rb"[^0-9a-fA-F\s]")
 _BASE64 = re.compile(rb"\A[A-Za-z0-9+/]*={0,2}\Z|\A[A-Za-z0-9_-]*={0,2}\Z")
 
 
-def read_input(arg: str, what: str, *, json: bool = False) -> bytes:
-    """The bytes ``arg`` stands for (see the module's rule); ``json`` lets JSON text through as it is."""
+class Shape(NamedTuple):
+    """What a command expects, to tell its base64 from mistyped hex; ``text``: it may be read as it is."""
+
+    name: str
+    fits: Callable[[bytes], bool]
+    text: bool = False
+
+
+QUOTE = Shape("a quote (version 1 to 5)", lambda b: len(b) >= 2 and 1 <= b[0] <= 5 and b[1] == 0)
+REPORT = Shape("an IAS report (JSON)", lambda b: b.lstrip()[:1] == b"{", text=True)
+SIGNATURE = Shape("an RSA signature (256, 384 or 512 bytes)", lambda b: len(b) in (256, 384, 512))
+ANY = Shape("anything", lambda b: True)
+
+
+def read_input(arg: str, what: str, shape: Shape) -> bytes:
+    """The bytes ``arg`` stands for (see the module's rule), for a command expecting ``shape``."""
     if arg == "-":
         data, where = _bounded(sys.stdin.buffer, "<stdin>"), "<stdin>"
     elif arg.startswith("@") or _is_file(arg):
         path = Path(arg[1:] if arg.startswith("@") else arg)
         with path.open("rb") as f:
             data, where = _bounded(f, str(path)), str(path)
-    else:
-        if len(arg) > 2 * MAX_INPUT_BYTES:
-            raise MalformedMessage("input", what, 0, "argument too long")
-        return decode_text(arg.encode("utf-8", "surrogateescape"), what)
-    if json and data.lstrip()[:1] == b"{":
+    elif len(arg) > 2 * MAX_INPUT_BYTES:
+        raise MalformedMessage("input", what, 0, "argument too long")
+    else:  # the data itself: always text (an argument cannot hold raw bytes)
+        data, where = arg.encode("utf-8", "surrogateescape"), "argument"
+    if shape.text and shape.fits(data):
         return data
-    if not data or data.translate(None, _TEXT_BYTES):  # some byte is not text: raw
+    if where != "argument" and (not data or data.translate(None, _TEXT_BYTES)):  # some byte is not text: raw
         return data
-    return decode_text(data, f"{what} ({where})")
+    return decode_text(data, f"{what} ({where})", shape)
 
 
 def _is_file(arg: str) -> bool:
@@ -82,7 +99,7 @@ def _bounded(stream: BinaryIO, where: str) -> bytes:
     return data
 
 
-def decode_text(text: bytes, field: str) -> bytes:
+def decode_text(text: bytes, field: str, shape: Shape = ANY) -> bytes:
     """Hex (``0x`` optional) or padded base64, whitespace ignored; offsets in errors count from ``text``'s start."""
     start = len(text) - len(text.lstrip())
     prefixed = text[start : start + 2] in (b"0x", b"0X")
@@ -99,9 +116,12 @@ def decode_text(text: bytes, field: str) -> bytes:
     if prefixed:
         raise MalformedMessage("input", field, offset, not_hex)
     try:
-        return _base64(cleaned)
+        decoded = _base64(cleaned)
     except ValueError as e:
         raise MalformedMessage("input", field, offset, f"{not_hex}, and not base64: {e}") from None
+    if not shape.fits(decoded):
+        raise MalformedMessage("input", field, offset, f"{not_hex}, and read as base64 it is not {shape.name}")
+    return decoded
 
 
 def _base64(cleaned: bytes) -> bytes:

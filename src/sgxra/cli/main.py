@@ -10,7 +10,7 @@ import click
 from sgxra.cli.client_command import client_cmd
 from sgxra.cli.dcap_commands import collateral_group, pcs_mock_cmd, verify_quote_cmd
 from sgxra.cli.demo import run_demo
-from sgxra.cli.describe import DESCRIBERS, flatten
+from sgxra.cli.describe import DESCRIBERS, SHAPES, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import INPUT_HELP, read_input
@@ -31,7 +31,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the SDK's field names.")
 def inspect(kind: str, data: str, as_json: bool) -> None:
     try:
-        described = DESCRIBERS[kind](read_input(data, kind))
+        described = DESCRIBERS[kind](read_input(data, kind, SHAPES[kind]))
     except (SgxRaError, OSError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(exit_code_for(e) if isinstance(e, SgxRaError) else FAILURE)
