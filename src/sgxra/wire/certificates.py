@@ -30,8 +30,8 @@ _PARTS: tuple[tuple[str, Callable[[x509.Certificate], Any]], ...] = (
     ("version", lambda c: c.version),
     ("serial_number", lambda c: c.serial_number),
     ("validity", lambda c: (c.not_valid_before_utc, c.not_valid_after_utc)),
-    ("subject", lambda c: c.subject.rfc4514_string()),
-    ("issuer", lambda c: c.issuer.rfc4514_string()),
+    ("subject", lambda c: c.subject),  # string values (UTF-8, BMP) are decoded here
+    ("issuer", lambda c: c.issuer),
     ("public_key", lambda c: c.public_key()),
     ("signature_algorithm", lambda c: (c.signature_algorithm_oid, c.signature_hash_algorithm,
                                        c.signature_algorithm_parameters)),
