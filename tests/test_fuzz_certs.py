@@ -286,6 +286,12 @@ def test_each_defect_is_named_clearly() -> None:
     unknown = signed(members, members[2], SIGNERS[0])
     with pytest.raises(MalformedMessage, match="field 'signature_algorithm'.*not recognized"):
         verify_dcap_quote(quote_with_chain(chain_with(0, unknown)), COLLATERAL, at=NOW, root=PKI.root)
+    for position in (0, 1):  # a negative serial number, re-signed: pyca's CRL lookup would raise ValueError
+        members, algorithm = parts(CHAIN[position])
+        members[1] = der.encode(der.INTEGER, b"\x80")
+        negative = signed(members, algorithm, SIGNERS[position])
+        with pytest.raises(MalformedMessage, match=f"certificate {position}: field 'serial_number'.*not positive"):
+            verify_dcap_quote(quote_with_chain(chain_with(position, negative)), COLLATERAL, at=NOW, root=PKI.root)
     rsa_leaf = leaf_builder(OTHER_KEYS["rsa-2048"].public_key(), leaf_extensions({})).sign(SIGNERS[0], hashes.SHA256())
     with pytest.raises(SgxRaError, match="P-256"):
         verify_dcap_quote(quote_with_chain(chain_with(0, rsa_leaf.public_bytes(serialization.Encoding.DER))),

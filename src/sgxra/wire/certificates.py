@@ -46,6 +46,8 @@ def check_certificate(cert: x509.Certificate, what: str) -> None:
             read(cert)
         except PYCA_ERRORS as e:
             raise MalformedMessage(what, part, 0, f"{type(e).__name__}: {e}") from None
+    if cert.serial_number < 1:  # pyca parses it, but its CRL lookup refuses negative numbers with a ValueError
+        raise MalformedMessage(what, "serial_number", 0, f"{cert.serial_number} is not positive (RFC 5280 4.1.2.2)")
 
 
 @lru_cache(maxsize=128)
