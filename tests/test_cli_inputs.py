@@ -13,6 +13,7 @@ import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -226,3 +227,13 @@ def test_bad_hex_is_an_error_in_every_command(real_quote: bytes, report: dict[st
 def test_only_one_input_from_standard_input(report: dict[str, bytes]) -> None:
     code, out = run(["verify-report", "-", "--signature", "-", "--chain", report["chain"].decode()], report["body"])
     assert code == 2 and "only one input" in out
+
+
+@pytest.mark.parametrize("kind", ["msg0msg1", "msg2", "msg3", "msg4"])
+def test_inspect_messages_in_base64_and_mistyped_hex(kind: str, sample_session: dict[str, Any]) -> None:
+    raw = bytes.fromhex(sample_session[f"{kind.replace('msg0msg1', 'msg0_msg1')}_hex"])
+    code, out = run(["inspect", kind, base64.b64encode(raw).decode(), "--json"])
+    assert code == 0, out
+    typo = raw.hex()[:9] + "x" + raw.hex()[10:]
+    code, out = run(["inspect", kind, typo + "00" * (-len(typo) % 4 // 2)])  # a length base64 would accept
+    assert code == 3 and "not hex at offset 9 ('x')" in out, out
