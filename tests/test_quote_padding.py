@@ -69,6 +69,21 @@ def test_intel_qvl_judges_the_padded_quote_the_same(real: tuple[bytes, Collatera
     assert intel["trailing_bytes"] == len(DcapQuote.parse(path.read_bytes()).trailing)
 
 
+def test_intel_qvl_judges_the_real_padded_tdx_quote_the_same() -> None:
+    if not (QVL / "AttestationApp").exists():
+        pytest.skip(f"Intel's QVL is not present at {QVL}")
+    out = subprocess.run(
+        [sys.executable, "qvl-verify.py", str(DATA / "tdx_v4_padded_quote.bin"),
+         str(DATA / "tdx_v4_padded_quote.collateral.json"), "1752919234", "./AttestationApp"],
+        cwd=QVL, capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    intel = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    ours = verify_dcap_quote((DATA / "tdx_v4_padded_quote.bin").read_bytes(),
+                             Collateral.from_json((DATA / "tdx_v4_padded_quote.collateral.json").read_text()),
+                             at=datetime.fromtimestamp(1752919234, timezone.utc))
+    assert intel["status"] == ours.status.value == "UpToDate" and intel["trailing_bytes"] == 70
+
+
 def test_real_padded_tdx_quote_verifies() -> None:
     """A TDX quote from real hardware, published zero-padded (provenance in tests/data/README.md)."""
     raw = (DATA / "tdx_v4_padded_quote.bin").read_bytes()
