@@ -133,14 +133,14 @@ DESCRIBERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
 }
 
 
-def u32_at(data: bytes, offset: int) -> int:
+def _u32_at(data: bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + 4], "little")
 
 
 # What each kind looks like, so that its base64 is told from mistyped hex (see cli.inputs).
 SHAPES: dict[str, Shape] = {
     "msg0msg1": Shape("msg0||msg1 (72 bytes)", lambda b: len(b) == 72),
-    "msg2": Shape("msg2 (168 bytes and its SigRL)", lambda b: len(b) >= 168 and len(b) - 168 == u32_at(b, 164)),
+    "msg2": Shape("msg2 (168 bytes and its SigRL)", lambda b: len(b) >= 168 and len(b) - 168 == _u32_at(b, 164)),
     "msg3": Shape("msg3 (336 bytes, then a quote)", lambda b: QUOTE.fits(b[336:])),
     "msg4": Shape("msg4 (105 bytes)", lambda b: len(b) == 4 + PIB_SIZE),
     "quote": QUOTE,
