@@ -32,6 +32,7 @@ from sgxra.errors import (
     KeyMismatch,
     LocalProtocolError,
     RemoteProtocolError,
+    ServiceError,
     SgxRaError,
     UnexpectedMessage,
     VerificationError,
@@ -250,8 +251,8 @@ class ServiceProviderSession:
             violations = tuple(self.config.policy.violations(evidence))
             return self._finish(evidence, violations)
 
-    def refuse_evidence(self, error: VerificationError) -> AttestationOutcome:
-        """The verifier found the quote not genuine: answer NotTrusted."""
+    def refuse_evidence(self, error: SgxRaError) -> AttestationOutcome:
+        """The verifier found the quote not genuine (or malformed inside): answer NotTrusted."""
         with self._transition((SpState.NEED_EVIDENCE,), "refuse_evidence", remote=False):
             self.outcome = AttestationOutcome(
                 msg4=Msg4(AttestationStatus.NotTrusted, PlatformInfoBlob.empty()),
@@ -301,6 +302,8 @@ def complete_with(session: ServiceProviderSession, msg3: bytes, verifier: Verifi
     need = session.receive_msg3(msg3)
     try:
         evidence = verifier.verify_quote(need.quote)
-    except VerificationError as e:
+    except ServiceError:
+        raise
+    except SgxRaError as e:  # not genuine, or malformed inside (a PCK certificate that does not parse)
         return session.refuse_evidence(e)
     return session.receive_evidence(evidence)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sgxra.errors import ServiceError, UnknownSession, VerificationError
+from sgxra.errors import ServiceError, SgxRaError, UnknownSession, VerificationError
 from sgxra.protocol.evidence import Evidence
 from sgxra.protocol.msg4 import seal_msg4
 from sgxra.protocol.service_provider import AttestationOutcome, EvidenceNeeded, ServiceProviderSession, SpConfig
@@ -114,11 +114,14 @@ class AttestationService:
         need = sp.receive_msg3(msg3)
         try:
             evidence = await self._verify(need)
-        except VerificationError as e:
-            outcome = sp.refuse_evidence(e)
         except ServiceError as e:
             log.warning("session %s: attestation service failed: %s", session_id, e)
             outcome = sp.service_unavailable(e)
+        except SgxRaError as e:  # not genuine, or malformed inside (a PCK certificate that does not parse)
+            outcome = sp.refuse_evidence(e)
+        except Exception:  # a verifier bug must not leave the client without msg4: fail closed, and say so
+            log.exception("session %s: the verifier failed unexpectedly", session_id)
+            outcome = sp.refuse_evidence(VerificationError("the verifier failed unexpectedly on this quote"))
         else:
             outcome = sp.receive_evidence(evidence)
         log.info("session %s: %s (%s)", session_id, outcome.msg4.status.name, outcome.reason)

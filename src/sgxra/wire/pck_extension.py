@@ -10,6 +10,7 @@ from cryptography import x509
 
 from sgxra.errors import MalformedMessage
 from sgxra.wire import der
+from sgxra.wire.certificates import PYCA_ERRORS
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 STRUCT = "pck_sgx_extension"
@@ -49,6 +50,8 @@ class PckExtension:
             ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID))
         except x509.ExtensionNotFound:
             raise MalformedMessage(STRUCT, "<extension>", 0, "PCK certificate has no SGX extension") from None
+        except PYCA_ERRORS as e:  # another extension is malformed or repeated
+            raise MalformedMessage(STRUCT, "<extensions>", 0, f"PCK certificate extensions: {type(e).__name__}: {e}") from None
         value = ext.value
         if not isinstance(value, x509.UnrecognizedExtension):
             raise MalformedMessage(STRUCT, "<extension>", 0, "unexpected extension type")
