@@ -101,7 +101,7 @@ def test_service_provider_answers_not_genuine() -> None:
                       policy=Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True))
     client, sp = ClientSession(SimEnclave(PpidQe(PKI), IDENTITY)), ServiceProviderSession(config)
     collateral = PKI.collateral(spec())
-    verifier = DcapQuoteVerifier(lambda fmspc, ca: collateral, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
+    verifier = DcapQuoteVerifier(lambda key: collateral, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
     sp.receive_msg0_msg1(client.start())
     outcome = complete_with(sp, client.receive_msg2(sp.send_msg2()), verifier)
     assert outcome.reason_code is ReasonCode.NOT_GENUINE and not outcome.trusted

@@ -248,7 +248,7 @@ DEFECTS: dict[str, Callable[[], st.SearchStrategy[Defect]]] = {
 def verification_outcome(quote: bytes) -> SgxRaError | None:
     """Verify as the CLI and as the service provider do; only SgxRaError may come out, and both must agree."""
     errors: list[SgxRaError | None] = []
-    sp_verifier = DcapQuoteVerifier(lambda fmspc, ca: COLLATERAL, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
+    sp_verifier = DcapQuoteVerifier(lambda key: COLLATERAL, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
     for verify in (lambda: verify_dcap_quote(quote, COLLATERAL, at=NOW, root=PKI.root),
                    lambda: sp_verifier.verify_quote(quote)):
         try:
@@ -323,7 +323,7 @@ def client() -> ClientSession:
 
 
 def service() -> AttestationService:
-    verifier = DcapQuoteVerifier(lambda fmspc, ca: COLLATERAL, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
+    verifier = DcapQuoteVerifier(lambda key: COLLATERAL, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
     return AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET), MemoryStore(),
                               ecdsa=verifier)
 
