@@ -381,3 +381,29 @@ def test_http_answers_not_genuine(caplog: pytest.LogCaptureFixture) -> None:
         with UvicornThread(create_app(loop.run(build()))) as server:
             verdict = attest_http(client(), server.url)
     assert_not_genuine(verdict, caplog.text)
+
+
+def _collateral_defects(cert: x509.Certificate, signer: ec.EllipticCurvePrivateKey) -> dict[str, bytes]:
+    """The defects that used to escape from collateral chains as pyca exceptions, each re-signed."""
+    members, algorithm = parts(cert)
+    extensions = extensions_of(members)
+    negative, bad_name = list(members), list(members)
+    negative[1] = der.encode(der.INTEGER, b"\x80")
+    bad_name[5] = der.sequence(der.encode(0x31, der.sequence(der.encode_oid("2.5.4.3"), der.encode(0x0C, b"\xff\xfe"))))
+    return {
+        "duplicate-extension": signed(with_extensions(members, [*extensions, extensions[-1]]), algorithm, signer),
+        "negative-serial": signed(negative, algorithm, signer),
+        "bad-utf8-subject": signed(bad_name, algorithm, signer),
+    }
+
+
+@pytest.mark.parametrize("defect", ["duplicate-extension", "negative-serial", "bad-utf8-subject"])
+@pytest.mark.parametrize("role", ["tcb_info_issuer_chain", "qe_identity_issuer_chain", "pck_crl_issuer_chain"])
+def test_defective_certificates_in_collateral_give_typed_errors(role: str, defect: str) -> None:
+    """The collateral's chains are read as strictly as the quote's: a defect is a MalformedMessage naming the part."""
+    cert = PKI.cas["processor"] if role == "pck_crl_issuer_chain" else PKI.tcb_signing
+    cert_der = _collateral_defects(cert, PKI.root_key)[defect]
+    chain = (pem_of(cert_der) + pem_of(PKI.root.public_bytes(serialization.Encoding.DER))).decode()
+    collateral = dataclasses.replace(COLLATERAL, **{role: chain})
+    with pytest.raises(MalformedMessage, match="certificate 0: field '"):
+        verify_dcap_quote(sim_quote(), collateral, at=NOW, root=PKI.root)

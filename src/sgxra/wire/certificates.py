@@ -21,6 +21,11 @@ from sgxra.errors import MalformedMessage
 
 MAX_CHAIN_PEM = 64 * 1024
 MAX_CHAIN_LENGTH = 8
+# Inside a PEM block OpenSSL (so Intel's QVL) strips control bytes and spaces from the end of each line,
+# then decodes base64 skipping only space, tab and CR; pyca is looser (it takes a vertical tab or form
+# feed in place of a newline, which Intel refuses). Lines outside blocks are skipped by both.
+_PEM_DATA_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r"
+_LINE_END_STRIPPED = bytes(range(0x21))
 # What pyca raises for a malformed or unsupported part (DuplicateExtension and
 # UnsupportedGeneralNameType are not ValueErrors).
 PYCA_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension,
@@ -58,8 +63,10 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     """
     if len(pem) > MAX_CHAIN_PEM:
         raise MalformedMessage(what, "<pem>", 0, f"{len(pem)} bytes exceeds {MAX_CHAIN_PEM}")
+    pem = pem.rstrip(b"\x00")  # a quote's certification data may end as a C string
+    _check_pem_lines(pem, what)
     try:
-        certs = x509.load_pem_x509_certificates(pem.rstrip(b"\x00"))
+        certs = x509.load_pem_x509_certificates(pem)
     except PYCA_ERRORS as e:
         raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
     if len(certs) > MAX_CHAIN_LENGTH:
@@ -67,3 +74,19 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     for index, cert in enumerate(certs):
         check_certificate(cert, f"{what}, certificate {index}")
     return tuple(certs)
+
+
+def _check_pem_lines(pem: bytes, what: str) -> None:
+    """Refuse what OpenSSL's PEM reader refuses: a boundary (BEGIN, END) line with more on it, or a
+    byte inside BEGIN .. END other than those in ``_PEM_DATA_BYTES``."""
+    inside, offset = False, 0
+    for line in pem.split(b"\n"):
+        text = line.rstrip(_LINE_END_STRIPPED)
+        if b"-----" in text:
+            if not (text.startswith((b"-----BEGIN ", b"-----END ")) and text.endswith(b"-----")):
+                raise MalformedMessage(what, "<pem>", offset, "a PEM boundary line carries more than its label")
+            inside = text.startswith(b"-----BEGIN ")
+        elif inside and (stray := text.translate(None, _PEM_DATA_BYTES)):
+            at = offset + text.index(stray[:1])
+            raise MalformedMessage(what, "<pem>", at, f"byte 0x{stray[0]:02x} inside a PEM block (OpenSSL refuses it)")
+        offset += len(line) + 1
