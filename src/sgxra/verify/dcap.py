@@ -58,7 +58,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, signed_bytes
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.report_body import ReportBody
@@ -184,7 +184,7 @@ def verify_collateral(
         chain = chains[chain_pem]
         leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
-        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
+        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_bytes(text, what), f"{what} signature")
         window = window.within(_cert_window(chain))
     tcb_info = TcbInfo.parse(collateral.tcb_info)
     qe_identity = QeIdentity.parse(collateral.qe_identity)

@@ -163,6 +163,7 @@ class QeIdentity:
     attributes_mask: bytes
     mrsigner: bytes
     isvprodid: int
+    tcb_evaluation_data_number: int  # required, as Intel's QVL requires it
     tcb_levels: tuple[ModuleTcbLevel, ...]
 
     @classmethod
@@ -180,7 +181,8 @@ class QeIdentity:
             miscselect=int.from_bytes(j.hexbytes("miscselect", 4), "big"),
             miscselect_mask=int.from_bytes(j.hexbytes("miscselectMask", 4), "big"),
             attributes=j.hexbytes("attributes", 16), attributes_mask=j.hexbytes("attributesMask", 16),
-            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"), tcb_levels=levels,
+            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"),
+            tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
         )
 
 
@@ -274,6 +276,37 @@ def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
         id=j.text("id") if default_id is None else default_id, mrsigner=j.hexbytes("mrsigner", 48),
         attributes=j.hexbytes("attributes", 8), attributes_mask=j.hexbytes("attributesMask", 8), tcb_levels=levels,
     )
+
+
+def signed_bytes(text: str, structure: str) -> bytes:
+    """What Intel's signature over a TCB info or QE identity covers: the object re-serialised compactly.
+
+    Intel's QVL parses the signed JSON and verifies the signature over its
+    compact re-serialisation (members in their order, no whitespace, escapes
+    decoded), so whitespace that PCCS or a proxy adds does not matter while a
+    reordered or repeated member does. Repeated members are refused here
+    (Python would keep only the last one; Intel's signature check fails).
+    """
+    if len(text) > MAX_SIGNED_JSON:
+        raise MalformedMessage(structure, "<json>", 0, f"larger than {MAX_SIGNED_JSON} bytes")
+    try:
+        obj = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except ValueError as e:
+        raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise MalformedMessage(structure, "<json>", 0, "not a JSON object")
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member is repeated")
+    return members
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def signed_member(body: str, member: str, structure: str) -> tuple[str, bytes]:
