@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 from cryptography import x509
 
 from sgxra.errors import RemoteProtocolError, SgxRaError
+from sgxra.ratls.server import ThreadedServer
 from sgxra.ratls.sim import PrivateKey
 from sgxra.ratls.verify import RaTlsVerifier
 
@@ -64,7 +65,7 @@ class _Deadline:
         data = b""
         while len(data) < n:
             try:
-                chunk = self.run(lambda: conn.recv(n - len(data)))
+                chunk = self.run(partial(conn.recv, n - len(data)))
             except SSL.ZeroReturnError:
                 break
             if not chunk:
@@ -75,7 +76,7 @@ class _Deadline:
     def send_all(self, conn: SSL.Connection, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[self.run(lambda: conn.send(view)) :]
+            view = view[self.run(partial(conn.send, view)) :]
 
     def close(self, conn: SSL.Connection) -> None:
         """close_notify, then read (briefly, boundedly) what the peer still sends, so the close is not a reset."""
@@ -84,7 +85,7 @@ class _Deadline:
             self.run(conn.shutdown)
             drained = 0
             while drained < MAX_DRAIN:
-                drained += len(self.run(lambda: conn.recv(4096)))
+                drained += len(self.run(partial(conn.recv, 4096)))
         except (SSL.Error, OSError, TimeoutError):
             pass
 
@@ -101,7 +102,7 @@ def _accept_any(conn: SSL.Connection, cert: crypto.X509, errno: int, depth: int,
     return True  # the chain means nothing in RA-TLS; the evidence is verified after the handshake
 
 
-class SecretProvisioningServer:
+class SecretProvisioningServer(ThreadedServer):
     """Serves ``secret`` on ``host:port`` (0: any free port) to enclaves ``verifier`` accepts.
 
     ``certificate``/``key`` are the server's own (enclaves check them against their CA chain).
@@ -112,31 +113,17 @@ class SecretProvisioningServer:
                  log: logging.Logger = LOG) -> None:
         if len(secret) > MAX_SECRET:
             raise ValueError(f"a secret is at most {MAX_SECRET} bytes")
+        super().__init__(host=host, port=port, timeout=timeout)
         self.verifier = verifier
         self.secret = secret
-        self.timeout = timeout
         self.log = log
         self.context = _context(SSL.TLS_SERVER_METHOD, certificate, key)
         self.context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _accept_any)
-        self.listener = socket.create_server((host, port))
-        self.address: tuple[str, int] = self.listener.getsockname()[:2]
-        self._handlers: list[threading.Thread] = []
 
-    def start(self) -> SecretProvisioningServer:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
+    def handle(self, raw: socket.socket, peer: Any) -> None:
+        self.provision(raw, peer)
 
-    def serve_forever(self) -> None:
-        while True:
-            try:
-                raw, peer = self.listener.accept()
-            except OSError:  # closed
-                return
-            handler = threading.Thread(target=self.handle, args=(raw, peer), daemon=True)
-            self._handlers.append(handler)
-            handler.start()
-
-    def handle(self, raw: socket.socket, peer: Any) -> bool:
+    def provision(self, raw: socket.socket, peer: Any) -> bool:
         """One client: True if it was given the secret."""
         raw.setblocking(False)
         conn = SSL.Connection(self.context, raw)
@@ -165,12 +152,6 @@ class SecretProvisioningServer:
         finally:
             io.close(conn)
             raw.close()
-
-    def close(self) -> None:
-        """Stop listening and wait (up to the timeout) for the clients being served."""
-        self.listener.close()
-        for handler in self._handlers:
-            handler.join(self.timeout)
 
 
 def fetch_secret(host: str, port: int, *, certificate: x509.Certificate, key: PrivateKey,

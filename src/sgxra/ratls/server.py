@@ -8,6 +8,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Self
 
 from cryptography.hazmat.primitives import serialization
 
@@ -29,37 +30,52 @@ def server_context(certificate_der: bytes, key: PrivateKey) -> ssl.SSLContext:
     return context
 
 
-class AttestedEchoServer:
-    """Serves TLS with an RA-TLS certificate on ``host:port`` (0: any free port) and echoes what it gets.
+class ThreadedServer:
+    """Accepts on ``host:port`` (0: any free port) and serves each connection in its own thread."""
+
+    def __init__(self, *, host: str, port: int, timeout: float) -> None:
+        self.timeout = timeout
+        self.listener = socket.create_server((host, port))
+        self.address: tuple[str, int] = self.listener.getsockname()[:2]
+        self._handlers: list[threading.Thread] = []
+
+    def handle(self, raw: socket.socket, peer: Any) -> None:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def serve_forever(self) -> None:
+        while True:
+            try:
+                raw, peer = self.listener.accept()
+            except OSError:  # closed
+                return
+            handler = threading.Thread(target=self.handle, args=(raw, peer), daemon=True)
+            self._handlers.append(handler)
+            handler.start()
+
+    def close(self) -> None:
+        """Stop listening and wait (up to the timeout) for the connections being served."""
+        self.listener.close()
+        for handler in self._handlers:
+            handler.join(self.timeout)
+
+
+class AttestedEchoServer(ThreadedServer):
+    """Serves TLS with an RA-TLS certificate and echoes what it gets.
 
     ``on_data`` sees every chunk received (tests use it to prove nothing was sent).
     """
 
     def __init__(self, certificate_der: bytes, key: PrivateKey, *, host: str = "127.0.0.1", port: int = 0,
                  timeout: float = 10.0, on_data: Callable[[bytes], None] | None = None) -> None:
+        super().__init__(host=host, port=port, timeout=timeout)
         self.context = server_context(certificate_der, key)
-        self.timeout = timeout
         self.on_data = on_data
-        self.listener = socket.create_server((host, port))
-        self.address: tuple[str, int] = self.listener.getsockname()[:2]
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self._handlers: list[threading.Thread] = []
 
-    def start(self) -> AttestedEchoServer:
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:  # closed
-                return
-            handler = threading.Thread(target=self._serve, args=(raw,), daemon=True)
-            self._handlers.append(handler)
-            handler.start()
-
-    def _serve(self, raw: socket.socket) -> None:
+    def handle(self, raw: socket.socket, peer: Any) -> None:
         raw.settimeout(self.timeout)
         try:
             with self.context.wrap_socket(raw, server_side=True) as tls:
@@ -71,9 +87,3 @@ class AttestedEchoServer:
             pass  # a client that refused us, or went away
         finally:
             raw.close()
-
-    def close(self) -> None:
-        """Stop listening and wait (up to the timeout) for the connections being served."""
-        self.listener.close()
-        for handler in self._handlers:
-            handler.join(self.timeout)
