@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dcap_env import NOW, PKI
 from ratls_env import SGX, SGX_COLLATERAL, SGX_POLICY, TDX, TDX_COLLATERAL, TDX_POLICY
@@ -189,3 +192,45 @@ def test_no_evidence() -> None:
     der = certificate(ec.generate_private_key(ec.SECP256R1()), [])
     with pytest.raises(NotAttested):
         _verify_sgx(der)
+
+
+def test_gramine_epid_era_quote_goes_to_the_epid_verifier() -> None:
+    """Gramine before 2024 put an EPID quote under its legacy OID; the verifier sends it to IAS."""
+    from sgxra.sim.epid import SimEpidRegistry, SimEpidVerifier, SimPlatform, SimQuotingEnclave
+    from sgxra.wire.quote import QuoteSignType
+
+    platform = SimPlatform.from_seed(b"gramine epid")
+    registry = SimEpidRegistry()
+    registry.register(platform)
+    key = ec.generate_private_key(ec.SECP384R1())
+    body = EnclaveIdentity().report_body(hashlib.sha256(spki_der(key)).digest() + bytes(32))
+    quote = SimQuotingEnclave(platform).get_quote(body, QuoteSignType.UNLINKABLE, bytes(16))
+    der = certificate(key, [(GRAMINE_LEGACY_OID, quote)])
+    result = verify_certificate(der, at=NOW, policy=SGX_POLICY, epid_verifier=SimEpidVerifier(registry))
+    assert (result.format, result.status, result.binding.hashed) == (Format.GRAMINE_LEGACY, "OK", "spki")
+    with pytest.raises(Exception, match="EPID verifier"):
+        verify_certificate(der, at=NOW, policy=SGX_POLICY)
+    with pytest.raises(Exception, match="not registered"):
+        verify_certificate(der, at=NOW, policy=SGX_POLICY, epid_verifier=SimEpidVerifier(SimEpidRegistry()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048))
+def test_random_bytes_fail_as_malformed(data: bytes) -> None:
+    try:
+        extract(load_certificate(data))
+    except (MalformedMessage, NotAttested):
+        pass
+
+
+_REAL = load_certificate((Path(__file__).parent / "data/ratls/rats-tls-cert.pem").read_bytes()).der
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(_REAL) - 1), st.integers(1, 255))
+def test_flipped_bytes_of_a_real_certificate_never_crash(index: int, xor: int) -> None:
+    data = _REAL[:index] + bytes([_REAL[index] ^ xor]) + _REAL[index + 1 :]
+    try:
+        extract(load_certificate(data))
+    except (MalformedMessage, NotAttested):
+        pass
