@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from sgxra.cli.main import main
+from sgxra.ratls.connect import connect
 from sgxra.ratls.der import load_certificate
+from sgxra.ratls.policy import TdxPolicy
 from sgxra.ratls.sim import certificate
+from sgxra.ratls.verify import RaTlsVerifier
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
 from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
 from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE
 from sgxra.sim.tdx_qe import DEFAULT_TDX_COMPONENTS, DEFAULT_TDX_FMSPC, DEFAULT_TEE_TCB_SVN, sim_td_report
-from sgxra.wire.collateral import TcbStatus
+from sgxra.verify.pki import load_pem_certificate
+from sgxra.wire.collateral import Collateral, TcbStatus
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +87,52 @@ def test_malformed_certificate_exit_code(state: Path) -> None:
     junk.write_bytes(b"\x30\x03\x02\x01")
     code, out = _run("ratls", "inspect", str(junk))
     assert code == 3 and "ratls_certificate" in out
+
+
+def test_secret_prov_serve_and_fetch(state: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secret-prov CLI test")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    (state / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (state / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    (state / "secret.bin").write_bytes(b"s3cret\n")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sgxra", "secret-prov", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--policy", str(state / "sgx.toml"), "--collateral", str(state / "sgx.json"),
+         "--root", str(state / "sim-root.pem"), "--secret-file", str(state / "secret.bin"),
+         "--cert", str(state / "server.pem"), "--key", str(state / "server.key")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("secret provisioning on 127.0.0.1:"), line
+        port = line.rsplit(":", 1)[1].strip()
+        result = CliRunner().invoke(main, ["secret-prov", "fetch", "--server", f"127.0.0.1:{port}",
+                                           "--ca", str(state / "server.pem"), "--state-dir", str(state)])
+        assert result.exit_code == 0 and result.output == "s3cret\n", result.output
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=10)
+    assert "secret provisioned" in log
+
+
+def test_ratls_serve_is_an_attested_server(state: Path) -> None:
+
+    server = subprocess.Popen([sys.executable, "-m", "sgxra", "ratls", "serve", "--port", "0", "--tdx", "--format",
+                               "dice", "--state-dir", str(state)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # type: ignore[union-attr]
+        host, port = line.split(" on ", 1)[1].split(" ", 1)[0].rsplit(":", 1)
+        verifier = RaTlsVerifier(
+            policy=TdxPolicy(frozenset({sim_td_report().mr_td}), allow_simulated=True),
+            clock=lambda: datetime.now(timezone.utc), collateral=Collateral.from_json((state / "tdx.json").read_bytes()),
+            root=load_pem_certificate((state / "sim-root.pem").read_bytes(), "root"))
+        with connect(host, int(port), verifier) as tls:
+            tls.sendall(b"echo")
+            assert tls.recv(4) == b"echo"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

@@ -85,14 +85,15 @@ def test_server_failing_policy_is_refused_before_sending() -> None:
     _refused(der, key, PolicyViolation, Policy(mr_enclaves=frozenset({bytes(32)}), allow_simulated=True))
 
 
-def test_deferred_handshake_is_still_verified_before_sending() -> None:
+@pytest.mark.parametrize("first", ["sendall", "recv"])
+def test_deferred_handshake_is_still_verified_first(first: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     server, recorder = _serve(certificate(key, []), key)
     try:
         raw = socket.create_connection(server.address, timeout=5)
         tls = client_context(sgx_verifier()).wrap_socket(raw, do_handshake_on_connect=False)
         with pytest.raises(NotAttested):
-            tls.sendall(b"secret")
+            tls.sendall(b"secret") if first == "sendall" else tls.recv(10)
     finally:
         server.close()
     assert bytes(recorder.received) == b""

@@ -59,6 +59,19 @@ class AttestedSocket(ssl.SSLSocket):
         self._attested()
         return super().write(data)
 
+    # Reading first would complete a deferred handshake inside OpenSSL, unverified: verify first.
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        self._attested()
+        return super().recv(buflen, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        self._attested()
+        return super().recv_into(buffer, nbytes, flags)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        self._attested()
+        return super().read(len, buffer)
+
 
 class AttestedObject(ssl.SSLObject):
     """The same for asyncio's memory-BIO TLS (``SSLObject``)."""
@@ -75,6 +88,11 @@ class AttestedObject(ssl.SSLObject):
         if self.ratls_result is None:
             raise NotAttested("refusing to send before the peer is verified")
         return super().write(data)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        if self.ratls_result is None:
+            raise NotAttested("refusing to read before the peer is verified")
+        return super().read(len, buffer)
 
 
 def client_context(verifier: RaTlsVerifier) -> ssl.SSLContext:
