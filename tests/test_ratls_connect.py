@@ -17,7 +17,7 @@ from sgxra.ratls.connect import AttestedTransport, client_context, connect
 from sgxra.ratls.der import load_certificate
 from sgxra.ratls.evidence import Format, NotAttested
 from sgxra.ratls.server import AttestedEchoServer
-from sgxra.ratls.sim import PrivateKey, certificate
+from sgxra.ratls.sim import PrivateKey, certificate, mbedtls_style
 from sgxra.ratls.verify import KeyNotBound
 from sgxra.validate.policy import Policy
 
@@ -130,3 +130,13 @@ def test_asyncio_streams_are_verified(attested: AttestedEchoServer) -> None:
     assert asyncio.run(run(SGX_POLICY)) == b"hello"
     with pytest.raises(PolicyViolation):
         asyncio.run(run(Policy(mr_enclaves=frozenset({bytes(32)}), allow_simulated=True)))
+
+
+def test_mbedtls_style_server_certificate_is_verified() -> None:
+    der, key = SGX.certificate("both")
+    server, _ = _serve(mbedtls_style(der, key), key)  # type: ignore[arg-type]
+    try:
+        with connect(*server.address, sgx_verifier()) as tls:
+            assert tls.ratls_result is not None and tls.ratls_result.evidence.certificate.null_signature_parameter
+    finally:
+        server.close()

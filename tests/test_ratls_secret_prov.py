@@ -18,7 +18,7 @@ from dcap_env import NOW
 from ratls_env import SGX, sgx_verifier
 from sgxra.errors import RemoteProtocolError
 from sgxra.ratls.secret_prov import REQUEST, RESPONSE, SecretProvisioningServer, fetch_secret
-from sgxra.ratls.sim import certificate
+from sgxra.ratls.sim import certificate, mbedtls_style
 from sgxra.validate.policy import Policy
 
 SECRET = b"the wrapping key \x00\x01\x02"
@@ -111,3 +111,30 @@ def test_well_formed_raw_request_gets_gramines_response(server: SecretProvisioni
     answer = _raw_client(server, REQUEST)
     assert answer == RESPONSE + len(SECRET).to_bytes(4, "big") + SECRET
     assert len(REQUEST) == 35 and len(RESPONSE) == 37
+
+
+def test_mbedtls_style_enclave_certificate_gets_the_secret(server: SecretProvisioningServer) -> None:
+    """Gramine's enclaves present certificates with the NULL signature parameter that cryptography refuses."""
+    der, key = SGX.certificate("both")
+    mbedtls = mbedtls_style(der, key)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        x509.load_der_x509_certificate(mbedtls)
+    host, port = server.address
+    assert fetch_secret(host, port, certificate=mbedtls, key=key, server_ca=SERVER_CERT, timeout=5) == SECRET
+
+
+def test_client_without_certificate_fails_the_handshake(server: SecretProvisioningServer,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    raw = socket.create_connection(server.address, timeout=5)
+    raw.settimeout(None)
+    conn = SSL.Connection(context, raw)
+    conn.set_connect_state()
+    with caplog.at_level(logging.INFO, "sgxra.secret_prov"):
+        with pytest.raises(SSL.Error):
+            conn.do_handshake()
+            conn.sendall(REQUEST)
+            conn.recv(100)
+        conn.close()
+        server.close()
+    assert "failed" in caplog.text and "secret provisioned" not in caplog.text

@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import select
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 from cryptography import x509
@@ -154,14 +156,24 @@ class SecretProvisioningServer(ThreadedServer):
             raw.close()
 
 
-def fetch_secret(host: str, port: int, *, certificate: x509.Certificate, key: PrivateKey,
+def fetch_secret(host: str, port: int, *, certificate: x509.Certificate | bytes, key: PrivateKey,
                  server_ca: x509.Certificate, timeout: float = 10.0) -> bytes:
     """The enclave's side (for tests and the simulated enclave): present ``certificate``, ask, read the secret.
 
-    The server must hold a certificate chaining to ``server_ca``, as Gramine's
-    ``SECRET_PROVISION_CA_CHAIN_PATH`` demands.
+    ``certificate`` may be DER bytes (OpenSSL reads mbedTLS-style ones that
+    ``cryptography`` refuses). The server must hold a certificate chaining to
+    ``server_ca``, as Gramine's ``SECRET_PROVISION_CA_CHAIN_PATH`` demands.
     """
-    context = _context(SSL.TLS_CLIENT_METHOD, certificate, key)
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if isinstance(certificate, bytes):
+        with tempfile.TemporaryDirectory() as folder:  # OpenSSL reads it from a file; pyOpenSSL objects are deprecated
+            path = Path(folder) / "cert.der"
+            path.write_bytes(certificate)
+            context.use_certificate_file(str(path), crypto.FILETYPE_ASN1)
+    else:
+        context.use_certificate(certificate)
+    context.use_privatekey(key)
     context.get_cert_store().add_cert(crypto.X509.from_cryptography(server_ca))  # type: ignore[union-attr]
     context.set_verify(SSL.VERIFY_PEER)
     raw = socket.create_connection((host, port), timeout=timeout)

@@ -37,10 +37,13 @@ from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.sim.enclave import EnclaveIdentity
 from sgxra.sim.epid import SimPlatform, SimQuotingEnclave
 from sgxra.sim.tdx_qe import SimTdxQuotingEnclave, sim_td_report
+from sgxra.wire.der import SEQUENCE, encode, encode_oid, read_all, read_one
 from sgxra.wire.ias_report import TIMESTAMP_FORMAT
 from sgxra.wire.quote import QUOTE_BODY_SIZE, QuoteSignType
 
 FORMATS = ("dice", "gramine-legacy", "both")
+ECDSA_SHA256 = "1.2.840.10045.4.3.2"
+BIT_STRING = 0x03
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 # Gramine's certificate: subject and issuer, serial 1, validity 2001..2030 (meaningless in RA-TLS).
 _NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "RATLS"),
@@ -110,6 +113,18 @@ class SimRaTlsAttester:
         if fmt in ("dice", "both"):
             extensions.append(self.dice_extension(key))
         return certificate(key, extensions), key
+
+
+def mbedtls_style(der: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The certificate as mbedTLS (Gramine) writes it: ECDSA-SHA256 with an explicit NULL parameter, re-signed."""
+    plain = encode(SEQUENCE, encode_oid(ECDSA_SHA256))
+    with_null = encode(SEQUENCE, encode_oid(ECDSA_SHA256) + b"\x05\x00")
+    tbs = read_all(read_one(der, 0, "certificate", 0)[0].value, "certificate")[0]
+    if plain not in tbs.value:
+        raise ValueError("not an ECDSA-SHA256 certificate")
+    new_tbs = encode(SEQUENCE, tbs.value.replace(plain, with_null, 1))  # the first one is the signature field
+    signature = key.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    return encode(SEQUENCE, new_tbs + with_null + encode(BIT_STRING, b"\x00" + signature))
 
 
 def sim_epid_certificate(ias: MockIasPki, at: datetime, *, identity: EnclaveIdentity = _IDENTITY,
