@@ -14,6 +14,7 @@ from sgxra.cli.describe import DESCRIBERS, SHAPES, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import INPUT_HELP, read_input
+from sgxra.cli.ratls_command import ratls_group, secret_prov_group
 from sgxra.cli.sp_command import keygen_cmd, sp_cmd
 from sgxra.errors import SgxRaError
 
@@ -58,3 +59,5 @@ main.add_command(pcs_mock_cmd)
 main.add_command(sp_cmd)
 main.add_command(keygen_cmd)
 main.add_command(client_cmd)
+main.add_command(ratls_group)
+main.add_command(secret_prov_group)
