@@ -27,7 +27,7 @@ from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclav
 from sgxra.transport.background import LoopThread, UvicornThread
 from sgxra.transport.lines import TcpLineServer
 from sgxra.transport.service import AttestationService, ServiceConfig
-from sgxra.transport.store import MemoryStore, SessionStore
+from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
 from sgxra.validate import Policy
 from sgxra.wire.ias_report import QuoteStatus
 from sgxra.wire.quote import QuoteSignType
@@ -45,6 +45,7 @@ PLATFORMS = {
     "hardening": MockPlatform("platform hardening", status=QuoteStatus.SW_HARDENING_NEEDED,
                               advisories=("INTEL-SA-00334",)),
 }
+STORE_SEALER = StateSealer({"k1": hashlib.sha256(b"sp test store key").digest()})
 DEFAULT_POLICY = Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True)
 
 
@@ -115,6 +116,11 @@ def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool =
             loop.run(stop())
 
 
+def redis_store(url: str, sealer: StateSealer = STORE_SEALER, timeout: float = 2.0) -> RedisStore:
+    """A Redis store sealing under the tests' shared store key."""
+    return RedisStore(url, sealer=sealer, timeout=timeout)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,14 +128,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(tmp: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real redis-server on loopback (a free port unless given); skips where none is installed."""
+def redis_server(tmp: Path, port: int | None = None,
+                 password: str | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real redis-server on loopback (a free port unless given, a password if given); skips where none is
+    installed. Yields its URL (with the password) and the process."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (.ci/run installs it)")
     port = port or free_port()
+    auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(tmp), *auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -141,7 +150,7 @@ def redis_server(tmp: Path, port: int | None = None) -> Iterator[tuple[str, subp
                 raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
     try:
-        yield f"redis://127.0.0.1:{port}/0", proc
+        yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0", proc
     finally:
         proc.kill()
         proc.wait()

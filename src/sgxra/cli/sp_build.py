@@ -22,7 +22,7 @@ from sgxra.pcs.verifier import DcapQuoteVerifier
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim.sample_keys import SAMPLE_SP_PRIVATE_KEY_LE
 from sgxra.transport.service import AttestationService, ServiceConfig
-from sgxra.transport.store import MemoryStore, RedisStore, SessionStore
+from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
 from sgxra.validate import Policy
 from sgxra.validate.policy_file import PolicyFile, load_policy
 from sgxra.verify.dcap import DcapVerifier
@@ -93,7 +93,9 @@ def build(settings: SpSettings) -> Built:
     """Everything but the listening sockets; call inside the event loop that will use it."""
     policy_file = load_policy(Path(settings.policy_file)) if settings.policy_file else None
     config = sp_config(settings, policy_file)
-    store: SessionStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+    store: SessionStore = MemoryStore()
+    if settings.redis_url:
+        store = RedisStore(settings.redis_url, sealer=StateSealer.load(settings.store_key_file))
     built_closers: list[Callable[[], Awaitable[None]]] = [store.close]
     epid = sigrl = None
     primary, secondary = settings.ias_keys()

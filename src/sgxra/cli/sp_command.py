@@ -98,6 +98,8 @@ async def run_sp(settings: SpSettings) -> int:
 @click.option("--dcap-root", type=FileArg, help="SGX root CA to trust instead of Intel's (a simulated PKI's).")
 @click.option("--collateral-cache", help="SQLite file caching DCAP collateral.")
 @click.option("--redis", "redis_url", help="Keep sessions in Redis (redis://host:port/db) to share them between replicas.")
+@click.option("--store-key-file", type=FileArg,
+              help="Key(s) sealing sessions in Redis, ID:64-hex-digits each, shared by replicas ($SGXRA_STORE_KEY).")
 @click.option("--secret-file", type=FileArg, help="Secret to provision, sealed under SK, to trusted enclaves.")
 @click.option("--sample-msg4", is_flag=True, default=None, help="Answer with the sample's unauthenticated msg4.")
 @click.option("--max-message-size", "max_message", type=int, help="Largest message accepted, in bytes.")

@@ -107,11 +107,16 @@ class AttestationService:
 
     async def finish(self, session_id: str, msg3: bytes) -> Finished:
         """Process msg3 for a session started here or on any replica sharing the store."""
-        state = await self.store.take(session_id)
-        if state is None:
-            raise UnknownSession(f"no pending session {session_id!r} (unknown, finished or expired)")
-        sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(state))
+        unknown = UnknownSession(f"no pending session {session_id!r} (unknown, finished or expired)")
+        pending = await self.store.get(session_id)
+        if pending is None:
+            raise unknown
+        sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(pending.state))
+        # g_a and the MAC are checked before the session is claimed: a forged msg3 leaves it pending,
+        # and of two authentic msg3 racing, only the one that claims it goes on.
         need = sp.receive_msg3(msg3)
+        if not await self.store.claim(session_id, pending):
+            raise unknown
         try:
             evidence = await self._verify(need)
         except VerificationError as e:
