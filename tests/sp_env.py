@@ -25,6 +25,7 @@ from sgxra.protocol.client import ClientSession
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.background import LoopThread, UvicornThread
+from sgxra.transport.http import create_app as create_sp_app
 from sgxra.transport.lines import TcpLineServer
 from sgxra.transport.service import AttestationService, ServiceConfig
 from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
@@ -119,6 +120,19 @@ def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool =
 def redis_store(url: str, sealer: StateSealer = STORE_SEALER, timeout: float = 2.0) -> RedisStore:
     """A Redis store sealing under the tests' shared store key."""
     return RedisStore(url, sealer=sealer, timeout=timeout)
+
+
+@contextmanager
+def http_sp(ias_url: str, store_url: str | None = None, **limits: float) -> Iterator[UvicornThread]:
+    """A replica: the HTTP app on its own loop thread via uvicorn."""
+    with LoopThread() as loop:
+        async def build() -> AttestationService:
+            store: SessionStore = redis_store(store_url) if store_url else MemoryStore()
+            service, _ = await make_service(ias_url, store=store)
+            return service
+
+        with UvicornThread(create_sp_app(loop.run(build()), **limits)) as server:
+            yield server
 
 
 def free_port() -> int:
