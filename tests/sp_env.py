@@ -96,13 +96,15 @@ class RunningSp:
 def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool = False,
            max_message: int = 256 * 1024, session_timeout: float = 30.0, max_sessions: int = 1024,
            ias_timeout: float = 10.0, store: SessionStore | None = None,
-           quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> Iterator[RunningSp]:
+           quote_type: QuoteSignType = QuoteSignType.UNLINKABLE, first_message_timeout: float = 5.0,
+           max_per_client: int = 64) -> Iterator[RunningSp]:
     with LoopThread() as loop:
         async def start() -> tuple[TcpLineServer, int, AsyncIasClient]:
             service, ias = await make_service(ias_url, policy=policy, sample_msg4=sample_msg4, ias_timeout=ias_timeout,
                                               store=store, quote_type=quote_type)
             server = TcpLineServer(service, max_message=max_message, session_timeout=session_timeout,
-                                   max_sessions=max_sessions)
+                                   max_sessions=max_sessions, first_message_timeout=first_message_timeout,
+                                   max_per_client=max_per_client)
             (_, port), *_ = await server.start(["127.0.0.1"], 0)
             return server, port, ias
 

@@ -103,3 +103,14 @@ def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_ME
         return {"status": "ok"}
 
     return app
+
+
+def metrics_app(service: AttestationService) -> FastAPI:
+    """Only /metrics, for a port of its own (deployments that serve TCP only)."""
+    app = FastAPI(title="sgxra service provider metrics", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(service.exposition(), media_type=CONTENT_TYPE)
+
+    return app

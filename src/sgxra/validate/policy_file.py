@@ -87,6 +87,10 @@ def parse_policy(data: dict[str, Any]) -> PolicyFile:
 
 def load_policy(path: Path) -> PolicyFile:
     try:
-        return parse_policy(tomllib.loads(path.read_text()))
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyFileError(f"cannot read the policy file {path}: {e}") from None
+    try:
+        return parse_policy(tomllib.loads(text))
     except tomllib.TOMLDecodeError as e:
         raise PolicyFileError(f"{path}: {e}") from None
