@@ -20,6 +20,7 @@ from sgxra.wire.messages import Msg0
 log = logging.getLogger("sgxra.sp")
 _HEX = re.compile(rb"[0-9a-fA-F]*")
 DEFAULT_MAX_MESSAGE = 256 * 1024  # bytes of message, so lines of twice that in hex
+WAITING_PER_SLOT = 4  # connections that may wait in line for a slot, per slot
 
 ReadLine = Callable[[], Awaitable[bytes]]
 WriteLine = Callable[[bytes], Awaitable[None]]
@@ -83,6 +84,8 @@ class ServerStats:
 class _Connection:
     writer: asyncio.StreamWriter
     deadline: float  # loop time by which msg0||msg1 must be in
+    seated: bool = False  # holds one of the max_sessions slots
+    seated_at: float = 0.0  # loop time; its grace counts from here, not from its wait in line
     evicted: bool = False
 
 
@@ -90,9 +93,12 @@ class _Connection:
 class TcpLineServer:
     """Many sessions at once; each bounded in size and time; at most ``max_sessions`` in flight.
 
-    A connection must deliver msg0||msg1 within ``first_message_timeout``; until it does it holds its slot
-    only until a newcomer needs it (the oldest silent connection gives way), so connections that send
-    nothing cannot lock honest clients out. Each client address may hold ``max_per_client`` connections.
+    A connection must deliver msg0||msg1 within ``first_message_timeout``. When every slot is taken, a
+    newcomer waits its turn (first come, first served, within that same deadline; up to ``WAITING_PER_SLOT``
+    per slot) for a slot to free up, and
+    a connection that has stayed silent for ``silent_grace`` seconds gives its slot to the first in line:
+    connections that send nothing cannot lock honest clients out, nor (reconnecting) evict them before
+    they could speak. Each client address may hold ``max_per_client`` connections, waiting or served.
     """
 
     service: AttestationService
@@ -101,11 +107,14 @@ class TcpLineServer:
     max_sessions: int = 1024
     first_message_timeout: float = 5.0
     max_per_client: int = 64
+    silent_grace: float = 0.5
     stats: ServerStats = field(default_factory=ServerStats)
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _silent: dict[_Connection, None] = field(default_factory=dict)  # ordered: oldest first
     _per_client: Counter[str] = field(default_factory=Counter)
+    _waiting: int = 0
+    _slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self, hosts: Sequence[str] | None, port: int) -> list[tuple[str, int]]:
         """Listen (all interfaces, IPv4 and IPv6, when ``hosts`` is None); return the bound addresses."""
@@ -122,19 +131,44 @@ class TcpLineServer:
     def _slot(self, delta: int) -> None:
         self.stats.in_flight += delta
         self.service.metrics.in_flight.labels("tcp").inc(delta)
+        if delta < 0:
+            self._slot_freed.set()
 
-    def _evict_oldest_silent(self) -> bool:
-        """Close the connection that has been silent longest, freeing its slot for a newcomer."""
-        if not self._silent:
+    async def _admit(self, deadline: float) -> bool:
+        """Take a slot: a free one, else a silent connection's (past its grace), else wait in line."""
+        loop = asyncio.get_running_loop()
+        if self._waiting >= WAITING_PER_SLOT * self.max_sessions:  # a waiting connection costs a socket only
             return False
-        oldest = next(iter(self._silent))
+        self._waiting += 1
+        try:
+            while True:
+                if self.stats.in_flight < self.max_sessions:
+                    return True
+                now = loop.time()
+                oldest = next(iter(self._silent), None)
+                if oldest is not None and now >= oldest.seated_at + self.silent_grace:
+                    self._evict(oldest)
+                    return True
+                wake = deadline if oldest is None else min(deadline, oldest.seated_at + self.silent_grace)
+                if now >= deadline:
+                    return False
+                self._slot_freed.clear()
+                try:
+                    async with asyncio.timeout_at(wake):
+                        await self._slot_freed.wait()
+                except TimeoutError:
+                    pass
+        finally:
+            self._waiting -= 1
+
+    def _evict(self, oldest: _Connection) -> None:
+        """Close a connection that has been silent too long, freeing its slot for a newcomer."""
         del self._silent[oldest]
-        oldest.evicted = True
+        oldest.evicted, oldest.seated = True, False
         self._slot(-1)
         self.stats.evicted_silent += 1
         self.service.metrics.refused("silent_evicted")
         oldest.writer.transport.abort()
-        return True
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -148,19 +182,21 @@ class TcpLineServer:
                 self.stats.rejected_per_client += 1
                 self._refuse("per_client", peer, f"{self.max_per_client} connections from this address")
                 return
-            if self.stats.in_flight >= self.max_sessions and not self._evict_oldest_silent():
-                self.stats.rejected_busy += 1
-                self._refuse("busy", peer, f"{self.stats.in_flight} sessions in flight")
-                return
-            connection = _Connection(writer, asyncio.get_running_loop().time() + self.first_message_timeout)
-            self._silent[connection] = None
             self._per_client[address] += 1
-            self._slot(1)
+            loop = asyncio.get_running_loop()
+            connection = _Connection(writer, loop.time() + self.first_message_timeout)
             try:
+                if not await self._admit(connection.deadline):
+                    self.stats.rejected_busy += 1
+                    self._refuse("busy", peer, f"{self.stats.in_flight} sessions in flight")
+                    return
+                self._silent[connection] = None
+                connection.seated, connection.seated_at = True, loop.time()
+                self._slot(1)
                 await self._session(reader, writer, peer, connection)
             finally:
                 self._silent.pop(connection, None)
-                if not connection.evicted:
+                if connection.seated:
                     self._slot(-1)
                 self._per_client[address] -= 1
                 if not self._per_client[address]:
