@@ -26,6 +26,7 @@ from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.background import LoopThread, UvicornThread
 from sgxra.transport.http import create_app as create_sp_app
+from sgxra.transport.http_limits import first_request_deadline
 from sgxra.transport.lines import TcpLineServer
 from sgxra.transport.service import AttestationService, ServiceConfig
 from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
@@ -125,15 +126,18 @@ def redis_store(url: str, sealer: StateSealer = STORE_SEALER, timeout: float = 2
 
 
 @contextmanager
-def http_sp(ias_url: str, store_url: str | None = None, **limits: float) -> Iterator[UvicornThread]:
-    """A replica: the HTTP app on its own loop thread via uvicorn."""
+def http_sp(ias_url: str, store_url: str | None = None, first_request_timeout: float = 5.0,
+            **limits: float) -> Iterator[UvicornThread]:
+    """A replica: the HTTP app on its own loop thread via uvicorn, as `sgxra sp` serves it."""
     with LoopThread() as loop:
         async def build() -> AttestationService:
             store: SessionStore = redis_store(store_url) if store_url else MemoryStore()
             service, _ = await make_service(ias_url, store=store)
             return service
 
-        with UvicornThread(create_sp_app(loop.run(build()), **limits)) as server:
+        service = loop.run(build())
+        protocol = first_request_deadline(first_request_timeout, service.metrics)
+        with UvicornThread(create_sp_app(service, **limits), http=protocol) as server:
             yield server
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from sgxra.transport.background import UvicornThread
@@ -94,3 +95,13 @@ def test_requests_in_flight_are_capped_per_client_address(ias: UvicornThread) ->
         assert attest_http(client(), sp.url).trusted  # another address is served meanwhile
         for s in held:
             s.close()
+
+
+def test_a_new_connection_must_send_its_request_within_a_deadline(ias: UvicornThread) -> None:
+    with http_sp(ias.url, first_request_timeout=0.5) as sp, connect(sp.url) as quiet, connect(sp.url) as slow:
+        slow.sendall(b"POST /v1/attestations HTTP/1.1\r\nHo")  # headers, a few bytes at a time
+        started = time.monotonic()
+        assert quiet.recv(10) == b"" and slow.recv(10) == b"" and time.monotonic() - started < 5
+        metrics = httpx.get(sp.url + "/metrics").text
+        assert 'sgxra_refusals_total{limit="first_request_timeout"} 2.0' in metrics
+        assert attest_http(client(), sp.url).trusted

@@ -22,7 +22,9 @@ from sgxra.cli.sp_build import build, configure_logging
 from sgxra.cli.sp_settings import SettingsError, SpSettings, load_settings
 from sgxra.errors import SgxRaError
 from sgxra.transport.http import create_app, metrics_app
+from sgxra.transport.http_limits import first_request_deadline
 from sgxra.transport.lines import TcpLineServer, serve_until_signalled
+from sgxra.transport.metrics import SpMetrics
 from sgxra.transport.stdio import serve_stdio
 from sgxra.transport.store import MemoryStore, StoreConfigError
 from sgxra.validate.policy_file import PolicyFileError
@@ -53,8 +55,10 @@ def _listen(host: str, port: int, what: str) -> socket.socket:
     return sock
 
 
-def _serve_http(app: Any, sock: socket.socket) -> tuple[_Uvicorn, asyncio.Task[None]]:
-    server = _Uvicorn(uvicorn.Config(app, log_level="warning"))
+def _serve_http(app: Any, sock: socket.socket, settings: SpSettings,
+                metrics: SpMetrics) -> tuple[_Uvicorn, asyncio.Task[None]]:
+    server = _Uvicorn(uvicorn.Config(app, log_level="warning",
+                                     http=first_request_deadline(settings.first_message_timeout, metrics)))
     return server, asyncio.create_task(server.serve(sockets=[sock]))
 
 
@@ -88,7 +92,7 @@ async def run_sp(settings: SpSettings) -> int:
         raise
     for address, port in addresses:
         log.warning("listening for the sample's hex-line protocol on %s port %d", address, port)
-    servers = [_serve_http(app, sock) for sock, _, app in bound]
+    servers = [_serve_http(app, sock, settings, service.metrics) for sock, _, app in bound]
     for sock, what, _ in bound:
         log.warning("%s on %s port %d", what, host, sock.getsockname()[1])
     reclaimer = asyncio.create_task(service.store.reclaim_every(settings.session_ttl)) \

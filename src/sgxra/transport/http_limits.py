@@ -1,6 +1,7 @@
 """Limits in front of every HTTP route, as raw ASGI: the body is counted as it streams in, however it is
 framed (Content-Length or chunked), and refused with 413 as soon as it passes the limit; it must arrive
-within a deadline; requests in flight are capped in all and per client address."""
+within a deadline; requests in flight are capped in all and per client address. And a deadline for the
+headers of a new connection's first request, in uvicorn's protocol."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sgxra.transport.metrics import SpMetrics
 
@@ -112,3 +115,30 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replayed
+
+
+def first_request_deadline(seconds: float, metrics: SpMetrics) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol with a deadline for a new connection's first request line and headers:
+    uvicorn times out only idle keep-alive connections, so one that never sends (or sends its headers a
+    byte at a time) would otherwise hold its socket for good."""
+
+    class FirstRequestDeadline(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._first_request = self.loop.call_later(seconds, self._too_late)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.cycle is not None:  # the headers are in: uvicorn takes over from here
+                self._first_request.cancel()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._first_request.cancel()
+            super().connection_lost(exc)
+
+        def _too_late(self) -> None:
+            if self.cycle is None and not self.transport.is_closing():
+                metrics.refused("first_request_timeout")
+                self.transport.close()
+
+    return FirstRequestDeadline
