@@ -44,6 +44,7 @@ def test_metrics_count_sessions_verdicts_errors_and_refusals(ias: UvicornThread)
         forged[0] ^= 1
         assert http.post(f"/v1/attestations/{started['session_id']}/msg3", json={"msg3": forged.hex()}).status_code == 400
         assert http.post("/v1/attestations", content=b"{" * 20000).status_code == 413
+        assert http.post("/v1/attestations", json={"msg0_msg1": "00" * 10}).status_code == 400
         answer = http.get("/metrics")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     scraped = samples(answer.text)
@@ -51,6 +52,7 @@ def test_metrics_count_sessions_verdicts_errors_and_refusals(ias: UvicornThread)
     assert value(scraped, "sgxra_attestations_total", verdict="NotTrusted_ItsComplicated",
                  reason_code="PLATFORM_UPDATE_NEEDED", evidence="epid") == 1
     assert value(scraped, "sgxra_session_errors_total", error="BadMac") == 1
+    assert value(scraped, "sgxra_session_errors_total", error="MalformedMessage") == 1
     assert value(scraped, "sgxra_refusals_total", limit="body_size") == 1
     assert value(scraped, "sgxra_attestation_service_request_seconds_count", service="ias") >= 3  # 3 reports
     assert value(scraped, "sgxra_attestation_service_errors_total", service="ias") == 0

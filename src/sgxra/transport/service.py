@@ -12,7 +12,8 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -91,12 +92,13 @@ class AttestationService:
 
     async def start(self, msg0_msg1: bytes) -> tuple[str, bytes]:
         """Process msg0||msg1; return the new session's id and msg2."""
-        sp = ServiceProviderSession(self.config.sp)
-        need = sp.receive_msg0_msg1(msg0_msg1)
-        msg2 = sp.send_msg2(await self._sigrl_for(need.gid))
         session_id = secrets.token_urlsafe(18)
         current_session.set(session_id)
-        await self.store.put(session_id, sp.pending.to_json(), self.config.session_ttl)
+        with self._counting_errors():
+            sp = ServiceProviderSession(self.config.sp)
+            need = sp.receive_msg0_msg1(msg0_msg1)
+            msg2 = sp.send_msg2(await self._sigrl_for(need.gid))
+            await self.store.put(session_id, sp.pending.to_json(), self.config.session_ttl)
         log.info("session %s: msg1 from EPID group %08x, msg2 sent", session_id, need.gid)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("session %s: msg2 %s", session_id, msg2.hex())
@@ -120,14 +122,19 @@ class AttestationService:
     async def finish(self, session_id: str, msg3: bytes) -> Finished:
         """Process msg3 for a session started here or on any replica sharing the store."""
         current_session.set(session_id)
-        try:
+        with self._counting_errors():
             finished = await self._finish(session_id, msg3)
-        except SgxRaError as e:
-            self.metrics.session_errors.labels(type(e).__name__).inc()
-            raise
         outcome = finished.outcome
         self.metrics.attestations.labels(outcome.msg4.status.name, outcome.reason_code.name, finished.evidence).inc()
         return finished
+
+    @contextmanager
+    def _counting_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except SgxRaError as e:
+            self.metrics.session_errors.labels(type(e).__name__).inc()
+            raise
 
     async def _finish(self, session_id: str, msg3: bytes) -> Finished:
         unknown = UnknownSession(f"no pending session {session_id!r} (unknown, finished or expired)")
