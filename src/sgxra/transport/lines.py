@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 import signal
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -113,8 +113,7 @@ class TcpLineServer:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _silent: dict[_Connection, None] = field(default_factory=dict)  # ordered: oldest first
     _per_client: Counter[str] = field(default_factory=Counter)
-    _waiting: int = 0
-    _slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
+    _line: deque[asyncio.Event] = field(default_factory=deque)  # connections waiting for a slot, in order
 
     async def start(self, hosts: Sequence[str] | None, port: int) -> list[tuple[str, int]]:
         """Listen (all interfaces, IPv4 and IPv6, when ``hosts`` is None); return the bound addresses."""
@@ -132,34 +131,41 @@ class TcpLineServer:
         self.stats.in_flight += delta
         self.service.metrics.in_flight.labels("tcp").inc(delta)
         if delta < 0:
-            self._slot_freed.set()
+            self._wake_first()
 
     async def _admit(self, deadline: float) -> bool:
-        """Take a slot: a free one, else a silent connection's (past its grace), else wait in line."""
+        """Take a slot in turn: a free one, else a silent connection's (past its grace), else wait in line.
+        Only the first in line is woken when a slot frees up: the line may be long."""
         loop = asyncio.get_running_loop()
-        if self._waiting >= WAITING_PER_SLOT * self.max_sessions:  # a waiting connection costs a socket only
+        if len(self._line) >= WAITING_PER_SLOT * self.max_sessions:  # a waiting connection costs a socket only
             return False
-        self._waiting += 1
+        me = asyncio.Event()
+        self._line.append(me)
         try:
             while True:
-                if self.stats.in_flight < self.max_sessions:
-                    return True
-                now = loop.time()
+                now, first = loop.time(), self._line[0] is me
                 oldest = next(iter(self._silent), None)
-                if oldest is not None and now >= oldest.seated_at + self.silent_grace:
+                if first and self.stats.in_flight < self.max_sessions:
+                    return True
+                if first and oldest is not None and now >= oldest.seated_at + self.silent_grace:
                     self._evict(oldest)
                     return True
-                wake = deadline if oldest is None else min(deadline, oldest.seated_at + self.silent_grace)
                 if now >= deadline:
                     return False
-                self._slot_freed.clear()
+                wake = min(deadline, oldest.seated_at + self.silent_grace) if first and oldest else deadline
+                me.clear()
                 try:
                     async with asyncio.timeout_at(wake):
-                        await self._slot_freed.wait()
+                        await me.wait()
                 except TimeoutError:
                     pass
         finally:
-            self._waiting -= 1
+            self._line.remove(me)
+            self._wake_first()
+
+    def _wake_first(self) -> None:
+        if self._line:
+            self._line[0].set()
 
     def _evict(self, oldest: _Connection) -> None:
         """Close a connection that has been silent too long, freeing its slot for a newcomer."""
