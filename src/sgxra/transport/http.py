@@ -9,7 +9,6 @@ Sessions live in the service's store, so msg1 and msg3 may reach different repli
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -22,7 +21,9 @@ from sgxra.errors import (
     StoreUnavailable,
     UnknownSession,
 )
+from sgxra.transport.http_limits import HttpLimits, LimitedApp
 from sgxra.transport.lines import DEFAULT_MAX_MESSAGE
+from sgxra.transport.metrics import CONTENT_TYPE
 from sgxra.transport.service import AttestationService
 
 log = logging.getLogger("sgxra.sp")
@@ -65,23 +66,12 @@ def _status_for(error: SgxRaError) -> int:
     return 500
 
 
-def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_MESSAGE, max_sessions: int = 1024) -> FastAPI:
+def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_MESSAGE, max_sessions: int = 1024,
+               max_per_client: int = 64, body_timeout: float = 5.0) -> FastAPI:
     app = FastAPI(title="sgxra service provider", version="1", description=__doc__)
-    in_flight = {"requests": 0}
-    max_body = 2 * max_message + 256
-
-    @app.middleware("http")
-    async def limits(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_body):
-            return JSONResponse({"error": "TooLarge", "detail": f"body over {max_body} bytes"}, status_code=413)
-        if in_flight["requests"] >= max_sessions:
-            return JSONResponse({"error": "Busy", "detail": "too many sessions in flight"}, status_code=429)
-        in_flight["requests"] += 1
-        try:
-            return await call_next(request)
-        finally:
-            in_flight["requests"] -= 1
+    limits = HttpLimits(max_body=2 * max_message + 256, max_in_flight=max_sessions, max_per_client=max_per_client,
+                        body_timeout=body_timeout)
+    app.add_middleware(LimitedApp, limits=limits, metrics=service.metrics)
 
     @app.exception_handler(SgxRaError)
     async def sgxra_error(request: Request, error: SgxRaError) -> JSONResponse:
@@ -103,8 +93,24 @@ def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_ME
         return FinishResponse(msg4=done.msg4.hex(), status=outcome.msg4.status.name, trusted=outcome.trusted,
                               reason=outcome.reason, reason_code=outcome.reason_code.name)
 
+    @app.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(service.exposition(), media_type=CONTENT_TYPE)
+
     @app.get("/healthz")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    return app
+
+
+def metrics_app(service: AttestationService) -> FastAPI:
+    """Only /metrics, for a port of its own (deployments that serve TCP only)."""
+    app = FastAPI(title="sgxra service provider metrics", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(service.exposition(), media_type=CONTENT_TYPE)
 
     return app

@@ -5,7 +5,7 @@
     isv_prod_id = 0                  # omit to accept any product
     min_isv_svn = 1
     allow_debug = false              # debug enclaves' memory is readable by the host
-    accepted_statuses = ["OK", "UpToDate"]          # the others opt in, by name
+    accepted_statuses = ["OK", "UpToDate"]          # the others opt in, by name (never a revoked one)
     accepted_advisories = []         # e.g. ["INTEL-SA-00334"]
     report_max_age = 600             # seconds an IAS report may be old
     allow_simulated = false          # simulated platforms (development only)
@@ -23,6 +23,9 @@ from sgxra.wire.collateral import TcbStatus
 from sgxra.wire.ias_report import QuoteStatus
 
 KNOWN_STATUSES = {s.value for s in QuoteStatus} | {s.value for s in TcbStatus}
+# Opting into these would trust a platform Intel has revoked: no policy file may.
+REVOKED_STATUSES = frozenset({QuoteStatus.GROUP_REVOKED.value, QuoteStatus.KEY_REVOKED.value,
+                              QuoteStatus.SIGNATURE_REVOKED.value, TcbStatus.Revoked.value})
 KEYS = {"mr_signers", "mr_enclaves", "isv_prod_id", "min_isv_svn", "allow_debug", "accepted_statuses",
         "accepted_advisories", "report_max_age", "allow_simulated"}
 
@@ -67,6 +70,9 @@ def parse_policy(data: dict[str, Any]) -> PolicyFile:
     statuses = _strings(data, "accepted_statuses", Policy().accepted_statuses)
     if statuses - KNOWN_STATUSES:
         raise PolicyFileError(f"accepted_statuses: unknown {', '.join(sorted(statuses - KNOWN_STATUSES))}")
+    if statuses & REVOKED_STATUSES:
+        raise PolicyFileError(f"accepted_statuses: {', '.join(sorted(statuses & REVOKED_STATUSES))} cannot be "
+                              "accepted: a revoked platform, key or signature is never trusted")
     for key in ("allow_debug", "allow_simulated"):
         if not isinstance(data.get(key, False), bool):
             raise PolicyFileError(f"{key} must be true or false")
@@ -87,6 +93,10 @@ def parse_policy(data: dict[str, Any]) -> PolicyFile:
 
 def load_policy(path: Path) -> PolicyFile:
     try:
-        return parse_policy(tomllib.loads(path.read_text()))
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyFileError(f"cannot read the policy file {path}: {e}") from None
+    try:
+        return parse_policy(tomllib.loads(text))
     except tomllib.TOMLDecodeError as e:
         raise PolicyFileError(f"{path}: {e}") from None
