@@ -98,6 +98,7 @@ class ModuleTcbLevel(NamedTuple):
     isvsvn: int
     status: TcbStatus
     advisory_ids: tuple[str, ...]
+    tcb_date: str | None = None  # a QE identity level's tcbDate (Intel's qe_iden_tcb_level_date_tag)
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class QeIdentity:
     mrsigner: bytes
     isvprodid: int
     tcb_levels: tuple[ModuleTcbLevel, ...]
+    tcb_evaluation_data_number: int = 0
 
     @classmethod
     def parse(cls, text: str) -> QeIdentity:
@@ -181,6 +183,7 @@ class QeIdentity:
             miscselect_mask=int.from_bytes(j.hexbytes("miscselectMask", 4), "big"),
             attributes=j.hexbytes("attributes", 16), attributes_mask=j.hexbytes("attributesMask", 16),
             mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"), tcb_levels=levels,
+            tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"),
         )
 
 
@@ -265,7 +268,9 @@ def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) ->
     status = _status(j)
     if allowed is not None and status not in allowed:
         raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
-    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j))
+    date = j.obj.get("tcbDate")
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j),
+                          date if isinstance(date, str) else None)
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
