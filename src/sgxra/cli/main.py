@@ -15,6 +15,7 @@ from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import read_blob
 from sgxra.cli.sp_command import keygen_cmd, sp_cmd
+from sgxra.cli.verify_command import token_group, verify_cmd
 from sgxra.errors import SgxRaError
 
 
@@ -58,3 +59,5 @@ main.add_command(pcs_mock_cmd)
 main.add_command(sp_cmd)
 main.add_command(keygen_cmd)
 main.add_command(client_cmd)
+main.add_command(verify_cmd)
+main.add_command(token_group)
