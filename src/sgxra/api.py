@@ -75,7 +75,7 @@ class IasEvidence:
         except (binascii.Error, ValueError):
             raise MalformedMessage("ias evidence", "signature", 0, "not base64") from None
         chain_text = fields["certificates"]
-        chain = (load_pem_chain(chain_text.encode(), "ias evidence certificates") if "-----BEGIN" in chain_text
+        chain = (load_pem_chain(chain_text.encode(), "ias evidence certificates") if "-----BEGIN CERTIFICATE-----" in chain_text
                  else load_urlencoded_chain(chain_text, "ias evidence certificates"))
         nonce, version = bundle.get("nonce"), bundle.get("api_version")
         if nonce is not None and not isinstance(nonce, str):

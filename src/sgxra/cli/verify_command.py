@@ -26,7 +26,8 @@ def _error(error: Exception, as_json: bool) -> None:
     code = exit_code_for(error) if isinstance(error, SgxRaError) else FAILURE
     if as_json:
         click.echo(json.dumps({"error": {"type": type(error).__name__, "message": str(error), "exit_code": code}}))
-    click.echo(f"error: {type(error).__name__}: {error}", err=True)
+    else:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
     sys.exit(code)
 
 
