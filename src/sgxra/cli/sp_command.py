@@ -15,7 +15,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra import crypto
-from sgxra.cli.keys import SpKeyError, public_key_c_initializer, write_sp_key
+from sgxra.cli.keys import SpKeyError, load_token_key, public_key_c_initializer, write_sp_key
 from sgxra.cli.sp_build import build, configure_logging
 from sgxra.cli.sp_settings import SettingsError, SpSettings, load_settings
 from sgxra.errors import SgxRaError
@@ -53,7 +53,8 @@ async def run_sp(settings: SpSettings) -> int:
     http: _Uvicorn | None = None
     http_task: asyncio.Task[None] | None = None
     if settings.http_port:
-        app = create_app(service, max_message=settings.max_message, max_sessions=settings.max_sessions)
+        app = create_app(service, max_message=settings.max_message, max_sessions=settings.max_sessions,
+                         token_key=load_token_key(settings.token_key_file) if settings.token_key_file else None)
         host = settings.hosts[0] if settings.hosts else "0.0.0.0"
         http = _Uvicorn(uvicorn.Config(app, host=host, port=settings.http_port, log_level="warning"))
         http_task = asyncio.create_task(http.serve())

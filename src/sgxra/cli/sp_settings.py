@@ -13,6 +13,7 @@ Everything the sample's ``settings`` file and options cover, for example::
     secret_file = "secret.bin"         # provisioned to trusted enclaves
     msg4 = "authenticated"             # or "sample", for Intel's sample client
     redis_url = "redis://127.0.0.1:6379/0"   # share sessions between replicas
+    token_key_file = "token.key"       # EC private key (PEM): HTTP answers carry trusted verdicts as JWTs
 
     [ias]
     url = "development"                # "production", or any base URL
@@ -53,7 +54,7 @@ from sgxra.ias.client import DEV_BASE_URL, PROD_BASE_URL
 SECTIONS: dict[str, dict[str, str]] = {
     "sp": {"spid": "spid", "linkable": "linkable", "key_file": "key_file", "hosts": "hosts", "port": "port",
            "http_port": "http_port", "policy_file": "policy_file", "secret_file": "secret_file", "msg4": "msg4",
-           "redis_url": "redis_url"},
+           "redis_url": "redis_url", "token_key_file": "token_key_file"},
     "ias": {"url": "ias_url", "api_version": "ias_api_version", "primary_key_file": "ias_primary_key_file",
             "secondary_key_file": "ias_secondary_key_file", "report_signing_ca": "ias_root"},
     "dcap": {"pccs_url": "pccs_url", "root_ca": "dcap_root", "cache_file": "collateral_cache"},
@@ -81,6 +82,7 @@ class SpSettings:
     secret_file: str | None = None
     msg4: str = "authenticated"
     redis_url: str | None = None
+    token_key_file: str | None = None
     ias_url: str = "development"
     ias_api_version: int = 5
     ias_primary_key_file: str | None = None

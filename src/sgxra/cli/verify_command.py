@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra.cli.exit_codes import FAILURE, OK, POLICY, exit_code_for
 from sgxra.cli.inputs import parse_time, read_blob
+from sgxra.cli.keys import load_token_key
 from sgxra.errors import SgxRaError
 
 if TYPE_CHECKING:
@@ -35,15 +36,6 @@ def _evidence(path: Path) -> bytes:
     """An IAS report bundle (JSON) as it is; a quote as raw bytes or hex (the existing reader)."""
     head = path.read_bytes()[:64].lstrip()
     return path.read_bytes() if head[:1] == b"{" else read_blob(f"@{path}")
-
-
-def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    from cryptography.hazmat.primitives import serialization
-
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{path}: the token key must be an EC (P-256 or P-384) private key")
-    return key
 
 
 @click.command("verify")
@@ -86,7 +78,7 @@ def verify_cmd(evidence_file: Path, collateral_file: Path | None, pccs: str | No
         fetcher = None
         if collateral is None and pccs and not is_ias:
             fetcher = _pccs_cache(pccs)
-        key = _private_key(token_key_file) if token_key_file else None
+        key = load_token_key(token_key_file) if token_key_file else None
         result = verify(IasEvidence.from_json(data) if is_ias else data, collateral=collateral, fetcher=fetcher,
                         policy=policy, at=at, root=root)
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None

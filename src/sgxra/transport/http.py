@@ -1,7 +1,11 @@
 """The same exchange over HTTP/JSON (FastAPI; OpenAPI at /openapi.json, docs at /docs).
 
     POST /v1/attestations                 {"msg0_msg1": hex}  -> {"session_id", "msg2"}
-    POST /v1/attestations/{id}/msg3       {"msg3": hex}       -> {"msg4", "status", "trusted", "reason", "reason_code"}
+    POST /v1/attestations/{id}/msg3       {"msg3": hex}       -> {"msg4", "status", "trusted", "reason", "reason_code",
+                                                                  "token"}
+
+``token``: with a token key configured, a trusted verdict also comes as a signed JWT (Intel Trust Authority's
+claim names, see ``sgxra.verify.token``); null otherwise.
 
 Sessions live in the service's store, so msg1 and msg3 may reach different replicas.
 """
@@ -10,7 +14,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -48,6 +54,7 @@ class FinishResponse(BaseModel):
     trusted: bool
     reason: str
     reason_code: str
+    token: str | None = Field(None, description="the trusted verdict as a signed JWT, when the SP has a token key")
 
 
 class ErrorResponse(BaseModel):
@@ -65,7 +72,8 @@ def _status_for(error: SgxRaError) -> int:
     return 500
 
 
-def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_MESSAGE, max_sessions: int = 1024) -> FastAPI:
+def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_MESSAGE, max_sessions: int = 1024,
+               token_key: ec.EllipticCurvePrivateKey | None = None) -> FastAPI:
     app = FastAPI(title="sgxra service provider", version="1", description=__doc__)
     in_flight = {"requests": 0}
     max_body = 2 * max_message + 256
@@ -100,8 +108,13 @@ def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_ME
     async def finish(session_id: str, body: FinishRequest) -> FinishResponse:
         done = await service.finish(session_id, bytes.fromhex(body.msg3))
         outcome = done.outcome
+        token = None
+        if token_key is not None and outcome.trusted and outcome.evidence is not None:
+            from sgxra.verify.token import evidence_claims, sign_claims
+
+            token = sign_claims(evidence_claims(outcome.evidence), token_key, at=datetime.now(timezone.utc))
         return FinishResponse(msg4=done.msg4.hex(), status=outcome.msg4.status.name, trusted=outcome.trusted,
-                              reason=outcome.reason, reason_code=outcome.reason_code.name)
+                              reason=outcome.reason, reason_code=outcome.reason_code.name, token=token)
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:
