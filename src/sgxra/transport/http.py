@@ -36,19 +36,23 @@ HEX = r"^([0-9a-fA-F]{2})*$"
 
 
 class StartRequest(BaseModel):
+    """msg0 || msg1 from the client."""
     msg0_msg1: str = Field(pattern=HEX, description="msg0 || msg1 (72 bytes) as hex")
 
 
 class StartResponse(BaseModel):
+    """The new session's id and msg2."""
     session_id: str
     msg2: str
 
 
 class FinishRequest(BaseModel):
+    """msg3 from the client."""
     msg3: str = Field(pattern=HEX, description="msg3 as hex")
 
 
 class FinishResponse(BaseModel):
+    """msg4, the verdict in words, and (when configured) the trusted verdict as a token."""
     msg4: str = Field(description="msg4 as hex (authenticated or the sample's form, as configured)")
     status: str
     trusted: bool
@@ -58,6 +62,7 @@ class FinishResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    """A refused request: the error's type and its detail."""
     error: str
     detail: str
 

@@ -60,6 +60,7 @@ class PolicyFileError(ValueError):
 
 @dataclass(frozen=True)
 class PolicyFile:
+    """A policy read from a file, and the IAS report freshness limit beside it."""
     policy: Policy
     report_max_age: float | None  # seconds; None: no freshness limit
 

@@ -94,6 +94,7 @@ def _cert_window(certs: list[x509.Certificate]) -> Window:
 
 @dataclass(frozen=True)
 class VerifiedCollateral:
+    """Collateral whose every signature, chain, CRL and date was checked at one time."""
     tcb_info: TcbInfo
     qe_identity: QeIdentity
     root_ca_crl: x509.CertificateRevocationList
@@ -107,6 +108,7 @@ class VerifiedCollateral:
 
 @dataclass(frozen=True)
 class VerifiedPck:
+    """A quote's PCK chain, checked to the pinned root and against the PCK CRL."""
     leaf: x509.Certificate
     extension: PckExtension
     ca_type: str  # "processor" or "platform"

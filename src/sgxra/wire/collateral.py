@@ -29,6 +29,7 @@ FIELDS = (
 
 
 class TcbStatus(enum.Enum):
+    """A TCB status as Intel's collateral and its QVL name it."""
     UpToDate = "UpToDate"
     SWHardeningNeeded = "SWHardeningNeeded"
     ConfigurationNeeded = "ConfigurationNeeded"
@@ -43,6 +44,7 @@ class TcbStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class Collateral:
+    """The nine pieces of DCAP collateral, as dcap-qvl and ``sgxra collateral fetch`` hold them."""
     pck_crl_issuer_chain: str
     root_ca_crl: bytes
     pck_crl: bytes
@@ -95,6 +97,7 @@ class TcbLevel(NamedTuple):
 
 
 class ModuleTcbLevel(NamedTuple):
+    """A QE identity's or TDX module's TCB level: ISVSVN, status, advisories, date."""
     isvsvn: int
     status: TcbStatus
     advisory_ids: tuple[str, ...]
@@ -103,6 +106,7 @@ class ModuleTcbLevel(NamedTuple):
 
 @dataclass(frozen=True)
 class TdxModuleIdentity:
+    """A TDX module identity of a TDX TCB info: signer, attributes, levels."""
     id: str
     mrsigner: bytes
     attributes: bytes
@@ -112,6 +116,7 @@ class TdxModuleIdentity:
 
 @dataclass(frozen=True)
 class TcbInfo:
+    """Intel's TCB info (SGX v2/v3 or TDX v3), parsed from its signed JSON text."""
     id: str  # "SGX" or "TDX"
     version: int
     issue_date: datetime
@@ -154,6 +159,7 @@ class TcbInfo:
 
 @dataclass(frozen=True)
 class QeIdentity:
+    """Intel's QE (or TD QE) identity, parsed from its signed JSON text."""
     id: str  # "QE", "QVE" or "TD_QE"
     version: int
     issue_date: datetime
