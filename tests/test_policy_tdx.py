@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +149,20 @@ def test_real_td_through_the_cli_with_a_policy_file(tmp_path: Path) -> None:
     run = CliRunner().invoke(main, ["verify", str(quote), "--collateral", str(collateral), "--at", str(at),
                                     "--policy", str(policy)])
     assert run.exit_code == 6 and "tdx.mr_td" in run.output
+
+
+def test_the_readme_td_policy_accepts_the_real_td_it_names_and_refuses_it_a_day_later() -> None:
+    import re
+    import tomllib
+
+    block = re.search(r"```toml\n(.*?)```", (Path(__file__).parent.parent / "README.md").read_text(), re.S)
+    assert block is not None
+    policy = parse_policy(tomllib.loads(block.group(1))).policy
+    quote, collateral, at = REAL[1]
+    when = datetime.fromtimestamp(at, timezone.utc)
+    result = sgxra.verify(quote.read_bytes(), collateral=Collateral.from_json(collateral.read_text()), at=when,
+                          policy=policy)
+    assert result.accepted, result.policy
+    later = sgxra.verify(quote.read_bytes(), collateral=Collateral.from_json(collateral.read_text()),
+                         at=result.collateral_issued + timedelta(days=1, seconds=1), policy=policy)
+    assert [v.rule for v in later.policy.violations] == ["collateral_age"]  # type: ignore[union-attr]

@@ -106,6 +106,7 @@ def test_result_is_frozen_and_serializes(result: DcapResult) -> None:
     assert plain["earliest_expiration_date"] == "2025-07-19T10:01:18Z"  # the README's window end
     assert plain["latest_issue_date"] == "2025-06-19T10:56:11Z"  # the README's window start
     assert plain["verified_at"] == "2025-07-19T10:01:17Z"
+    assert plain["collateral_issued"] == "2025-06-19T10:01:18Z"  # the QE identity's issueDate, the oldest
 
 
 def test_supplemental_data_field_by_field(result: DcapResult) -> None:

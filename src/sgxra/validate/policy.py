@@ -89,7 +89,7 @@ class Policy:
     level's tcbDate; every advisory must be in ``accepted_advisories`` ("*"
     accepts any) and none in ``rejected_advisories``; the collateral must be at
     most ``max_collateral_age`` old (from the oldest of TCB info, QE identity
-    and CRLs; for IAS, the report's timestamp) at verification time; its TCB
+    and PCK CRL; for IAS, the report's timestamp) at verification time; its TCB
     evaluation data number at least ``min_tcb_evaluation_data_number``.
     Simulated evidence is refused unless ``allow_simulated`` is set.
     """

@@ -11,7 +11,7 @@
     accepted_statuses = ["OK", "UpToDate"]          # the others opt in, by name; revoked ones never
     accepted_advisories = []         # e.g. ["INTEL-SA-00334"], or ["*"] for any not rejected
     rejected_advisories = []         # refused even under "*"
-    max_collateral_age = 2592000     # seconds since the collateral (or IAS report) was issued
+    max_collateral_age = 2592000     # seconds since TCB info, QE identity, PCK CRL (or IAS report) were issued
     platform_grace_period = 0        # seconds an OutOfDate platform stays accepted after its tcbDate
     min_tcb_evaluation_data_number = 17
     report_max_age = 600             # seconds an IAS report may be old

@@ -132,7 +132,9 @@ class DcapVerdict:
     tcb_evaluation_data_number: int  # the TCB info's
     collateral_expiry: datetime  # the earliest time anything it depended on expires
     dates: IssueDates  # earliest / latest issue and earliest expiration over collateral and PCK chain
-    collateral_issued: datetime  # when the oldest of TCB info, QE identity and the two CRLs was issued
+    # When the oldest of TCB info, QE identity and PCK CRL was issued: what PCS reissues (the root CA CRL,
+    # issued about yearly, would make every collateral look old; its nextUpdate is checked all the same).
+    collateral_issued: datetime
     qe_identity_dates: IssueDates
     qe_tcb_date: str | None  # the matched QE identity level's tcbDate
     qe_tcb_evaluation_data_number: int
@@ -305,8 +307,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
         tdx_module_status=module_level.status if module_level else None, quote=quote, pck=pck.extension,
         ca_type=pck.ca_type, tcb_date=level.tcb_date, tcb_evaluation_data_number=info.tcb_evaluation_data_number,
         collateral_expiry=window.not_after, dates=trusted.dates.merge(pck.dates),
-        collateral_issued=min(info.issue_date, identity.issue_date, trusted.root_ca_crl.last_update_utc,
-                              trusted.pck_crl.last_update_utc),
+        collateral_issued=min(info.issue_date, identity.issue_date, trusted.pck_crl.last_update_utc),
         qe_identity_dates=trusted.qe_identity_dates, qe_tcb_date=qe_level.tcb_date,
         qe_tcb_evaluation_data_number=identity.tcb_evaluation_data_number,
         pck_crl_number=crl_number(trusted.pck_crl), root_ca_crl_number=crl_number(trusted.root_ca_crl),
