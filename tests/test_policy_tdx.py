@@ -166,3 +166,39 @@ def test_the_readme_td_policy_accepts_the_real_td_it_names_and_refuses_it_a_day_
     later = sgxra.verify(quote.read_bytes(), collateral=Collateral.from_json(collateral.read_text()),
                          at=result.collateral_issued + timedelta(days=1, seconds=1), policy=policy)
     assert [v.rule for v in later.policy.violations] == ["collateral_age"]  # type: ignore[union-attr]
+
+
+def test_supplemental_data_of_a_real_td_on_a_platform_ca_pck() -> None:
+    import struct
+
+    quote, collateral, at = REAL[1]
+    result = sgxra.verify(quote.read_bytes(), collateral=Collateral.from_json(collateral.read_text()),
+                          at=datetime.fromtimestamp(at, timezone.utc))
+    assert isinstance(result, DcapResult)
+    data, pck = result.to_supplemental(), result.verdict.pck
+    # Offsets: sgx_ql_qv_supplemental_t, ATTESTATION-NOTES.md section 2.2 (gcc on Intel's sgx_qve_def.h).
+    assert struct.unpack_from("<I", data, 136)[0] == 0x81  # tee_type: TDX
+    assert data[140] == pck.sgx_type  # sgx_type
+    assert data[141:157] == pck.platform_instance_id == bytes.fromhex("056d0350250988808a9d09103f3e54d5")
+    assert struct.unpack_from("<III", data, 160) == (1, 1, 1)  # dynamic_platform, cached_keys, smt_enabled: true
+    assert struct.unpack_from("<I", data, 48)[0] == result.tcb_evaluation_data_number  # tcb_eval_ref_num
+    assert data[172] == 0  # sa_list: an UpToDate level with no advisory is the empty string
+    plain = result.to_dict()
+    assert (plain["dynamic_platform"], plain["cached_keys"], plain["smt_enabled"]) == (True, True, True)
+    assert plain["tee_tcb_svn"] == result.body.tee_tcb_svn.hex() and plain["pck_ca"] == "platform"  # type: ignore[union-attr]
+
+
+def test_a_td_result_as_a_token_carries_trust_authority_tdx_claims() -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sgxra.verify.token import verify_token
+
+    result = _verify(REPORT, {"policy_id": "td-policy"})
+    key = ec.generate_private_key(ec.SECP384R1())
+    claims = verify_token(result.to_token(key, at=NOW), key.public_key(), at=NOW)
+    assert claims["attester_type"] == "TDX" and claims["attester_tcb_status"] == "UpToDate"
+    assert claims["attester_tcb_date"] == "2024-03-13T00:00:00Z" and claims["sgxra_simulated"] is True
+    assert claims["tdx_mrtd"] == REPORT.mr_td.hex() and claims["tdx_rtmr2"] == REPORT.rtmr2.hex()
+    assert claims["tdx_mrconfigid"] == REPORT.mr_config_id.hex() and claims["tdx_is_debuggable"] is False
+    assert claims["policy_ids_matched"] == [{"id": "td-policy", "version": "1"}]
+    assert not any(name.startswith("sgx_") for name in claims)

@@ -85,7 +85,7 @@ class IasEvidence:
         return cls(fields["report"].encode(), signature, tuple(chain), nonce, version)
 
 
-Evidence = bytes | DcapQuote | IasEvidence
+EvidenceInput = bytes | DcapQuote | IasEvidence
 
 
 def default_cache_path() -> Path:
@@ -110,7 +110,7 @@ def _default_fetcher() -> CollateralCache:
         return _default[0]
 
 
-def _parse(evidence: Evidence) -> DcapQuote | IasEvidence:
+def _parse(evidence: EvidenceInput) -> DcapQuote | IasEvidence:
     if isinstance(evidence, (DcapQuote, IasEvidence)):
         return evidence
     if not isinstance(evidence, bytes):
@@ -124,7 +124,7 @@ def _parse(evidence: Evidence) -> DcapQuote | IasEvidence:
 
 
 def verify(
-    evidence: Evidence, *, collateral: Collateral | None = None, fetcher: CollateralFetcher | None = None,
+    evidence: EvidenceInput, *, collateral: Collateral | None = None, fetcher: CollateralFetcher | None = None,
     policy: Policy | None = None, at: datetime | None = None, root: x509.Certificate | None = None,
 ) -> DcapResult | IasResult:
     """Verify any evidence and, given a policy, judge it: one call.
@@ -165,7 +165,7 @@ def verify(
 
 
 async def averify(
-    evidence: Evidence, *, collateral: Collateral | None = None, fetcher: CollateralFetcher | None = None,
+    evidence: EvidenceInput, *, collateral: Collateral | None = None, fetcher: CollateralFetcher | None = None,
     policy: Policy | None = None, at: datetime | None = None, root: x509.Certificate | None = None,
 ) -> DcapResult | IasResult:
     """:func:`verify` for asyncio: runs in a worker thread, so fetching and checking never block the loop."""
