@@ -1,12 +1,13 @@
 """sgxra: Intel SGX and TDX remote attestation for relying parties, in Python.
 
-``sgxra.verify(evidence, ...)`` is the one call from evidence to a verdict (see
-:mod:`sgxra.api`). The package ``sgxra.verify`` (verification proper) stays
-importable as ``import sgxra.verify.dcap`` or ``from sgxra.verify import ...``:
-``sgxra.api`` imports it first, so the attribute ``sgxra.verify`` is the function.
+``sgxra.verify(evidence, ...)`` is the one call from evidence to a verdict
+(:func:`sgxra.api.verify`). The attribute is a callable that also answers for the
+package ``sgxra.verify`` (verification proper), so ``sgxra.verify.dcap``,
+``import sgxra.verify.dcap as dcap`` and ``from sgxra.verify import ...`` keep working.
 """
 
-from sgxra.api import IasEvidence, averify, verify
+from sgxra.api import IasEvidence, averify
+from sgxra.api import one_call as verify
 from sgxra.crypto import SessionKeys, derive_session_keys
 from sgxra.errors import (
     BadMac,

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,3 +172,29 @@ async def averify(
     """:func:`verify` for asyncio: runs in a worker thread, so fetching and checking never block the loop."""
     return await asyncio.to_thread(verify, evidence, collateral=collateral, fetcher=fetcher, policy=policy, at=at,
                                    root=root)
+
+
+class OneCall:
+    """``sgxra.verify``: the one call (see :func:`verify` below), and still the ``sgxra.verify`` package.
+
+    Calling it is :func:`sgxra.api.verify`. Any attribute is the package's, so
+    ``sgxra.verify.dcap``, ``import sgxra.verify.dcap as dcap`` and
+    ``from sgxra.verify import verify_report`` keep working.
+    """
+
+    def __call__(
+        self, evidence: EvidenceInput, *, collateral: Collateral | None = None,
+        fetcher: CollateralFetcher | None = None, policy: Policy | None = None, at: datetime | None = None,
+        root: x509.Certificate | None = None,
+    ) -> DcapResult | IasResult:
+        return verify(evidence, collateral=collateral, fetcher=fetcher, policy=policy, at=at, root=root)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.modules["sgxra.verify"], name)
+
+    def __repr__(self) -> str:
+        return "<sgxra.verify: the one call, and the sgxra.verify package>"
+
+
+OneCall.__call__.__doc__ = verify.__doc__
+one_call = OneCall()
