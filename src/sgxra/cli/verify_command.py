@@ -34,8 +34,11 @@ def _error(error: Exception, as_json: bool) -> None:
 
 def _evidence(path: Path) -> bytes:
     """An IAS report bundle (JSON) as it is; a quote as raw bytes or hex (the existing reader)."""
-    head = path.read_bytes()[:64].lstrip()
-    return path.read_bytes() if head[:1] == b"{" else read_blob(f"@{path}")
+    from sgxra.api import MAX_BUNDLE
+
+    with path.open("rb") as f:
+        head = f.read(MAX_BUNDLE + 1)
+    return head if head.lstrip()[:1] == b"{" else read_blob(f"@{path}")
 
 
 @click.command("verify")
