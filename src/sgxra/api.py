@@ -61,7 +61,7 @@ class IasEvidence:
             raise MalformedMessage("ias evidence", "<json>", 0, f"larger than {MAX_BUNDLE} bytes")
         try:
             bundle = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise MalformedMessage("ias evidence", "<json>", 0, "not JSON") from None
         if not isinstance(bundle, dict):
             raise MalformedMessage("ias evidence", "<json>", 0, "not a JSON object")
