@@ -102,7 +102,7 @@ class VerifiedCollateral:
     pck_ca: x509.Certificate  # the issuer of the PCK CRL
     window: Window
     dates: IssueDates  # over every collateral item, as Intel's supplemental data counts them
-    qe_identity_dates: IssueDates  # the QE identity's issuer chain (Intel's qe_iden_* dates)
+    qe_identity_dates: IssueDates  # the QE identity and its issuer chain (Intel's qe_iden_* dates)
     root_key_id: bytes
 
 
@@ -205,15 +205,15 @@ def verify_collateral(
         _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
         window = window.within(_cert_window(chain))
         dates = dates.merge(IssueDates.of_chain(chain))
-    qe_identity_dates = IssueDates.of_chain(chains[collateral.qe_identity_issuer_chain])
     tcb_info = TcbInfo.parse(collateral.tcb_info)
     qe_identity = QeIdentity.parse(collateral.qe_identity)
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
     _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
     window = window.narrow(tcb_info.issue_date, tcb_info.next_update)
     window = window.narrow(qe_identity.issue_date, qe_identity.next_update)
-    dates = dates.merge(IssueDates.of_span(tcb_info.issue_date, tcb_info.next_update),
-                        IssueDates.of_span(qe_identity.issue_date, qe_identity.next_update))
+    qe_identity_dates = IssueDates.of_chain(chains[collateral.qe_identity_issuer_chain]).merge(
+        IssueDates.of_span(qe_identity.issue_date, qe_identity.next_update))
+    dates = dates.merge(IssueDates.of_span(tcb_info.issue_date, tcb_info.next_update), qe_identity_dates)
 
     crl_pool = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")

@@ -200,8 +200,8 @@ class DcapResult(_Serializable):
         when the PCK has none), the three configuration flags (2 = undefined
         when the PCK has none), sa_list (the matched level's advisory ids,
         comma-separated, NUL-terminated) and the qe_iden_* fields (dates of the
-        QE identity's issuer chain, its matched level's tcbDate, its evaluation
-        data number, and its status as an ``sgx_ql_qv_result_t`` code).
+        QE identity and its issuer chain, its matched level's tcbDate, its
+        evaluation data number, and its status as an ``sgx_ql_qv_result_t`` code).
         """
         v, pck = self.verdict, self.verdict.pck
         config = pck.configuration
