@@ -47,6 +47,17 @@ def test_out_of_date_platform_accepted_until_the_end_of_its_grace_period() -> No
     assert refused == [f"status: OutOfDate is not accepted (grace period ended {end.isoformat()})"]
 
 
+def test_a_grace_period_bounds_out_of_date_even_where_it_is_listed() -> None:
+    # Intel's appraisal policies list OutOfDate and bound it with platform_grace_period.
+    listed = GRACE | {"accepted_statuses": ["UpToDate", "OutOfDate"]}
+    end = TCB_DATE + timedelta(days=10)
+    assert _check(OUT_OF_DATE, end, listed) == []
+    assert _check(OUT_OF_DATE, end + SECOND, listed) == [
+        f"status: OutOfDate is not accepted (grace period ended {end.isoformat()})"]
+    unbounded = {"accepted_statuses": ["UpToDate", "OutOfDate"], "accepted_advisories": ["INTEL-SA-00001"]}
+    assert _check(OUT_OF_DATE, end + SECOND, unbounded) == []
+
+
 def test_without_a_grace_period_out_of_date_is_refused_at_once() -> None:
     assert _check(OUT_OF_DATE, NOW, {"accepted_advisories": ["INTEL-SA-00001"]}) == [
         "status: OutOfDate is not accepted"]

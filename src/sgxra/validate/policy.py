@@ -84,9 +84,10 @@ class Policy:
     report's when given. TDs: ``tdx`` must be given (see :class:`TdxRules`).
 
     Platform rules (both TEEs): the TCB status must be in ``accepted_statuses``;
-    an OutOfDate platform counts as UpToDate (OutOfDateConfigurationNeeded as
-    ConfigurationNeeded) until ``platform_grace_period`` after its matched TCB
-    level's tcbDate; every advisory must be in ``accepted_advisories`` ("*"
+    with ``platform_grace_period``, an OutOfDate platform counts as UpToDate
+    (OutOfDateConfigurationNeeded as ConfigurationNeeded) until that long after
+    its matched TCB level's tcbDate, and is refused after it even where
+    ``accepted_statuses`` lists it (Intel's appraisal policies); every advisory must be in ``accepted_advisories`` ("*"
     accepts any) and none in ``rejected_advisories``; the collateral must be at
     most ``max_collateral_age`` old (from the oldest of TCB info, QE identity
     and PCK CRL; for IAS, the report's timestamp) at verification time; its TCB
@@ -161,17 +162,9 @@ class Policy:
         return self.tdx.violations(td, self.allow_debug)
 
     def _platform(self, result: Judged) -> list[Violation]:
-        found: list[Violation] = []
-        status = result.status
         tcb_date = None if isinstance(result, Evidence) else result.tcb_date
         at = None if isinstance(result, Evidence) else result.verified_at
-        if status not in self.accepted_statuses and status in GRACE_STATUSES and self.platform_grace_period is not None:
-            if tcb_date is not None and at is not None and at <= tcb_date + self.platform_grace_period:
-                status = GRACE_STATUSES[status]
-        if status not in self.accepted_statuses:
-            grace = "" if status != result.status else self._grace_note(tcb_date)
-            found.append(Violation("status", f"{result.status} is not accepted{grace}",
-                                   platform=result.status in PLATFORM_FIXABLE_STATUSES))
+        found = self._status(result.status, tcb_date, at)
         rejected = [a for a in result.advisory_ids if a in self.rejected_advisories]
         if rejected:
             found.append(Violation("advisories", "rejected: " + ", ".join(rejected), platform=True))
@@ -181,10 +174,18 @@ class Policy:
                 found.append(Violation("advisories", "not accepted: " + ", ".join(unaccepted), platform=True))
         return found + self._collateral(result, at)
 
-    def _grace_note(self, tcb_date: datetime | None) -> str:
-        if self.platform_grace_period is None or tcb_date is None:
-            return ""
-        return f" (grace period ended {(tcb_date + self.platform_grace_period).isoformat()})"
+    def _status(self, status: str, tcb_date: datetime | None, at: datetime | None) -> list[Violation]:
+        refused = [Violation("status", f"{status} is not accepted", platform=status in PLATFORM_FIXABLE_STATUSES)]
+        grace = self.platform_grace_period
+        if status not in GRACE_STATUSES or grace is None:
+            return [] if status in self.accepted_statuses else refused
+        # As Intel's appraisal: the grace period bounds an OutOfDate platform even where the status is listed.
+        if tcb_date is None or at is None:
+            return refused
+        if at > tcb_date + grace:
+            return [Violation("status", f"{status} is not accepted (grace period ended {(tcb_date + grace).isoformat()})",
+                              platform=True)]
+        return [] if {status, GRACE_STATUSES[status]} & self.accepted_statuses else refused
 
     def _collateral(self, result: Judged, at: datetime | None) -> list[Violation]:
         found: list[Violation] = []
