@@ -129,3 +129,11 @@ def test_min_config_svn() -> None:
     evidence = QE.get_quote(body, QuoteSignType.UNLINKABLE, bytes(16))
     assert _check(spec(issued=NOW), NOW, {"min_config_svn": 4}, evidence) == []
     assert _check(spec(issued=NOW), NOW, {"min_config_svn": 5}, evidence) == ["config_svn: 4 is below the minimum 5"]
+
+
+def test_a_tcb_date_that_is_no_time_is_malformed_collateral() -> None:
+    from sgxra.errors import MalformedMessage
+
+    collateral = spec(SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate, tcb_date="last tuesday"), issued=NOW)
+    with pytest.raises(MalformedMessage, match="tcbDate"):
+        sgxra.verify(quote(), collateral=PKI.collateral(collateral), at=NOW, root=PKI.root)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sgxra.protocol.evidence import UP_TO_DATE_STATUSES, Evidence, Violation
 from sgxra.verify.result import DcapResult, IasResult, PolicyVerdict
@@ -182,9 +182,12 @@ class Policy:
         # As Intel's appraisal: the grace period bounds an OutOfDate platform even where the status is listed.
         if tcb_date is None or at is None:
             return refused
-        if at > tcb_date + grace:
-            return [Violation("status", f"{status} is not accepted (grace period ended {(tcb_date + grace).isoformat()})",
-                              platform=True)]
+        try:
+            ends = tcb_date + grace
+        except OverflowError:  # a tcbDate near year 9999: the grace never ends
+            ends = datetime.max.replace(tzinfo=timezone.utc)
+        if at > ends:
+            return [Violation("status", f"{status} is not accepted (grace period ended {ends.isoformat()})", platform=True)]
         return [] if {status, GRACE_STATUSES[status]} & self.accepted_statuses else refused
 
     def _collateral(self, result: Judged, at: datetime | None) -> list[Violation]:

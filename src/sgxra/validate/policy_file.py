@@ -47,6 +47,7 @@ KEYS = ("policy_id", "mr_signers", "mr_enclaves", "isv_prod_id", "min_isv_svn", 
         "report_max_age", "allow_simulated", "tdx")
 TDX_KEYS = (*TDX_MEASUREMENTS, *TDX_MODULE_MEASUREMENTS, "min_tee_tcb_svn")
 MAX_U32 = 0xFFFFFFFF
+MAX_SECONDS = 100 * 366 * 86400  # a century: any duration past it is a mistake (and overflows timedelta)
 T = TypeVar("T")
 
 
@@ -108,9 +109,11 @@ class _Reader:
 
     def seconds(self, key: str, default: float | None, *, positive: bool) -> float | None:
         def parse(v: Any) -> float | None:
-            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (v > 0 if positive else v >= 0)
-            return float(v) if ok else None
-        return self.get(key, default, parse, "a positive number of seconds" if positive else "seconds (0 or more)")
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= MAX_SECONDS:
+                return None  # NaN fails the range test too
+            return float(v) if v > 0 or not positive else None
+        return self.get(key, default, parse, f"{'a positive' if positive else '0 or a'} number of seconds up to "
+                                             f"{MAX_SECONDS}")
 
     def strings(self, key: str, default: frozenset[str]) -> frozenset[str]:
         def parse(v: Any) -> frozenset[str] | None:

@@ -122,6 +122,11 @@ class DcapResult(_Serializable):
     simulated: bool = False
     policy: PolicyVerdict | None = None
 
+    def __post_init__(self) -> None:
+        for date in (self.verdict.tcb_date, self.verdict.qe_tcb_date):
+            if date is not None:
+                _date(date)  # a result that cannot be serialized is refused when it is made
+
     @property
     def tee(self) -> str:
         return "TDX" if self.verdict.quote.is_tdx else "SGX"
@@ -285,7 +290,11 @@ VerificationResult = DcapResult | IasResult
 
 
 def _date(text: str) -> datetime:
-    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """A tcbDate of signed collateral (Intel writes ISO-8601 UTC); anything else is malformed collateral."""
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedMessage("tcb_info", "tcbDate", 0, f"{text[:40]!r} is not an ISO-8601 time") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
