@@ -62,6 +62,7 @@ class Shape(NamedTuple):
 
 QUOTE = Shape("a quote (version 1 to 5)", lambda b: len(b) >= 2 and 1 <= b[0] <= 5 and b[1] == 0)
 REPORT = Shape("an IAS report (JSON)", lambda b: b.lstrip()[:1] == b"{", text=True)
+EVIDENCE = Shape("a quote or an IAS report bundle (JSON)", lambda b: QUOTE.fits(b) or REPORT.fits(b), text=True)
 SIGNATURE = Shape("an RSA signature (256, 384 or 512 bytes)", lambda b: len(b) in (256, 384, 512))
 ANY = Shape("anything", lambda b: True)
 

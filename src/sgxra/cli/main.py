@@ -16,6 +16,7 @@ from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import INPUT_HELP, read_input
 from sgxra.cli.ratls_command import ratls_group, secret_prov_group
 from sgxra.cli.sp_command import keygen_cmd, sp_cmd
+from sgxra.cli.verify_command import token_group, verify_cmd
 from sgxra.errors import SgxRaError
 
 
@@ -61,3 +62,5 @@ main.add_command(keygen_cmd)
 main.add_command(client_cmd)
 main.add_command(ratls_group)
 main.add_command(secret_prov_group)
+main.add_command(verify_cmd)
+main.add_command(token_group)

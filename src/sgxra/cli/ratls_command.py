@@ -52,19 +52,19 @@ def load_ratls_policy(path: Path) -> Policy | TdxPolicy:
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
-        raise PolicyFileError(f"{path}: {e}") from None
+        raise PolicyFileError([f"{path}: {e}"]) from None
     if "mr_tds" not in data:
         return parse_policy(data).policy
     if set(data) - TDX_KEYS:
-        raise PolicyFileError(f"a TDX policy takes only {', '.join(sorted(TDX_KEYS))}")
+        raise PolicyFileError([f"a TDX policy takes only {', '.join(sorted(TDX_KEYS))}"])
     sgx = parse_policy({k: v for k, v in data.items() if k != "mr_tds"} | {"mr_enclaves": [bytes(32).hex()]}).policy
     mr_tds = data["mr_tds"]
     if not isinstance(mr_tds, list) or not all(isinstance(m, str) and len(m) == 96 for m in mr_tds):
-        raise PolicyFileError("mr_tds must be a list of 96-hex-digit strings")
+        raise PolicyFileError(["mr_tds must be a list of 96-hex-digit strings"])
     try:
         measurements = frozenset(bytes.fromhex(m) for m in mr_tds)
     except ValueError:
-        raise PolicyFileError("mr_tds must be hexadecimal") from None
+        raise PolicyFileError(["mr_tds must be hexadecimal"]) from None
     return TdxPolicy(measurements, sgx.allow_debug, sgx.accepted_statuses, sgx.accepted_advisories, sgx.allow_simulated)
 
 

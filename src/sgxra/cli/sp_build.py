@@ -12,8 +12,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from sgxra.cli.keys import is_sample_key, load_sp_key
+from sgxra.cli.keys import is_sample_key, load_sp_key, load_token_key
 from sgxra.cli.sp_settings import SettingsError, SpSettings
 from sgxra.crypto import private_key_from_le
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
@@ -42,6 +43,7 @@ def now() -> datetime:
 @dataclass
 class Built:
     service: AttestationService
+    token_key: ec.EllipticCurvePrivateKey | None = None  # signs trusted verdicts on the HTTP API
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -128,7 +130,8 @@ def build(settings: SpSettings) -> Built:
     if epid is None and ecdsa is None:
         raise SettingsError("no verifier: configure IAS subscription keys (EPID) or a PCCS URL (DCAP), or both")
     secret = Path(settings.secret_file).read_bytes() if settings.secret_file else None
+    token_key = load_token_key(settings.token_key_file) if settings.token_key_file else None
     service_config = ServiceConfig(sp=config, msg4_form="sample" if settings.msg4 == "sample" else "authenticated",
                                    secret=secret, session_ttl=settings.session_ttl)
     service = AttestationService(service_config, store, epid=epid, sigrl=sigrl, ecdsa=ecdsa, metrics=metrics)
-    return Built(service, built_closers)
+    return Built(service, token_key, built_closers)

@@ -76,7 +76,8 @@ async def run_sp(settings: SpSettings) -> int:
     wanted: list[tuple[str, int, Any]] = []
     if settings.http_port:
         app = create_app(service, max_message=settings.max_message, max_sessions=settings.max_sessions,
-                         max_per_client=settings.max_per_client, body_timeout=settings.first_message_timeout)
+                         max_per_client=settings.max_per_client, body_timeout=settings.first_message_timeout,
+                         token_key=built.token_key)
         wanted.append(("the HTTP/JSON API and /metrics", settings.http_port, app))
     if settings.metrics_port:
         wanted.append(("/metrics", settings.metrics_port, metrics_app(service)))

@@ -17,6 +17,7 @@ Everything the sample's ``settings`` file and options cover, for example::
                                              # redis://:PASSWORD@host:port/db with a password)
     store_key_file = "store.key"       # ID:64-hex-digits per line, shared by the replicas; the first
                                        # seals, all open (rotation); or $SGXRA_STORE_KEY
+    token_key_file = "token.key"       # EC private key (PEM): HTTP answers carry trusted verdicts as JWTs
 
     [ias]
     url = "development"                # "production", or any base URL
@@ -60,7 +61,8 @@ from sgxra.ias.client import DEV_BASE_URL, PROD_BASE_URL
 SECTIONS: dict[str, dict[str, str]] = {
     "sp": {"spid": "spid", "linkable": "linkable", "key_file": "key_file", "hosts": "hosts", "port": "port",
            "http_port": "http_port", "metrics_port": "metrics_port", "policy_file": "policy_file",
-           "secret_file": "secret_file", "msg4": "msg4", "redis_url": "redis_url", "store_key_file": "store_key_file"},
+           "secret_file": "secret_file", "msg4": "msg4", "redis_url": "redis_url", "store_key_file": "store_key_file",
+           "token_key_file": "token_key_file"},
     "ias": {"url": "ias_url", "api_version": "ias_api_version", "primary_key_file": "ias_primary_key_file",
             "secondary_key_file": "ias_secondary_key_file", "report_signing_ca": "ias_root"},
     "dcap": {"pccs_url": "pccs_url", "root_ca": "dcap_root", "cache_file": "collateral_cache"},
@@ -91,6 +93,7 @@ class SpSettings:
     msg4: str = "authenticated"
     redis_url: str | None = None
     store_key_file: str | None = None
+    token_key_file: str | None = None
     ias_url: str = "development"
     ias_api_version: int = 5
     ias_primary_key_file: str | None = None

@@ -57,6 +57,7 @@ from sgxra.wire.report_body import ReportBody
 
 
 class SpState(enum.Enum):
+    """Where the service provider's side of msg0..msg4 stands."""
     WAIT_MSG0 = "wait_msg0"
     WAIT_MSG1 = "wait_msg1"
     NEED_SIGRL = "need_sigrl"
@@ -107,6 +108,10 @@ class AttestationOutcome:
 
 
 class ServiceProviderSession:
+    """The service provider's side of one attestation (sans-IO): feed messages, get messages.
+
+    Evidence verification is asked of the caller (``NEED_EVIDENCE``); the session
+    binds it to the key exchange, applies the policy and produces msg4."""
     def __init__(self, config: SpConfig, *, ephemeral_key: ec.EllipticCurvePrivateKey | None = None) -> None:
         self.config = config
         self.state = SpState.WAIT_MSG0

@@ -1,7 +1,11 @@
 """The same exchange over HTTP/JSON (FastAPI; OpenAPI at /openapi.json, docs at /docs).
 
     POST /v1/attestations                 {"msg0_msg1": hex}  -> {"session_id", "msg2"}
-    POST /v1/attestations/{id}/msg3       {"msg3": hex}       -> {"msg4", "status", "trusted", "reason", "reason_code"}
+    POST /v1/attestations/{id}/msg3       {"msg3": hex}       -> {"msg4", "status", "trusted", "reason", "reason_code",
+                                                                  "token"}
+
+``token``: with a token key configured, a trusted verdict also comes as a signed JWT (Intel Trust Authority's
+claim names, see ``sgxra.verify.token``); null otherwise.
 
 Sessions live in the service's store, so msg1 and msg3 may reach different replicas.
 """
@@ -9,7 +13,9 @@ Sessions live in the service's store, so msg1 and msg3 may reach different repli
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -31,27 +37,33 @@ HEX = r"^([0-9a-fA-F]{2})*$"
 
 
 class StartRequest(BaseModel):
+    """msg0 || msg1 from the client."""
     msg0_msg1: str = Field(pattern=HEX, description="msg0 || msg1 (72 bytes) as hex")
 
 
 class StartResponse(BaseModel):
+    """The new session's id and msg2."""
     session_id: str
     msg2: str
 
 
 class FinishRequest(BaseModel):
+    """msg3 from the client."""
     msg3: str = Field(pattern=HEX, description="msg3 as hex")
 
 
 class FinishResponse(BaseModel):
+    """msg4, the verdict in words, and (when configured) the trusted verdict as a token."""
     msg4: str = Field(description="msg4 as hex (authenticated or the sample's form, as configured)")
     status: str
     trusted: bool
     reason: str
     reason_code: str
+    token: str | None = Field(None, description="the trusted verdict as a signed JWT, when the SP has a token key")
 
 
 class ErrorResponse(BaseModel):
+    """A refused request: the error's type and its detail."""
     error: str
     detail: str
 
@@ -67,7 +79,8 @@ def _status_for(error: SgxRaError) -> int:
 
 
 def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_MESSAGE, max_sessions: int = 1024,
-               max_per_client: int = 64, body_timeout: float = 5.0) -> FastAPI:
+               max_per_client: int = 64, body_timeout: float = 5.0,
+               token_key: ec.EllipticCurvePrivateKey | None = None) -> FastAPI:
     app = FastAPI(title="sgxra service provider", version="1", description=__doc__)
     limits = HttpLimits(max_body=2 * max_message + 256, max_in_flight=max_sessions, max_per_client=max_per_client,
                         body_timeout=body_timeout)
@@ -90,8 +103,13 @@ def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_ME
     async def finish(session_id: str, body: FinishRequest) -> FinishResponse:
         done = await service.finish(session_id, bytes.fromhex(body.msg3))
         outcome = done.outcome
+        token = None
+        if token_key is not None and outcome.trusted and outcome.evidence is not None:
+            from sgxra.verify.token import evidence_claims, sign_claims
+
+            token = sign_claims(evidence_claims(outcome.evidence), token_key, at=datetime.now(timezone.utc))
         return FinishResponse(msg4=done.msg4.hex(), status=outcome.msg4.status.name, trusted=outcome.trusted,
-                              reason=outcome.reason, reason_code=outcome.reason_code.name)
+                              reason=outcome.reason, reason_code=outcome.reason_code.name, token=token)
 
     @app.get("/metrics", response_class=Response)
     async def metrics() -> Response:

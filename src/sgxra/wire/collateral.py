@@ -29,6 +29,7 @@ FIELDS = (
 
 
 class TcbStatus(enum.Enum):
+    """A TCB status as Intel's collateral and its QVL name it."""
     UpToDate = "UpToDate"
     SWHardeningNeeded = "SWHardeningNeeded"
     ConfigurationNeeded = "ConfigurationNeeded"
@@ -43,6 +44,7 @@ class TcbStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class Collateral:
+    """The nine pieces of DCAP collateral, as dcap-qvl and ``sgxra collateral fetch`` hold them."""
     pck_crl_issuer_chain: str
     root_ca_crl: bytes
     pck_crl: bytes
@@ -95,13 +97,16 @@ class TcbLevel(NamedTuple):
 
 
 class ModuleTcbLevel(NamedTuple):
+    """A QE identity's or TDX module's TCB level: ISVSVN, status, advisories, date."""
     isvsvn: int
     status: TcbStatus
     advisory_ids: tuple[str, ...]
+    tcb_date: str | None = None  # a QE identity level's tcbDate (Intel's qe_iden_tcb_level_date_tag)
 
 
 @dataclass(frozen=True)
 class TdxModuleIdentity:
+    """A TDX module identity of a TDX TCB info: signer, attributes, levels."""
     id: str
     mrsigner: bytes
     attributes: bytes
@@ -111,6 +116,7 @@ class TdxModuleIdentity:
 
 @dataclass(frozen=True)
 class TcbInfo:
+    """Intel's TCB info (SGX v2/v3 or TDX v3), parsed from its signed JSON text."""
     id: str  # "SGX" or "TDX"
     version: int
     issue_date: datetime
@@ -153,6 +159,7 @@ class TcbInfo:
 
 @dataclass(frozen=True)
 class QeIdentity:
+    """Intel's QE (or TD QE) identity, parsed from its signed JSON text."""
     id: str  # "QE", "QVE" or "TD_QE"
     version: int
     issue_date: datetime
@@ -267,7 +274,9 @@ def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) ->
     status = _status(j)
     if allowed is not None and status not in allowed:
         raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
-    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j))
+    date = j.obj.get("tcbDate")
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j),
+                          date if isinstance(date, str) else None)
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:

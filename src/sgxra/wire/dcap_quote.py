@@ -114,6 +114,7 @@ class QeReportCertificationData:
 
 @dataclass(frozen=True)
 class DcapQuote:
+    """A DCAP quote (v3 SGX, v4 SGX or TDX, v5 TDX): header, report or TD body, signature data, PCK chain."""
     header: QuoteHeader
     body_type: int
     body: ReportBody | TdReport

@@ -20,6 +20,7 @@ _CONFIG_FLAGS = {f"{_CONFIG}.1": "dynamic_platform", f"{_CONFIG}.2": "cached_key
 
 
 class SgxType(enum.IntEnum):
+    """The PCK certificate's SGX type."""
     Standard = 0
     Scalable = 1
     ScalableWithIntegrity = 2
@@ -27,6 +28,7 @@ class SgxType(enum.IntEnum):
 
 @dataclass(frozen=True)
 class PlatformConfiguration:
+    """A Platform CA PCK's configuration flags (None: not stated)."""
     dynamic_platform: bool | None
     cached_keys: bool | None
     smt_enabled: bool | None
@@ -34,6 +36,7 @@ class PlatformConfiguration:
 
 @dataclass(frozen=True)
 class PckExtension:
+    """The SGX extension of a PCK certificate: PPID, TCB, PCE-ID, FMSPC, type, instance."""
     ppid: bytes
     tcb_components: tuple[int, ...]  # the 16 SGX TCB component SVNs
     pcesvn: int
