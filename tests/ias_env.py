@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -12,8 +13,12 @@ from sgxra.ias import IasClient, IasSettings
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import MockIasConfig
 from sgxra.ias.mock_pki import MockIasPki
+from sgxra.sim import EnclaveIdentity, SimPlatform, SimQuotingEnclave
+from sgxra.wire import QuoteSignType
 
 KEY = "test-primary-key"
+GID = 0x00000AE0
+SPID = hashlib.sha256(b"client test spid").digest()[:16]
 
 
 def now() -> datetime:
@@ -35,3 +40,9 @@ def client_for(server: ServerThread, **overrides: Any) -> IasClient:
                                 "backoff": 0.01}
     settings.update(overrides)
     return IasClient(IasSettings(**settings))
+
+
+def quote_from(seed: str, gid: int = GID, quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> bytes:
+    """A quote from the simulated platform ``seed`` in group ``gid``, over report data 0x42...."""
+    qe = SimQuotingEnclave(SimPlatform.from_seed(seed.encode(), gid))
+    return qe.get_quote(EnclaveIdentity().report_body(b"\x42" * 64), quote_type, SPID)

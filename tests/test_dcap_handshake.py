@@ -22,7 +22,7 @@ from sgxra.wire.collateral import Collateral, TcbStatus
 def run(collateral: Collateral, policy: Policy) -> tuple[ClientSession, ServiceProviderSession, AttestationOutcome]:
     config = SpConfig(signing_key=crypto.private_key_from_le(SAMPLE_SP_PRIVATE_KEY_LE), spid=SPID, policy=policy)
     client, sp = ClientSession(SimEnclave(QE, IDENTITY)), ServiceProviderSession(config)
-    verifier = DcapQuoteVerifier(lambda fmspc, ca: collateral, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
+    verifier = DcapQuoteVerifier(lambda key: collateral, clock=lambda: NOW, verifier=DcapVerifier(PKI.root))
     need = sp.receive_msg0_msg1(client.start())
     assert need.gid == 0
     outcome = complete_with(sp, client.receive_msg2(sp.send_msg2()), verifier)

@@ -27,7 +27,7 @@ def verify(collateral: Collateral, raw: bytes | None = None) -> object:
     return verify_dcap_quote(raw or quote(), collateral, at=NOW, root=PKI.root)
 
 
-@pytest.mark.parametrize("status", list(TcbStatus))
+@pytest.mark.parametrize("status", [s for s in TcbStatus if not s.value.startswith("TDRelaunch")])
 def test_each_tcb_status(status: TcbStatus) -> None:
     collateral = PKI.collateral(spec(level(TcbStatus.UpToDate, components=HIGHER), level(status, "INTEL-SA-00001")))
     verdict = verify_dcap_quote(quote(), collateral, at=NOW, root=PKI.root)
@@ -124,7 +124,7 @@ def test_unsupported_tcb_level() -> None:
 
 def test_tampered_tcb_info_signature() -> None:
     good = PKI.collateral(spec())
-    bent = dataclasses.replace(good, tcb_info=good.tcb_info.replace('"UpToDate"', '"UpToDate" '))
+    bent = dataclasses.replace(good, tcb_info=good.tcb_info.replace('"UpToDate"', '"SWHardeningNeeded"'))
     with pytest.raises(SignatureInvalid, match="TCB info signature"):
         verify(bent)
 

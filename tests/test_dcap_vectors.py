@@ -55,7 +55,7 @@ def test_window_edges(quote: bytes, collateral: Collateral) -> None:
 
 
 def test_expired_collateral_fails_clearly(quote: bytes, collateral: Collateral) -> None:
-    with pytest.raises(CollateralExpired, match="expired or not yet valid at 2025-10-09"):
+    with pytest.raises(CollateralExpired, match="TCB info is expired at 2025-10-09"):
         verify_dcap_quote(quote, collateral, at=datetime.fromtimestamp(1760000000, timezone.utc))
 
 

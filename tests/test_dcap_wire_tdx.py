@@ -67,8 +67,8 @@ def test_quote_layouts_round_trip(version: int, tee: int, body_type: int, body: 
     for cut in (0, 47, 100, len(raw) - 1):
         with pytest.raises(MalformedMessage):
             DcapQuote.parse(raw[:cut])
-    with pytest.raises(MalformedMessage):
-        DcapQuote.parse(raw + b"\x00")
+    padded = DcapQuote.parse(raw + b"\x00")  # bytes after the signature data are kept, never interpreted
+    assert padded.trailing == b"\x00" and padded.to_bytes() == raw + b"\x00"
 
 
 def test_v3_tdx_and_bad_sizes_are_refused() -> None:
@@ -104,12 +104,12 @@ def tdx_tcb_info(module_version_levels: bool) -> TcbInfo:
 
 def test_tdx_levels_compare_the_tee_tcb_svn() -> None:
     info = tdx_tcb_info(False)
-    up = tcb.match_platform_level(info, [2] * 16, 10, td_report(bytes([3] * 16)))
+    _, up = tcb.match_tdx_levels(info, [2] * 16, 10, bytes([3] * 16))
     assert up.status is TcbStatus.UpToDate
-    old = tcb.match_platform_level(info, [2] * 16, 10, td_report(bytes([3] * 15 + [2])))
+    _, old = tcb.match_tdx_levels(info, [2] * 16, 10, bytes([3] * 15 + [2]))
     assert old.status is TcbStatus.OutOfDate and old.advisory_ids == ("INTEL-SA-00837",)
     with pytest.raises(VerificationError, match="TCB level not supported"):
-        tcb.match_platform_level(info, [2] * 16, 10, td_report(bytes(16)))
+        tcb.match_tdx_levels(info, [2] * 16, 10, bytes(16))
 
 
 def test_tdx_module_version_0_checks_signer_only() -> None:
@@ -130,7 +130,7 @@ def test_tdx_module_version_1_has_its_own_levels() -> None:
     with pytest.raises(VerificationError, match="TDX_02"):
         tcb.match_tdx_module(info, td_report(bytes([5, 2] + [3] * 14)))
     # From module version 1 the first two TEE TCB SVN bytes belong to the module, not to the level match.
-    assert tcb.match_platform_level(info, [2] * 16, 10, td_report(bytes([0, 1] + [3] * 14))).status is TcbStatus.UpToDate
+    assert tcb.match_tdx_levels(info, [2] * 16, 10, bytes([0, 1] + [3] * 14))[1].status is TcbStatus.UpToDate
 
 
 def test_converge_rules() -> None:

@@ -30,11 +30,23 @@ from sgxra.transport.background import LoopThread, UvicornThread
 from sgxra.transport.client import attest_tcp
 from sgxra.transport.lines import TcpLineServer, encode_line
 from sgxra.transport.service import AttestationService, ServiceConfig
-from sgxra.transport.store import MemoryStore, RedisStore
+from sgxra.transport.store import MemoryStore
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.wire import AttestationStatus
 from sgxra.wire.msg4_auth import ReasonCode
-from sp_env import DEFAULT_POLICY, IDENTITY, SECRET, SP_KEY, SP_PUBLIC, SPID, client, mock_ias_and_handle, redis_server, tcp_sp
+from sp_env import (
+    DEFAULT_POLICY,
+    IDENTITY,
+    SECRET,
+    SP_KEY,
+    SP_PUBLIC,
+    SPID,
+    client,
+    mock_ias_and_handle,
+    redis_server,
+    redis_store,
+    tcp_sp,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +115,7 @@ def test_sessions_during_an_outage_all_get_answers(ias: tuple[UvicornThread, Moc
 def test_redis_killed_mid_session_then_back(ias: tuple[UvicornThread, MockIas], tmp_path: Path) -> None:
     with redis_server(tmp_path) as (url, proc):
         port_number = int(url.rsplit(":", 1)[1].split("/")[0])
-        with tcp_sp(ias[0].url, store=RedisStore(url, timeout=0.5)) as sp:
+        with tcp_sp(ias[0].url, store=redis_store(url, timeout=0.5)) as sp:
             session = client()
             conn = socket.create_connection(("127.0.0.1", sp.port), timeout=10)
             conn.sendall(encode_line(session.start()))
@@ -122,7 +134,7 @@ def test_redis_killed_mid_session_then_back(ias: tuple[UvicornThread, MockIas], 
 
 async def dcap_sp(cache: CollateralCache) -> tuple[TcpLineServer, int]:
     """An SP accepting ECDSA quotes, its collateral from ``cache``."""
-    verifier = DcapQuoteVerifier(lambda fmspc, ca: cache.get(fmspc, ca, now=NOW), clock=lambda: NOW,
+    verifier = DcapQuoteVerifier(lambda key: cache.get(key, now=NOW), clock=lambda: NOW,
                                  verifier=DcapVerifier(DCAP_PKI.root))
     service = AttestationService(ServiceConfig(SpConfig(SP_KEY, SPID, DEFAULT_POLICY), secret=SECRET),
                                  MemoryStore(), ecdsa=verifier)
@@ -136,7 +148,7 @@ def test_pcs_faults_with_ecdsa_quotes(tmp_path: Path) -> None:
     with UvicornThread(create_app(mock)) as pcs_server, LoopThread() as loop:
         pcs = PcsClient(PcsSettings(base_url=pcs_server.url + "/sgx/certification/v4", retries=1, backoff=0.01,
                                     timeout=0.5))
-        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral, refresh_margin=timedelta(0))
+        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch, refresh_margin=timedelta(0))
 
         server, port = loop.run(dcap_sp(cache))
         ecdsa = lambda: ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC))  # noqa: E731
@@ -158,7 +170,7 @@ def test_pcs_serving_collateral_under_another_root(tmp_path: Path) -> None:
     mock = MockPcs(SimIntelPki(NOW), {DEFAULT_FMSPC: dcap_spec()}, lambda: NOW)  # not the PKI the quote's PCK is from
     with UvicornThread(create_app(mock)) as pcs_server, LoopThread() as loop:
         pcs = PcsClient(PcsSettings(base_url=pcs_server.url + "/sgx/certification/v4", retries=0, timeout=2))
-        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch_collateral)
+        cache = CollateralCache(tmp_path / "c.sqlite", pcs.fetch)
 
         server, port = loop.run(dcap_sp(cache))
         verdict = attest(port, ClientSession(SimEnclave(QE, IDENTITY, SP_PUBLIC)))

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from datetime import timedelta
 
 import pytest
 
-from ias_env import KEY, PKI, client_for, now, running_mock
+from ias_env import GID, KEY, PKI, client_for, now, quote_from, running_mock
 from sgxra.errors import (
     ServiceAuthError,
     ServiceBadRequest,
@@ -24,29 +23,23 @@ from sgxra.ias import (
     IasVerifier,
 )
 from sgxra.ias.mock_config import MockGroup, MockIasConfig, MockPlatform
-from sgxra.sim import EnclaveIdentity, SimPlatform, SimQuotingEnclave
 from sgxra.verify import verify_report
 from sgxra.wire import QuoteSignType
 from sgxra.wire.ias_report import QuoteStatus
-
-GID = 0x00000AE0
-SPID = hashlib.sha256(b"client test spid").digest()[:16]
-
-
-def quote_from(seed: str, gid: int = GID, quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> bytes:
-    qe = SimQuotingEnclave(SimPlatform.from_seed(seed.encode(), gid))
-    return qe.get_quote(EnclaveIdentity().report_body(b"\x42" * 64), quote_type, SPID)
 
 
 def config(*platforms: MockPlatform, groups: tuple[MockGroup, ...] = (), keys: tuple[str, ...] = (KEY,)) -> MockIasConfig:
     return MockIasConfig(subscription_keys=keys, platforms=platforms, groups=groups)
 
 
-def test_sigrl_empty_and_configured() -> None:
+def test_sigrl_empty_configured_and_unknown() -> None:
     sigrl = b"\x00\x02" + b"R" * 126
-    with running_mock(config(groups=(MockGroup(GID, sigrl=sigrl),))) as (_, server), client_for(server) as client:
+    mock_config = config(MockPlatform("p", gid=0x1234), groups=(MockGroup(GID, sigrl=sigrl),))
+    with running_mock(mock_config) as (_, server), client_for(server) as client:
         assert client.get_sigrl(GID) == sigrl
-        assert client.get_sigrl(0x1234) == b""
+        assert client.get_sigrl(0x1234) == b""  # a platform's group without a SigRL
+        with pytest.raises(ServiceNotFound, match="EPID group 00001235 is not known"):
+            client.get_sigrl(0x1235)
 
 
 def test_report_is_signed_and_verifiable() -> None:

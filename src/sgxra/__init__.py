@@ -1,5 +1,13 @@
-"""sgxra: Intel SGX remote attestation for service providers, in Python."""
+"""sgxra: Intel SGX and TDX remote attestation for relying parties, in Python.
 
+``sgxra.verify(evidence, ...)`` is the one call from evidence to a verdict
+(:func:`sgxra.api.verify`). The attribute is a callable that also answers for the
+package ``sgxra.verify`` (verification proper), so ``sgxra.verify.dcap``,
+``import sgxra.verify.dcap as dcap`` and ``from sgxra.verify import ...`` keep working.
+"""
+
+from sgxra.api import IasEvidence, averify
+from sgxra.api import one_call as verify
 from sgxra.crypto import SessionKeys, derive_session_keys
 from sgxra.errors import (
     BadMac,
@@ -28,13 +36,22 @@ from sgxra.protocol import (
     complete_with,
 )
 from sgxra.validate import Policy
+from sgxra.validate.policy import TdxRules
 from sgxra.verify.dcap import DcapVerdict, DcapVerifier, verify_dcap_quote
 from sgxra.verify.ias import verify_report
+from sgxra.verify.result import DcapResult, IasResult, PolicyVerdict
 from sgxra.wire.collateral import Collateral, TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.ias_report import AttestationReport, QuoteStatus
 
 __all__ = [
+    "DcapResult",
+    "IasEvidence",
+    "IasResult",
+    "PolicyVerdict",
+    "TdxRules",
+    "averify",
+    "verify",
     "AttestationOutcome",
     "AttestationReport",
     "Collateral",

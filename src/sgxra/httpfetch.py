@@ -1,14 +1,17 @@
 """Outgoing HTTP for attestation services (IAS, PCS, PCCS): bounded, retried, typed.
 
-Retries 503 answers and connection errors (timeouts included) with doubling
-backoff, honouring a numeric Retry-After; rotates subscription keys on 401;
-never reads more than a caller-given number of bytes.
+Retries 429 and 503 answers and connection errors (timeouts included) with
+doubling, jittered backoff, honouring Retry-After (seconds or an HTTP date) up
+to a maximum wait; rotates subscription keys on 401; never reads more than a
+caller-given number of bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import functools
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +29,18 @@ from sgxra.errors import (
 )
 
 MAX_RETRY_AFTER = 30.0
+RETRIED_STATUSES = (429, 503)
 # httpcore scans every pooled connection on each request: a small pool is much cheaper under load.
 POOL_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=4)
 
 
+class RateLimited(ServiceUnavailable):
+    """The service kept answering 429 (too many requests), or asked us to wait longer than we may."""
+
+
 @dataclass(frozen=True)
 class HttpResponse:
+    """One HTTP answer as the fetcher read it (body bounded by the caller's limit)."""
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -43,17 +52,25 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How a service is asked again: retries, backoff, subscription keys, Retry-After cap."""
     service: str  # "IAS", "PCS": named in every error
     retries: int = 3
     backoff: float = 0.5  # seconds before the first retry; doubles each time
     key_header: str = "Ocp-Apim-Subscription-Key"
     keys: Sequence[str] = ()  # tried in order while the answer is 401
+    max_wait: float = MAX_RETRY_AFTER  # never sleep longer; a longer Retry-After ends the retries
+    jitter: Callable[[], float] = random.random  # in [0, 1): spreads the retries of many clients
+    clock: Callable[[], float] = time.time  # for Retry-After given as an HTTP date
 
-    def delay(self, attempt: int, response: HttpResponse | None) -> float:
-        retry_after = response.headers.get("retry-after") if response else None
-        if retry_after and retry_after.isdigit():
-            return min(float(retry_after), MAX_RETRY_AFTER)
-        return float(self.backoff * 2 ** (attempt - 1))
+    def delay(self, attempt: int, response: HttpResponse | None) -> float | None:
+        """Seconds to wait before retry ``attempt`` (1, 2, ...), or None when the service asks for too long."""
+        told = retry_after(response, self.clock()) if response else None
+        if told is not None:
+            # Never earlier than the service said; jitter only ever adds.
+            wait = told + self.jitter() * self.backoff
+            return min(wait, self.max_wait) if told <= self.max_wait else None
+        # Half to one and a half times the doubling backoff: the same mean, spread out.
+        return float(min(self.backoff * 2 ** (attempt - 1) * (0.5 + self.jitter()), self.max_wait))
 
     def header_sets(self) -> list[dict[str, str]]:
         return [{self.key_header: k} for k in self.keys] or [{}]
@@ -64,6 +81,22 @@ class RetryPolicy:
 
     def too_large(self, limit: int) -> ServiceError:
         return ServiceError(f"{self.service} answer exceeds {limit} bytes")
+
+
+def retry_after(response: HttpResponse, now: float) -> float | None:
+    """The Retry-After header in seconds from ``now`` (delta-seconds or an HTTP date), None if absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value or len(value) > 64:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # HTTP dates say GMT; one without a zone is not an HTTP date
+        return None
+    return max(0.0, when.timestamp() - now)
 
 
 def _bounded(chunks: Iterator[bytes], limit: int, policy: RetryPolicy) -> bytes:
@@ -94,16 +127,19 @@ class Fetcher:
         failure: ServiceError | None = None
         for attempt in range(self.policy.retries + 1):
             if attempt:
-                self._sleep(self.policy.delay(attempt, last))
+                wait = self.policy.delay(attempt, last)
+                if wait is None:
+                    break  # asked to wait longer than we may: the caller's status check reports the answer
+                self._sleep(wait)
             try:
                 last = self._with_keys(method, url, json, limit)
             except httpx.TransportError as e:
                 last, failure = None, self.policy.unreachable(e)
                 continue
-            if last.status != 503:
+            if last.status not in RETRIED_STATUSES:
                 return last
         if last is not None:
-            return last  # the final 503: the caller's status check reports it
+            return last  # the final 429 or 503: the caller's status check reports it
         raise failure or ServiceUnavailable(f"{self.policy.service} unreachable")
 
     def _with_keys(self, method: str, url: str, json: Any, limit: int) -> HttpResponse:
@@ -152,6 +188,10 @@ def raise_for_status(response: HttpResponse, service: str, what: str) -> None:
         raise ServiceAuthError(f"{service} refused every subscription key", status_code=status, request_id=rid)
     if status == 404:
         raise ServiceNotFound(detail, status_code=status, request_id=rid)
-    if status in (500, 503):
+    if status in (500, 502, 503):  # 502: a PCCS that could not reach PCS
         raise ServiceUnavailable(f"{service} failed the {what} request", status_code=status, request_id=rid)
+    if status == 429:
+        wait = response.headers.get("retry-after")
+        raise RateLimited(f"{service} rate-limited the {what} request" + (f" (Retry-After: {wait[:64]})" if wait else ""),
+                          status_code=status, request_id=rid)
     raise ServiceError(f"{service} gave an unexpected answer to the {what} request", status_code=status, request_id=rid)

@@ -17,6 +17,8 @@ class TransportFaults:
     unavailable: int = 0  # answer 503 to the next N requests
     server_error: int = 0  # answer 500 to the next N requests
     drop: int = 0  # cut the connection in the middle of the next N answers
+    too_many: int = 0  # answer 429 to the next N requests
+    retry_after: str | None = None  # the Retry-After header of those 429 answers (seconds or an HTTP date)
 
     async def gate(self) -> Response | None:
         """The faulty answer to give instead of the real one, if any."""
@@ -28,6 +30,9 @@ class TransportFaults:
         if self.server_error > 0:
             self.server_error -= 1
             return Response(status_code=500)
+        if self.too_many > 0:
+            self.too_many -= 1
+            return Response(status_code=429, headers={"Retry-After": self.retry_after} if self.retry_after else None)
         if self.drop > 0:
             self.drop -= 1
             return CutResponse()

@@ -19,6 +19,7 @@ from sgxra.sim import SAMPLE_SP_PUBLIC_KEY_LE, EnclaveIdentity, SimEnclave, SimP
 from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE, DEFAULT_MR_SIGNER, QuotingEnclave
+from sgxra.sim.epid import DEFAULT_GID
 from sgxra.transport.client import attest_http, attest_stdio, attest_tcp
 from sgxra.wire.msg4_auth import ReasonCode
 
@@ -36,10 +37,23 @@ def _hex32(value: str, name: str) -> bytes:
     return raw
 
 
-def make_quoting_enclave(platform: str, seed: str, dcap_state: Path) -> QuotingEnclave:
+def _gid(value: str | None, platform: str) -> int:
+    """The EPID group id: 8 hex digits as IAS writes it (00000ae0), never 0 (what ECDSA platforms announce)."""
+    if value is None:
+        return DEFAULT_GID
+    if platform != "epid":
+        raise click.BadParameter("only EPID platforms have an EPID group", param_hint="--gid")
+    gid = int(value, 16) if len(value) == 8 and all(c in string.hexdigits for c in value) else 0
+    if not gid:
+        raise click.BadParameter(f"{value!r} is not a non-zero EPID group id of 8 hex digits (e.g. 00000ae0)",
+                                 param_hint="--gid")
+    return gid
+
+
+def make_quoting_enclave(platform: str, seed: str, dcap_state: Path, gid: int = DEFAULT_GID) -> QuotingEnclave:
     if platform == "ecdsa":
         return SimEcdsaQuotingEnclave(SimIntelPki.load_or_create(dcap_state, datetime.now(timezone.utc)))
-    return SimQuotingEnclave(SimPlatform.from_seed(seed.encode()))
+    return SimQuotingEnclave(SimPlatform.from_seed(seed.encode(), gid))
 
 
 def describe_secret(secret: bytes) -> str:
@@ -76,6 +90,9 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
               help="Simulated quoting enclave: EPID (judged by IAS) or ECDSA (DCAP).")
 @click.option("--platform-seed", default=DEMO_PLATFORM_SEED, show_default=True,
               help="Simulated EPID platform (must be registered with the IAS mock).")
+@click.option("--gid", "gid_hex", metavar="HEX8",
+              help="EPID group id of the simulated EPID platform, 8 hex digits (default 00000ae0); "
+                   "the IAS mock must know the group.")
 @click.option("--dcap-state", type=click.Path(file_okay=False, path_type=Path), default=Path(".sgxra/pcs-mock"),
               show_default=True, help="Simulated Intel PKI shared with `sgxra pcs-mock` (ECDSA).")
 @click.option("--mr-enclave", default=DEFAULT_MR_ENCLAVE.hex(), help="The simulated enclave's MRENCLAVE.")
@@ -89,14 +106,15 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
 @click.option("--secret-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the secret here.")
 @click.option("--timeout", default=30.0, show_default=True, type=float)
 def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, platform: str, platform_seed: str,
-               dcap_state: Path, mr_enclave: str, mr_signer: str, isv_prod_id: int, isv_svn: int,
+               gid_hex: str | None, dcap_state: Path, mr_enclave: str, mr_signer: str, isv_prod_id: int, isv_svn: int,
                debug_enclave: bool, sp_public_key: str, sample_msg4: bool, secret_out: Path | None,
                timeout: float) -> None:
     """Attest a simulated enclave (the enclave backend is pluggable) and print the verdict."""
     identity = EnclaveIdentity(_hex32(mr_enclave, "--mr-enclave"), _hex32(mr_signer, "--mr-signer"),
                                isv_prod_id, isv_svn, debug_enclave)
+    gid = _gid(gid_hex, platform)
     try:
-        enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state), identity,
+        enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state, gid), identity,
                              bytes.fromhex(sp_public_key))
         session = ClientSession(enclave, require_authenticated_msg4=not sample_msg4)
         if stdio:

@@ -12,9 +12,10 @@ import click
 
 from sgxra.cli.describe import to_json_value
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import parse_time, read_blob
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_input
 from sgxra.errors import SgxRaError
-from sgxra.verify.dcap import DcapVerdict, pck_fmspc_and_ca, verify_dcap_quote
+from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
+from sgxra.verify.dcap import DcapVerdict, verify_dcap_quote
 from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -44,21 +45,21 @@ def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
     }
 
 
-@click.command("verify-quote")
-@click.argument("quote_file", metavar="QUOTE", type=PathArg)
+@click.command("verify-quote", help="Verify a DCAP (ECDSA) quote against collateral.\n\n"
+                                    f"QUOTE: {INPUT_HELP}")
+@click.argument("quote_arg", metavar="QUOTE")
 @click.option("--collateral", "collateral_file", required=True, type=PathArg,
               help="Collateral JSON (the nine-field form `sgxra collateral fetch` writes).")
 @click.option("--at", "at_text", help="Verification time: ISO-8601 or Unix seconds (default: now).")
 @click.option("--root", "root_file", envvar="SGXRA_DCAP_ROOT", type=PathArg,
               help="Trust this root instead of Intel's pinned SGX Root CA (a simulated PKI's; env SGXRA_DCAP_ROOT).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def verify_quote_cmd(quote_file: Path, collateral_file: Path, at_text: str | None, root_file: Path | None,
+def verify_quote_cmd(quote_arg: str, collateral_file: Path, at_text: str | None, root_file: Path | None,
                      as_json: bool) -> None:
-    """Verify a DCAP (ECDSA) quote, raw bytes or hex, against collateral."""
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
-        verdict = verify_dcap_quote(read_blob(f"@{quote_file}"), Collateral.from_json(collateral_file.read_bytes()),
+        verdict = verify_dcap_quote(read_input(quote_arg, "quote", QUOTE), Collateral.from_json(collateral_file.read_bytes()),
                                     at=at, root=root)
     except (SgxRaError, OSError, ValueError) as e:
         _fail(e)
@@ -82,30 +83,40 @@ def collateral_group() -> None:
     """DCAP collateral: fetch it from Intel's PCS or a PCCS."""
 
 
-@collateral_group.command("fetch")
-@click.argument("quote_file", metavar="QUOTE", type=PathArg)
-@click.option("--pccs", help="A PCCS (or PCS mock) base URL, e.g. https://pccs:8081/sgx/certification/v4 "
-                             "(default: Intel's PCS v4).")
+@collateral_group.command("fetch", help="Fetch the collateral for a quote (its TEE, FMSPC and PCK CA) as the "
+                                        f"nine-field JSON.\n\nQUOTE: {INPUT_HELP}")
+@click.argument("quote_arg", metavar="QUOTE")
+@click.option("--pccs", help="A PCCS (or PCS mock) base URL: its root, e.g. https://pccs:8081, or its SGX tree, "
+                             "e.g. https://pccs:8081/sgx/certification/v4 (default: Intel's PCS v4). TDX quotes "
+                             "take TCB info and QE identity from the /tdx/certification/v4 tree beside it.")
+@click.option("--tdx-base-url", help="Where TDX TCB info and QE identity are, if not beside the SGX tree.")
 @click.option("--root-ca-crl-url", help="Where to get the root CA CRL (default: the PCCS's /rootcacrl, or the "
                                         "root certificate's CRL distribution point for Intel's PCS).")
+@click.option("--update", type=click.Choice(UPDATE_TYPES), default="standard", show_default=True,
+              help="Which TCB evaluation data set: the standard one or the early one.")
+@click.option("--tcb-evaluation-data-number", type=click.IntRange(0, MAX_EVALUATION_DATA_NUMBER),
+              help="Ask for this TCB evaluation data set by number (then --update is not sent).")
 @click.option("--api-key", envvar="SGXRA_PCS_API_KEY", help="PCS subscription key, if the service wants one.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
-def collateral_fetch_cmd(quote_file: Path, pccs: str | None, root_ca_crl_url: str | None, api_key: str | None,
+def collateral_fetch_cmd(quote_arg: str, pccs: str | None, tdx_base_url: str | None, root_ca_crl_url: str | None,
+                         update: str, tcb_evaluation_data_number: int | None, api_key: str | None,
                          output: Path | None) -> None:
-    """Fetch the collateral for a quote's FMSPC and PCK CA as the nine-field JSON."""
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
+    from sgxra.pcs.verifier import collateral_key
 
     try:
-        fmspc, ca = pck_fmspc_and_ca(DcapQuote.parse(read_blob(f"@{quote_file}")))
-        settings = PcsSettings(base_url=pccs or INTEL_PCS_V4, root_ca_crl_url=root_ca_crl_url, api_key=api_key)
+        key = collateral_key(DcapQuote.parse(read_input(quote_arg, "quote", QUOTE)), update=update,
+                             tcb_evaluation_data_number=tcb_evaluation_data_number)
+        settings = PcsSettings(base_url=pccs or INTEL_PCS_V4, root_ca_crl_url=root_ca_crl_url, api_key=api_key,
+                               tdx_base_url=tdx_base_url)
         with PcsClient(settings) as pcs:
-            collateral = pcs.fetch_collateral(fmspc, ca)
+            collateral = pcs.fetch(key)
     except (SgxRaError, OSError, ValueError) as e:
         _fail(e)
         return
     if output:
         output.write_text(collateral.to_json())
-        click.echo(f"collateral for FMSPC {fmspc.hex().upper()} ({ca} CA) written to {output}", err=True)
+        click.echo(f"collateral for {key.label()} written to {output}", err=True)
     else:
         click.echo(collateral.to_json())
 
@@ -116,21 +127,26 @@ def collateral_fetch_cmd(quote_file: Path, pccs: str | None, root_ca_crl_url: st
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8082, show_default=True, type=int)
 def pcs_mock_cmd(state_dir: Path, host: str, port: int) -> None:
-    """Serve PCS-compatible collateral from a simulated Intel PKI (development only)."""
+    """Serve PCS-compatible collateral from a simulated Intel PKI (development only): SGX and TDX."""
     import uvicorn
 
-    from sgxra.pcs.mock import PREFIX, MockPcs, create_app
+    from sgxra.pcs.mock import MockPcs, create_app
     from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
     from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
+    from sgxra.sim.tdx_qe import DEFAULT_TDX_COMPONENTS, DEFAULT_TDX_FMSPC, DEFAULT_TEE_TCB_SVN
     from sgxra.wire.collateral import TcbStatus
 
     def now() -> datetime:
         return datetime.now(timezone.utc)
 
     pki = SimIntelPki.load_or_create(state_dir, now())
-    spec = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)])
+    sgx = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)])
+    tdx = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=[SimTcbLevel(
+        DEFAULT_TDX_COMPONENTS, 13, TcbStatus.UpToDate, tdx_components=tuple(DEFAULT_TEE_TCB_SVN))])
     root_path = state_dir / "sim-root.pem"
     click.echo("SIMULATED PCS: collateral is signed by a root that is not Intel's.")
     click.echo(f"export SGXRA_DCAP_ROOT={root_path}")
-    click.echo(f"base URL: http://{host}:{port}{PREFIX}")
-    uvicorn.run(create_app(MockPcs(pki, {DEFAULT_FMSPC: spec}, now)), host=host, port=port, log_level="warning")
+    click.echo(f"base URL: http://{host}:{port} (SGX FMSPC {DEFAULT_FMSPC.hex().upper()}, "
+               f"TDX FMSPC {DEFAULT_TDX_FMSPC.hex().upper()})")
+    mock = MockPcs(pki, {DEFAULT_FMSPC: sgx}, now, tdx_specs={DEFAULT_TDX_FMSPC: tdx})
+    uvicorn.run(create_app(mock), host=host, port=port, log_level="warning")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ PROD_BASE_URL = "https://api.trustedservices.intel.com/sgx"
 API_VERSIONS = (3, 4, 5)
 MAX_NONCE_LENGTH = 32
 MAX_SIGRL_RESPONSE = MAX_SIGRL_SIZE * 4 // 3 + 16  # base64 of the largest SigRL we accept
+MAX_HEADER_ADVISORIES = 256
+MAX_ADVISORY_URL = 2048
+_ADVISORY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class IasReportResponse:
     request_id: str | None
     api_version: int
     nonce: str | None
+    # The Advisory-IDs and Advisory-URL headers: where API v3 sends advisories (v4 and v5 put them in
+    # the body). Headers are NOT covered by the report signature; see ``evidence_from_report``.
+    header_advisory_ids: tuple[str, ...] = ()
+    header_advisory_url: str | None = None
 
 
 def _report_request(quote: bytes, nonce: str | None, pse_manifest: bytes | None) -> dict[str, Any]:
@@ -116,7 +124,20 @@ def _report_from(response: HttpResponse, settings: IasSettings, nonce: str | Non
     except MalformedMessage as e:
         raise ServiceError(f"IAS sent an unreadable signing certificate header: {e}", status_code=200,
                            request_id=rid) from None
-    return IasReportResponse(response.body, signature, chain, rid, settings.api_version, nonce)
+    ids, url = _header_advisories(response)
+    return IasReportResponse(response.body, signature, chain, rid, settings.api_version, nonce, ids, url)
+
+
+def _header_advisories(response: HttpResponse) -> tuple[tuple[str, ...], str | None]:
+    """The advisories IAS sent as headers (comma-separated IDs); unreadable ones fail closed."""
+    text = response.headers.get("advisory-ids", "")
+    ids = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    if len(ids) > MAX_HEADER_ADVISORIES or not all(_ADVISORY_ID.fullmatch(a) for a in ids):
+        raise ServiceError("IAS sent an unreadable Advisory-IDs header", status_code=200, request_id=response.request_id)
+    url = response.headers.get("advisory-url") or None
+    if url is not None and len(url) > MAX_ADVISORY_URL:
+        raise ServiceError("IAS sent an oversized Advisory-URL header", status_code=200, request_id=response.request_id)
+    return ids, url
 
 
 def _policy(settings: IasSettings) -> RetryPolicy:

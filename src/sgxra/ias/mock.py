@@ -57,10 +57,12 @@ class ReportFaults:
     backdate: float = 0.0  # seconds to age the timestamp by
     status: str | None = None  # e.g. an unknown status string
     version: int | None = None  # e.g. a downgraded API version
+    header_advisories: tuple[str, ...] = ()  # extra Advisory-IDs in the (unsigned) headers only
 
 
 @dataclass
 class Answer:
+    """What the IAS mock sends back for one request."""
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
@@ -86,6 +88,7 @@ class MockIas:
             self.platforms[(p.gid, sim.platform_id)] = p
         self.verifier = SimEpidVerifier(registry)
         self.groups = {g.gid: g for g in config.groups}
+        self.known_gids = frozenset(self.groups) | {p.gid for p in config.platforms}
 
     def authorized(self, key: str | None) -> bool:
         return key is not None and any(hmac.compare_digest(key.encode(), k.encode()) for k in self.config.subscription_keys)
@@ -106,6 +109,8 @@ class MockIas:
             gid = -1
         if gid < 0:
             return Answer(400)
+        if gid not in self.known_gids:  # IAS: 404, the GID is not a valid EPID group
+            return Answer(404, _unknown_group(gid))
         group = self.groups.get(gid)
         return Answer(200, base64.b64encode(group.sigrl) if group else b"")
 
@@ -118,11 +123,14 @@ class MockIas:
             quote = EpidQuote.parse(quote_bytes)
         except SgxRaError:
             return Answer(400)
+        if quote.gid not in self.known_gids:
+            return Answer(400, _unknown_group(quote.gid))
         faults = self.report_faults
         judged = self._judge(quote)
         if faults.status is not None:
             judged["isvEnclaveQuoteStatus"] = faults.status
         timestamp = self.clock() - timedelta(seconds=faults.backdate)
+        headers = _advisory_headers(judged, version, faults.header_advisories)
         report = {"id": str(secrets.randbelow(10**38)), "timestamp": timestamp.strftime(TIMESTAMP_FORMAT),
                   "version": faults.version or version, **judged}
         if nonce is not None:
@@ -138,6 +146,7 @@ class MockIas:
             "X-IASReport-Signature": base64.b64encode(signature).decode(),
             "X-IASReport-Signing-Certificate": urllib.parse.quote(pki.chain_pem.decode(), safe=""),
             "Content-Type": "application/json",
+            **headers,
         })
 
     def _judge(self, quote: EpidQuote) -> dict[str, Any]:
@@ -170,6 +179,19 @@ class MockIas:
         )
         r, s = decode_dss_signature(self.pki.pib_key.sign(unsigned.to_bytes()[:-64], ec.ECDSA(hashes.SHA256())))
         return PlatformInfoBlob.parse(unsigned.to_bytes()[:-64] + r.to_bytes(32, "little") + s.to_bytes(32, "little"))
+
+
+def _unknown_group(gid: int) -> bytes:
+    return f"EPID group {gid:08x} is not known to this mock IAS: register a platform or group with that gid".encode()
+
+
+def _advisory_headers(judged: dict[str, Any], version: int, extra: tuple[str, ...]) -> dict[str, str]:
+    """API v3 sends advisories as Advisory-IDs/Advisory-URL headers, outside the signed body (v4+ keeps them in it)."""
+    ids: list[str] = list(extra)
+    if version < 4 and "advisoryIDs" in judged:
+        ids = [*judged.pop("advisoryIDs"), *ids]
+        judged.pop("advisoryURL", None)
+    return {"Advisory-IDs": ",".join(ids), "Advisory-URL": ADVISORY_URL} if ids else {}
 
 
 def _parse_report_request(body: bytes) -> tuple[bytes, str | None] | None:

@@ -2,7 +2,7 @@
 
 A TOML file, for example::
 
-    subscription_keys = ["primary-key", "secondary-key"]
+    subscription_keys = ["0123456789abcdef0123456789abcdef"]  # real keys are 32 hex digits
 
     [[platform]]
     seed = "sgxra demo platform"   # SimPlatform.from_seed(seed, gid)
@@ -10,7 +10,7 @@ A TOML file, for example::
     status = "SW_HARDENING_NEEDED" # isvEnclaveQuoteStatus for its quotes
     advisories = ["INTEL-SA-00334"]
 
-    [[group]]
+    [[group]]                     # groups of the platforms are known too; any other gets 404 / 400
     gid = "00000ae0"
     sigrl = "<base64>"            # served by /sigrl/{gid}
     revoked = false               # GROUP_REVOKED for every quote of the group
@@ -34,7 +34,8 @@ from typing import Any
 from sgxra.sim.epid import DEFAULT_GID
 from sgxra.wire.ias_report import QuoteStatus
 
-DEMO_SUBSCRIPTION_KEY = "sgxra-demo-subscription-key"
+# 32 hex digits, the shape of a real IAS subscription key (Intel's sample SP refuses any other).
+DEMO_SUBSCRIPTION_KEY = b"sgxra-demo-key-1".hex()
 DEMO_PLATFORM_SEED = "sgxra demo platform"
 
 
@@ -44,6 +45,7 @@ class MockConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MockPlatform:
+    """A simulated EPID platform the IAS mock knows, and the verdict it gets."""
     seed: str
     gid: int = DEFAULT_GID
     status: QuoteStatus = QuoteStatus.OK
@@ -53,6 +55,7 @@ class MockPlatform:
 
 @dataclass(frozen=True)
 class MockGroup:
+    """A simulated EPID group: its SigRL and whether it is revoked."""
     gid: int
     sigrl: bytes = b""
     revoked: bool = False
@@ -60,6 +63,7 @@ class MockGroup:
 
 @dataclass(frozen=True)
 class MockIasConfig:
+    """Everything the IAS mock serves: keys, platforms, groups and injected faults."""
     subscription_keys: tuple[str, ...] = (DEMO_SUBSCRIPTION_KEY,)
     platforms: tuple[MockPlatform, ...] = (MockPlatform(DEMO_PLATFORM_SEED),)
     groups: tuple[MockGroup, ...] = field(default_factory=tuple)

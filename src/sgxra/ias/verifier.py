@@ -18,16 +18,42 @@ from sgxra.wire.ias_report import AttestationReport, QuoteStatus
 Clock = Callable[[], datetime]
 
 
-def evidence_from_report(report: AttestationReport, *, simulated: bool) -> Evidence:
-    """Turn a verified report into evidence; a quote IAS found forged is not evidence."""
+# Statuses whose meaning is "see the advisories": IAS names at least one with them.
+_ADVISORY_STATUSES = frozenset({QuoteStatus.SW_HARDENING_NEEDED, QuoteStatus.CONFIGURATION_AND_SW_HARDENING_NEEDED})
+
+
+def evidence_from_report(
+    report: AttestationReport, *, simulated: bool, header_advisory_ids: tuple[str, ...] = (),
+    header_advisory_url: str | None = None,
+) -> Evidence:
+    """Turn a verified report into evidence; a quote IAS found forged is not evidence.
+
+    Advisories arrive in the signed body (API v4, v5) and in the Advisory-IDs and
+    Advisory-URL headers (API v3, which has no body field for them). Headers are
+    not covered by the report signature, so they may only add: the evidence
+    carries the body's advisories followed by any further ones the headers name,
+    and a header can never remove a signed one. More advisories can only make a
+    policy refuse, never accept. What headers can do unseen is vanish, so a report
+    whose status means "see the advisories" but that names none is refused.
+    """
     if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:
         raise VerificationError("IAS: the quote's EPID signature is invalid")
-    details = {"ias_report_id": report.id, "ias_timestamp": report.timestamp.isoformat()}
+    advisories = tuple(dict.fromkeys((*report.advisory_ids, *header_advisory_ids)))
+    if report.isv_enclave_quote_status in _ADVISORY_STATUSES and not advisories:
+        raise VerificationError(f"IAS: {report.status} names no advisory (in API v3 they come as headers: stripped?)")
+    details = {"ias_report_id": report.id, "ias_timestamp": report.timestamp.isoformat(),
+               "ias_report_version": str(report.version)}
     if report.revocation_reason is not None:
         details["revocation_reason"] = str(report.revocation_reason)
+    unsigned = [a for a in advisories if a not in report.advisory_ids]
+    if unsigned:
+        details["advisories_from_headers"] = ",".join(unsigned)  # not covered by the report signature
+    advisory_url = report.advisory_url or header_advisory_url
+    if advisory_url:
+        details["advisory_url"] = advisory_url
     return Evidence(
         kind="epid", status=report.status, report_body=report.quote.report_body,
-        advisory_ids=report.advisory_ids, platform_info_blob=report.platform_info_blob,
+        advisory_ids=advisories, platform_info_blob=report.platform_info_blob,
         epid_pseudonym=report.epid_pseudonym, simulated=simulated, details=details,
     )
 
@@ -50,7 +76,8 @@ class _ReportChecks:
             )
         except MalformedMessage as e:  # signed by IAS yet unreadable (an unknown status, say): not a pass
             raise VerificationError(f"IAS report refused: {e}") from e
-        return evidence_from_report(report, simulated=self.simulated)
+        return evidence_from_report(report, simulated=self.simulated, header_advisory_ids=response.header_advisory_ids,
+                                    header_advisory_url=response.header_advisory_url)
 
 
 def new_nonce() -> str:

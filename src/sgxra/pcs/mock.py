@@ -2,15 +2,19 @@
 
 Collateral is generated per request from a :class:`CollateralSpec` per FMSPC,
 issued at the mock's clock, so tests can make it expire, revoke certificates
-or change TCB levels while it runs.
+or change TCB levels while it runs. SGX specs are served under
+``/sgx/certification/v4``, TDX specs (``tee="tdx"``) under ``/tdx/certification/v4``
+(TCB info and the TD QE identity; CRLs are SGX-side only, as at PCS). TCB info and QE identity carry the TCB
+evaluation data number the request chose (``update`` or ``tcbEvaluationDataNumber``);
+numbers the mock does not hold are 404, as at PCS.
 """
 
 from __future__ import annotations
 
 import secrets
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cryptography import x509
@@ -18,37 +22,92 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Response
 
 from sgxra.mockfaults import TransportFaults
+from sgxra.sim.collateral_json import TCB_EVALUATION_DATA_NUMBER, Tee
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, pem
 from sgxra.wire.collateral import Collateral
 
 PREFIX = "/sgx/certification/v4"
+TDX_PREFIX = "/tdx/certification/v4"
+
+
+class NotServed(Exception):
+    """The request names something the mock does not hold (a 404) or cannot read (a 400)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+@dataclass
+class Evaluations:
+    """The TCB evaluation data sets the mock holds; mutable while it runs."""
+
+    standard: int = TCB_EVALUATION_DATA_NUMBER
+    early: int = TCB_EVALUATION_DATA_NUMBER
+    available: set[int] = field(default_factory=lambda: {TCB_EVALUATION_DATA_NUMBER})
+
+    def choose(self, update: str | None, number: str | None) -> int:
+        if number is not None:
+            if not number.isdigit() or len(number) > 10:
+                raise NotServed(400)
+            if int(number) not in self.available:
+                raise NotServed(404)
+            return int(number)
+        if update not in (None, "standard", "early"):
+            raise NotServed(400)
+        return self.early if update == "early" else self.standard
 
 
 class MockPcs:
-    def __init__(self, pki: SimIntelPki, specs: dict[bytes, CollateralSpec], clock: Callable[[], datetime]) -> None:
+    """A PCS-compatible service over a SIMULATED Intel PKI: SGX and TDX collateral by FMSPC."""
+    def __init__(self, pki: SimIntelPki, specs: dict[bytes, CollateralSpec], clock: Callable[[], datetime],
+                 tdx_specs: dict[bytes, CollateralSpec] | None = None) -> None:
         self.pki = pki
-        self.specs = specs  # by FMSPC; may be changed while running
+        self.specs = specs  # SGX collateral by FMSPC; may be changed while running
+        self.tdx_specs = tdx_specs if tdx_specs is not None else {}  # TDX collateral by FMSPC
         self.clock = clock
         self.requests: dict[str, int] = {}
         self.faults = TransportFaults()  # may be changed while running
+        self.evaluations = Evaluations()
 
-    def _collateral(self, fmspc: bytes, ca: str) -> Collateral:
-        spec = self.specs[fmspc]
+    def _collateral(self, spec: CollateralSpec, number: int | None = None) -> Collateral:
         self.pki.now = self.clock()
-        return self.pki.collateral(spec if spec.ca == ca else _with_ca(spec, ca))
+        return self.pki.collateral(spec if number is None else _numbered(spec, number))
 
-    def _any_spec(self, ca: str) -> CollateralSpec:
-        for spec in self.specs.values():
-            return spec if spec.ca == ca else _with_ca(spec, ca)
-        raise KeyError("no FMSPC configured")
+    def _specs(self, tee: Tee) -> dict[bytes, CollateralSpec]:
+        return self.specs if tee == "sgx" else self.tdx_specs
+
+    def _spec(self, tee: Tee, fmspc: str) -> CollateralSpec:
+        try:
+            spec = self._specs(tee).get(bytes.fromhex(fmspc)) if len(fmspc) == 12 else None
+        except ValueError:
+            spec = None
+        if spec is None or spec.tee != tee:
+            raise NotServed(404)
+        return spec
+
+    def _any_spec(self, tee: Tee | None = None, ca: str | None = None) -> CollateralSpec:
+        """Any spec of this TEE (None: either), re-issued under the ``ca`` PCK CA if given."""
+        for spec in [*self.specs.values(), *self.tdx_specs.values()]:
+            if tee in (None, spec.tee):
+                return spec if ca in (None, spec.ca) else replace(spec, ca=ca)
+        raise NotServed(404)
 
 
-def _with_ca(spec: CollateralSpec, ca: str) -> CollateralSpec:
-    return replace(spec, ca=ca)
+def _numbered(spec: CollateralSpec, number: int) -> CollateralSpec:
+    """The spec with TCB info and QE identity saying they belong to evaluation data set ``number``."""
+    extra = dict(spec.extra)
+    for part in ("tcb_info", "qe_identity"):
+        extra[part] = {"tcbEvaluationDataNumber": number} | dict(extra.get(part, {}))
+    return replace(spec, extra=extra)
 
 
 def _quoted(chain: str) -> str:
     return urllib.parse.quote(chain, safe="")
+
+
+def _signed(member: str, text: str, signature: bytes, chain_header: str, chain: str) -> Response:
+    body = '{"' + member + '":' + text + ',"signature":"' + signature.hex() + '"}'
+    return Response(body, media_type="application/json", headers={chain_header: _quoted(chain)})
 
 
 def create_app(mock: MockPcs) -> FastAPI:
@@ -59,7 +118,10 @@ def create_app(mock: MockPcs) -> FastAPI:
         faulty = await mock.faults.gate()
         if faulty is not None:
             return faulty
-        response = build()
+        try:
+            response = build()
+        except NotServed as e:
+            response = Response(status_code=e.status)
         response.headers["Request-ID"] = secrets.token_hex(16)
         return response
 
@@ -67,43 +129,44 @@ def create_app(mock: MockPcs) -> FastAPI:
     async def pckcrl(ca: str, encoding: str = "pem") -> Response:
         def build() -> Response:
             if ca not in ("processor", "platform"):
-                return Response(status_code=400)
-            spec = mock._any_spec(ca)
-            mock.pki.now = mock.clock()
-            der = mock.pki.collateral(spec).pck_crl
+                raise NotServed(400)
+            der = mock._collateral(mock._any_spec(ca=ca)).pck_crl
             body = der if encoding == "der" else x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
             return Response(body, headers={"SGX-PCK-CRL-Issuer-Chain": _quoted(pem(mock.pki.cas[ca], mock.pki.root))})
         return await answer("pckcrl", build)
 
-    @app.get(f"{PREFIX}/tcb")
-    async def tcb(fmspc: str) -> Response:
-        def build() -> Response:
-            try:
-                key = bytes.fromhex(fmspc)
-                collateral = mock._collateral(key, mock.specs[key].ca)
-            except (ValueError, KeyError):
-                return Response(status_code=404)
-            body = '{"tcbInfo":' + collateral.tcb_info + ',"signature":"' + collateral.tcb_info_signature.hex() + '"}'
-            return Response(body, media_type="application/json",
-                            headers={"TCB-Info-Issuer-Chain": _quoted(collateral.tcb_info_issuer_chain)})
-        return await answer("tcb", build)
-
-    @app.get(f"{PREFIX}/qe/identity")
-    async def qe_identity() -> Response:
-        def build() -> Response:
-            mock.pki.now = mock.clock()
-            collateral = mock.pki.collateral(mock._any_spec("processor"))
-            body = ('{"enclaveIdentity":' + collateral.qe_identity + ',"signature":"'
-                    + collateral.qe_identity_signature.hex() + '"}')
-            return Response(body, media_type="application/json",
-                            headers={"SGX-Enclave-Identity-Issuer-Chain": _quoted(collateral.qe_identity_issuer_chain)})
-        return await answer("qe/identity", build)
-
     @app.get(f"{PREFIX}/rootcacrl")
     async def root_ca_crl() -> Response:
         def build() -> Response:
-            mock.pki.now = mock.clock()
-            return Response(mock.pki.collateral(mock._any_spec("processor")).root_ca_crl.hex())  # PCCS serves hex
+            return Response(mock._collateral(mock._any_spec()).root_ca_crl.hex())  # PCCS serves hex
         return await answer("rootcacrl", build)
 
+    _tee_routes(app, mock, answer, "sgx", PREFIX)
+    _tee_routes(app, mock, answer, "tdx", TDX_PREFIX)
     return app
+
+
+Answer = Callable[[str, Callable[[], Response]], Awaitable[Response]]
+
+
+def _tee_routes(app: FastAPI, mock: MockPcs, answer: Answer, tee: Tee, prefix: str) -> None:
+    """TCB info and QE identity of one TEE (request counts under "tcb", "qe/identity"; "tdx/..." for TDX)."""
+    name = "" if tee == "sgx" else f"{tee}/"
+
+    @app.get(f"{prefix}/tcb")
+    async def tcb(fmspc: str, update: str | None = None, tcbEvaluationDataNumber: str | None = None) -> Response:  # noqa: N803
+        def build() -> Response:
+            number = mock.evaluations.choose(update, tcbEvaluationDataNumber)
+            collateral = mock._collateral(mock._spec(tee, fmspc), number)
+            return _signed("tcbInfo", collateral.tcb_info, collateral.tcb_info_signature, "TCB-Info-Issuer-Chain",
+                           collateral.tcb_info_issuer_chain)
+        return await answer(f"{name}tcb", build)
+
+    @app.get(f"{prefix}/qe/identity")
+    async def qe_identity(update: str | None = None, tcbEvaluationDataNumber: str | None = None) -> Response:  # noqa: N803
+        def build() -> Response:
+            number = mock.evaluations.choose(update, tcbEvaluationDataNumber)
+            collateral = mock._collateral(mock._any_spec(tee), number)
+            return _signed("enclaveIdentity", collateral.qe_identity, collateral.qe_identity_signature,
+                           "SGX-Enclave-Identity-Issuer-Chain", collateral.qe_identity_issuer_chain)
+        return await answer(f"{name}qe/identity", build)

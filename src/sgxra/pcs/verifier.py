@@ -6,25 +6,37 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sgxra.errors import VerificationError
+from sgxra.pcs.key import CollateralKey, check_evaluation
 from sgxra.protocol.evidence import Evidence
-from sgxra.verify.dcap import DcapVerifier
+from sgxra.verify.dcap import DcapVerdict, DcapVerifier, pck_fmspc_and_ca
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.report_body import ReportBody
 
-CollateralSource = Callable[[bytes, str], Collateral]
+CollateralSource = Callable[[CollateralKey], Collateral]
+
+
+def collateral_key(quote: DcapQuote, *, verifier: DcapVerifier | None = None, update: str = "standard",
+                   tcb_evaluation_data_number: int | None = None) -> CollateralKey:
+    """The collateral a quote needs: FMSPC and CA from its (unverified) PCK chain, TEE type from its header."""
+    fmspc, ca = verifier.collateral_key(quote) if verifier else pck_fmspc_and_ca(quote)
+    return CollateralKey(fmspc, ca, "TDX" if quote.is_tdx else "SGX", update, tcb_evaluation_data_number)
 
 
 class DcapQuoteVerifier:
-    """Verifies ECDSA quotes with ``verifier``, collateral from ``collateral(fmspc, ca)``, at ``clock()``."""
+    """Verifies ECDSA quotes with ``verifier``, collateral from ``collateral(key)``, at ``clock()``."""
 
     def __init__(
-        self, collateral: CollateralSource, *, clock: Callable[[], datetime], verifier: DcapVerifier | None = None
+        self, collateral: CollateralSource, *, clock: Callable[[], datetime], verifier: DcapVerifier | None = None,
+        update: str = "standard", tcb_evaluation_data_number: int | None = None,
     ) -> None:
+        check_evaluation(update, tcb_evaluation_data_number)
         self.collateral = collateral
         self.clock = clock
         self.verifier = verifier or DcapVerifier()
+        self.update = update
+        self.tcb_evaluation_data_number = tcb_evaluation_data_number
         # Evidence under any root but Intel's is simulation, and says so.
         self.simulated = self.verifier.root != intel_sgx_root_ca()
 
@@ -32,11 +44,17 @@ class DcapQuoteVerifier:
         parsed = DcapQuote.parse(quote)
         if not isinstance(parsed.body, ReportBody):
             raise VerificationError("a TDX quote cannot attest an SGX enclave")
-        fmspc, ca = self.verifier.collateral_key(parsed)
-        verdict = self.verifier.verify(parsed, self.collateral(fmspc, ca), at=self.clock())
-        return Evidence(
-            kind="ecdsa", status=verdict.status.value, report_body=parsed.body, advisory_ids=verdict.advisory_ids,
-            simulated=self.simulated,
-            details={"fmspc": verdict.pck.fmspc.hex(), "pck_ca": verdict.ca_type, "tcb_date": verdict.tcb_date,
-                     "collateral_expiry": verdict.collateral_expiry.isoformat()},
-        )
+        key = collateral_key(parsed, verifier=self.verifier, update=self.update,
+                             tcb_evaluation_data_number=self.tcb_evaluation_data_number)
+        verdict = self.verifier.verify(parsed, self.collateral(key), at=self.clock())
+        return dcap_evidence(verdict, parsed.body, simulated=self.simulated)
+
+
+def dcap_evidence(verdict: DcapVerdict, body: ReportBody, *, simulated: bool) -> Evidence:
+    """A genuine SGX quote's verdict as the evidence policies judge."""
+    return Evidence(
+        kind="ecdsa", status=verdict.status.value, report_body=body, advisory_ids=verdict.advisory_ids,
+        simulated=simulated,
+        details={"fmspc": verdict.pck.fmspc.hex(), "pck_ca": verdict.ca_type, "tcb_date": verdict.tcb_date,
+                 "collateral_expiry": verdict.collateral_expiry.isoformat()},
+    )

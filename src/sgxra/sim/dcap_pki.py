@@ -1,19 +1,23 @@
 """A simulated Intel DCAP PKI: root, PCK CAs, PCK certificates, TCB signing, CRLs, signed collateral.
 
-Names follow Intel's (the PCK CAs keep their common names, which verifiers
-use to tell processor from platform), but every subject carries the
-organisation "sgxra simulation (not Intel)" and the root is generated, so
-nothing it signs verifies under Intel's pinned root.
+Certificates and CRLs follow the profile of Intel's (so that Intel's own
+verification library accepts them under the simulated root): subject
+attributes CN, O, L, ST, C in that order; extensions authority key identifier,
+CRL distribution points, subject key identifier, key usage (critical),
+basic constraints (critical), in that order, plus the SGX extension in PCK
+certificates; the root's path length 1, the CAs' 0; CRLs of version 2 with
+a CRL number and the issuer's key identifier, all signed with ECDSA-SHA256.
+The common names are Intel's, except the root's; the organisation, locality,
+state and country mark the simulation, the CRL distribution points lie in the
+reserved ``.invalid`` domain, and the root is generated, so nothing here
+verifies under Intel's pinned root.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,25 +25,58 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from sgxra.wire.collateral import Collateral, TcbStatus
+from sgxra.sim.collateral_json import (
+    DEFAULT_QE_LEVELS,
+    DEFAULT_TDX_MODULES,
+    SIM_QE_ATTRIBUTES,
+    SIM_QE_ATTRIBUTES_MASK,
+    SIM_QE_MRSIGNER,
+    SIM_QE_PROD_ID,
+    SIM_TD_QE_PROD_ID,
+    SIM_TDX_MODULE_MRSIGNER,
+    CollateralSpec,
+    SimQeLevel,
+    SimTcbLevel,
+    SimTdxModule,
+    qe_identity_json,
+    tcb_info_json,
+)
+from sgxra.wire.collateral import Collateral
 from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
 
+__all__ = [  # the collateral model is re-exported: callers import it from here
+    "DEFAULT_QE_LEVELS", "DEFAULT_TDX_MODULES", "SIM_QE_ATTRIBUTES", "SIM_QE_ATTRIBUTES_MASK", "SIM_QE_MRSIGNER",
+    "SIM_QE_PROD_ID", "SIM_TDX_MODULE_MRSIGNER", "SIM_TD_QE_PROD_ID", "CollateralSpec", "SimIntelPki", "SimQeLevel",
+    "SimTcbLevel", "SimTdxModule", "pem", "raw_signature",
+]
+
+# Subjects follow Intel's attribute order (CN, O, L, ST, C) and keep Intel's common names, which
+# verifiers (sgxra's and Intel's) use to tell the certificates' roles apart; O, L, ST and C mark the
+# simulation instead, and the generated root is what really keeps it apart from Intel's pinned one.
 ORG = "sgxra simulation (not Intel)"
+LOCALITY, STATE, COUNTRY = "Simulation", "SIM", "ZZ"  # ZZ: an ISO 3166 code assigned to no country
+ROOT_NAME = "sgxra SIMULATED SGX Root CA"
 CA_NAMES = {"processor": "Intel SGX PCK Processor CA", "platform": "Intel SGX PCK Platform CA"}
-SIM_QE_MRSIGNER = bytes.fromhex("5e1f0c7ab1a2e3d4c5b6a7988776655443322110ffeeddccbbaa998877665544")
-SIM_QE_PROD_ID = 1
-SIM_QE_ATTRIBUTES = bytes.fromhex("11000000000000000000000000000000")
-SIM_QE_ATTRIBUTES_MASK = bytes.fromhex("FBFFFFFFFFFFFFFF0000000000000000")
-ISO = "%Y-%m-%dT%H:%M:%SZ"
+# Where Intel's certificates point for their CRLs; the simulation points into the reserved .invalid domain.
+CRL_BASE = "https://pcs.sgxra-simulation.invalid"
+ROOT_CRL_URL = f"{CRL_BASE}/IntelSGXRootCA.der"
+
+
+def pck_crl_url(ca: str) -> str:
+    return f"{CRL_BASE}/sgx/certification/v4/pckcrl?ca={ca}&encoding=der"
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
+                      x509.NameAttribute(NameOID.LOCALITY_NAME, LOCALITY),
+                      x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, STATE),
+                      x509.NameAttribute(NameOID.COUNTRY_NAME, COUNTRY)])
 
 
-def _usage(*, sign: bool = False, ca: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=sign, content_commitment=sign, key_encipherment=False,
+def _usage(*, ca: bool) -> x509.KeyUsage:
+    """CAs: certificate and CRL signing; leaves (PCK, TCB signing): digital signature and non-repudiation."""
+    return x509.KeyUsage(digital_signature=not ca, content_commitment=not ca, key_encipherment=False,
                          data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
                          encipher_only=False, decipher_only=False)
 
@@ -54,52 +91,6 @@ def pem(*certs: x509.Certificate) -> str:
     return "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
 
 
-@dataclass(frozen=True)
-class SimTcbLevel:
-    components: tuple[int, ...]
-    pcesvn: int
-    status: TcbStatus
-    advisory_ids: tuple[str, ...] = ()
-    tcb_date: str = "2024-03-13T00:00:00Z"
-
-    def to_json(self) -> dict[str, Any]:
-        level: dict[str, Any] = {
-            "tcb": {"sgxtcbcomponents": [{"svn": s} for s in self.components], "pcesvn": self.pcesvn},
-            "tcbDate": self.tcb_date, "tcbStatus": self.status.value,
-        }
-        if self.advisory_ids:
-            level["advisoryIDs"] = list(self.advisory_ids)
-        return level
-
-
-@dataclass(frozen=True)
-class SimQeLevel:
-    isvsvn: int
-    status: TcbStatus
-    advisory_ids: tuple[str, ...] = ()
-
-
-DEFAULT_QE_LEVELS = (SimQeLevel(8, TcbStatus.UpToDate), SimQeLevel(6, TcbStatus.OutOfDate, ("INTEL-SA-00615",)))
-
-
-@dataclass
-class CollateralSpec:
-    """What a simulated collateral bundle says; every field can be bent to make a test fail on purpose."""
-
-    fmspc: bytes
-    ca: str = "processor"
-    tcb_levels: Sequence[SimTcbLevel] = ()
-    qe_levels: Sequence[SimQeLevel] = DEFAULT_QE_LEVELS
-    qe_mrsigner: bytes = SIM_QE_MRSIGNER
-    qe_prod_id: int = SIM_QE_PROD_ID
-    pce_id: bytes = b"\x00\x00"
-    revoked_pck_serials: Iterable[int] = ()
-    revoked_ca_serials: Iterable[int] = ()
-    issued: datetime | None = None  # defaults to the PKI's "now"
-    validity: timedelta = timedelta(days=30)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 _STATE_FILES = ("root", "processor", "platform", "tcb")
 
 
@@ -110,13 +101,13 @@ class SimIntelPki:
         self.now = now
         self._start, self._end = now - timedelta(days=1), now + lifetime
         self.root_key = ec.generate_private_key(ec.SECP256R1())
-        self.root = self._certificate(_name("sgxra SIMULATED SGX Root CA"), self.root_key, self.root_key, None,
-                                      ca_path=1)
+        self.root = self._certificate(_name(ROOT_NAME), self.root_key.public_key(), self.root_key, None, ca_path=1)
         self.ca_keys = {kind: ec.generate_private_key(ec.SECP256R1()) for kind in CA_NAMES}
-        self.cas = {kind: self._certificate(_name(CA_NAMES[kind]), self.ca_keys[kind], self.root_key, self.root,
-                                            ca_path=0) for kind in CA_NAMES}
+        self.cas = {kind: self._certificate(_name(CA_NAMES[kind]), self.ca_keys[kind].public_key(), self.root_key,
+                                            self.root, ca_path=0) for kind in CA_NAMES}
         self.tcb_key = ec.generate_private_key(ec.SECP256R1())
-        self.tcb_signing = self._certificate(_name("Intel SGX TCB Signing"), self.tcb_key, self.root_key, self.root)
+        self.tcb_signing = self._certificate(_name("Intel SGX TCB Signing"), self.tcb_key.public_key(),
+                                             self.root_key, self.root)
 
     @classmethod
     def load_or_create(cls, state_dir: Path, now: datetime) -> SimIntelPki:
@@ -151,69 +142,51 @@ class SimIntelPki:
                 (self.cas["platform"], self.ca_keys["platform"]), (self.tcb_signing, self.tcb_key)]
 
     def _certificate(
-        self, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer_key: ec.EllipticCurvePrivateKey,
-        issuer: x509.Certificate | None, *, ca_path: int | None = None,
-        extensions: Sequence[x509.ExtensionType] = (),
+        self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey, issuer_key: ec.EllipticCurvePrivateKey,
+        issuer: x509.Certificate | None, *, ca_path: int | None = None, crl_url: str = ROOT_CRL_URL,
+        extra: x509.ExtensionType | None = None,
     ) -> x509.Certificate:
+        """A certificate with Intel's extensions, in Intel's order and criticality (see the module doc)."""
+        ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key())
+        cdp = x509.CRLDistributionPoints([x509.DistributionPoint(
+            [x509.UniformResourceIdentifier(crl_url)], None, None, None)])
         builder = (
             x509.CertificateBuilder().subject_name(subject)
-            .issuer_name(issuer.subject if issuer else subject).public_key(key.public_key())
+            .issuer_name(issuer.subject if issuer else subject).public_key(public_key)
             .serial_number(x509.random_serial_number()).not_valid_before(self._start).not_valid_after(self._end)
+            .add_extension(aki, critical=False).add_extension(cdp, critical=False).add_extension(ski, critical=False)
+            .add_extension(_usage(ca=ca_path is not None), critical=True)
             .add_extension(x509.BasicConstraints(ca=ca_path is not None, path_length=ca_path), critical=True)
-            .add_extension(_usage(sign=ca_path is None, ca=ca_path is not None), critical=True)
         )
-        for ext in extensions:
-            builder = builder.add_extension(ext, critical=False)
+        if extra is not None:
+            builder = builder.add_extension(extra, critical=False)
         return builder.sign(issuer_key, hashes.SHA256())
 
     def pck_certificate(self, extension: PckExtension, public_key: ec.EllipticCurvePublicKey,
                         ca: str = "processor") -> x509.Certificate:
         """A PCK leaf carrying the SGX extension, issued by the processor or platform CA."""
         sgx = x509.UnrecognizedExtension(x509.ObjectIdentifier(SGX_EXTENSION_OID), extension.to_der())
-        builder = (
-            x509.CertificateBuilder().subject_name(_name("Intel SGX PCK Certificate"))
-            .issuer_name(self.cas[ca].subject).public_key(public_key)
-            .serial_number(x509.random_serial_number()).not_valid_before(self._start).not_valid_after(self._end)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(sign=True), critical=True)
-            .add_extension(sgx, critical=False)
-        )
-        return builder.sign(self.ca_keys[ca], hashes.SHA256())
+        return self._certificate(_name("Intel SGX PCK Certificate"), public_key, self.ca_keys[ca], self.cas[ca],
+                                 crl_url=pck_crl_url(ca), extra=sgx)
 
     def crl(self, issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey, revoked: Iterable[int],
             issued: datetime, validity: timedelta) -> bytes:
+        """A CRL as Intel's: version 2, CRL number 1 and the issuer's key identifier, ECDSA-SHA256."""
+        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key())
         builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
-                   .last_update(issued).next_update(issued + validity))
+                   .last_update(issued).next_update(issued + validity)
+                   .add_extension(x509.CRLNumber(1), critical=False).add_extension(aki, critical=False))
         for serial in revoked:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(issued).build())
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def tcb_info_json(self, spec: CollateralSpec) -> str:
-        issued = spec.issued or self.now
-        obj = {
-            "id": "SGX", "version": 3, "issueDate": issued.strftime(ISO),
-            "nextUpdate": (issued + spec.validity).strftime(ISO), "fmspc": spec.fmspc.hex().upper(),
-            "pceId": spec.pce_id.hex().upper(), "tcbType": 0, "tcbEvaluationDataNumber": 17,
-            "tcbLevels": [level.to_json() for level in spec.tcb_levels],
-        }
-        return json.dumps(obj | spec.extra.get("tcb_info", {}), separators=(",", ":"))
+        return tcb_info_json(spec, self.now)
 
     def qe_identity_json(self, spec: CollateralSpec) -> str:
-        issued = spec.issued or self.now
-        obj = {
-            "id": "QE", "version": 2, "issueDate": issued.strftime(ISO),
-            "nextUpdate": (issued + spec.validity).strftime(ISO), "tcbEvaluationDataNumber": 17,
-            "miscselect": "00000000", "miscselectMask": "FFFFFFFF",
-            "attributes": SIM_QE_ATTRIBUTES.hex().upper(), "attributesMask": SIM_QE_ATTRIBUTES_MASK.hex().upper(),
-            "mrsigner": spec.qe_mrsigner.hex().upper(), "isvprodid": spec.qe_prod_id,
-            "tcbLevels": [
-                {"tcb": {"isvsvn": lv.isvsvn}, "tcbDate": "2024-03-13T00:00:00Z", "tcbStatus": lv.status.value}
-                | ({"advisoryIDs": list(lv.advisory_ids)} if lv.advisory_ids else {})
-                for lv in spec.qe_levels
-            ],
-        }
-        return json.dumps(obj | spec.extra.get("qe_identity", {}), separators=(",", ":"))
+        return qe_identity_json(spec, self.now)
 
     def collateral(self, spec: CollateralSpec) -> Collateral:
         issued = spec.issued or self.now

@@ -4,11 +4,19 @@ No network: collateral is an input, time is a parameter. The order follows
 Intel's quote verification library: collateral (root CA CRL, issuer chains,
 signatures, dates), the PCK chain and its revocation, the QE report signed by
 the PCK key, the QE report's binding of the attestation key, the quote's
-signature by that key, the QE identity, then the TCB level.
+signature by that key, the QE identity, then the TCB level. Where a rule is
+unclear, Intel's QVL is the judge.
 
-``DcapVerifier`` can remember collateral and PCK chains it has verified: a
-result is reused only while the verification time stays inside the window
-in which every certificate, CRL and signed JSON it depended on is valid.
+Every certificate must hold its role, not merely chain to the root: TCB info
+and QE identity are signed only by Intel's TCB signing certificate (issued
+directly by the root); the PCK CRL comes from the PCK CA that the PCK
+certificate names, found in its issuer chain by name and signature (sources
+differ in what that chain holds); the root CA CRL comes from the root.
+
+``DcapVerifier`` can remember collateral and PCK chains it has verified, keyed
+on their content: a result is reused only while the verification time stays
+inside the window in which every certificate, CRL and signed JSON it depended
+on is valid.
 """
 
 from __future__ import annotations
@@ -27,23 +35,31 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from sgxra.errors import (
     CertificateChainError,
+    CertificateExpired,
     CollateralExpired,
     MalformedMessage,
     SignatureInvalid,
     VerificationError,
 )
 from sgxra.verify import tcb
+from sgxra.verify.collateral_facts import IssueDates, crl_number, root_key_id
 from sgxra.verify.pki import (
+    PCK_LEAF_CN_PHRASE,
     ChainMemo,
     check_crl,
+    check_crl_current,
     check_not_revoked,
     common_name,
+    find_crl_issuer,
     load_crl,
     load_pem_chain,
+    outside,
     verify_chain,
+    verify_tcb_signer,
 )
 from sgxra.verify.trust import intel_sgx_root_ca
-from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
+from sgxra.verify.validity import validity_advice
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, signed_bytes
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.report_body import ReportBody
@@ -78,20 +94,26 @@ def _cert_window(certs: list[x509.Certificate]) -> Window:
 
 @dataclass(frozen=True)
 class VerifiedCollateral:
+    """Collateral whose every signature, chain, CRL and date was checked at one time."""
     tcb_info: TcbInfo
     qe_identity: QeIdentity
     root_ca_crl: x509.CertificateRevocationList
     pck_crl: x509.CertificateRevocationList
     pck_ca: x509.Certificate  # the issuer of the PCK CRL
     window: Window
+    dates: IssueDates  # over every collateral item, as Intel's supplemental data counts them
+    qe_identity_dates: IssueDates  # the QE identity and its issuer chain (Intel's qe_iden_* dates)
+    root_key_id: bytes
 
 
 @dataclass(frozen=True)
 class VerifiedPck:
+    """A quote's PCK chain, checked to the pinned root and against the PCK CRL."""
     leaf: x509.Certificate
     extension: PckExtension
     ca_type: str  # "processor" or "platform"
     window: Window
+    dates: IssueDates
 
 
 @dataclass(frozen=True)
@@ -107,8 +129,18 @@ class DcapVerdict:
     pck: PckExtension
     ca_type: str
     tcb_date: str
-    tcb_evaluation_data_number: int
+    tcb_evaluation_data_number: int  # the TCB info's
     collateral_expiry: datetime  # the earliest time anything it depended on expires
+    dates: IssueDates  # earliest / latest issue and earliest expiration over collateral and PCK chain
+    # When the oldest of TCB info, QE identity and PCK CRL was issued: what PCS reissues (the root CA CRL,
+    # issued about yearly, would make every collateral look old; its nextUpdate is checked all the same).
+    collateral_issued: datetime
+    qe_identity_dates: IssueDates
+    qe_tcb_date: str | None  # the matched QE identity level's tcbDate
+    qe_tcb_evaluation_data_number: int
+    pck_crl_number: int
+    root_ca_crl_number: int
+    root_key_id: bytes
 
     @property
     def report_body(self) -> ReportBody | TdReport:
@@ -143,11 +175,9 @@ def _raw_point_key(raw: bytes) -> ec.EllipticCurvePublicKey:
 
 
 def _dated(what: str, issue: datetime, next_update: datetime, at: datetime) -> None:
-    if not issue <= at <= next_update:
-        raise CollateralExpired(
-            f"{what} expired or not yet valid at {at.isoformat()}: issued {issue.isoformat()}, "
-            f"next update {next_update.isoformat()}"
-        )
+    problem = outside(what, at, issue, next_update)
+    if problem:
+        raise CollateralExpired(f"{problem} (issueDate .. nextUpdate)")
 
 
 def verify_collateral(
@@ -165,29 +195,37 @@ def verify_collateral(
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
     chains: dict[str, list[x509.Certificate]] = {}  # TCB info and QE identity usually share one chain
+    dates = IssueDates.of_crl(root_crl)
     for what, (chain_pem, signature, text) in signed.items():
         if chain_pem not in chains:
             chains[chain_pem] = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
         chain = chains[chain_pem]
-        leaf = verify_chain(chain, root, at=at, memo=memo)
+        leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
-        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
+        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_bytes(text, what), f"{what} signature")
         window = window.within(_cert_window(chain))
+        dates = dates.merge(IssueDates.of_chain(chain))
     tcb_info = TcbInfo.parse(collateral.tcb_info)
     qe_identity = QeIdentity.parse(collateral.qe_identity)
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
     _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
     window = window.narrow(tcb_info.issue_date, tcb_info.next_update)
     window = window.narrow(qe_identity.issue_date, qe_identity.next_update)
+    qe_identity_dates = IssueDates.of_chain(chains[collateral.qe_identity_issuer_chain]).merge(
+        IssueDates.of_span(qe_identity.issue_date, qe_identity.next_update))
+    dates = dates.merge(IssueDates.of_span(tcb_info.issue_date, tcb_info.next_update), qe_identity_dates)
 
-    crl_chain = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
-    pck_ca = verify_chain(crl_chain, root, at=at, leaf_usage="crl_sign", memo=memo)
-    check_not_revoked(pck_ca, root_crl, "PCK CA certificate")
+    crl_pool = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
-    check_crl(pck_crl, pck_ca, at=at, what="PCK CRL")
-    window = window.within(_cert_window(crl_chain))
+    pck_ca, crl_path = find_crl_issuer(pck_crl, crl_pool, root, at=at, what="PCK CRL", memo=memo)
+    check_crl_current(pck_crl, at=at, what="PCK CRL")
+    for ca in crl_path:
+        check_not_revoked(ca, root_crl, "PCK CA certificate")
+    window = window.within(_cert_window([*crl_path, root]))
     window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
-    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window)
+    dates = dates.merge(IssueDates.of_chain(crl_pool), IssueDates.of_crl(pck_crl))
+    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window, dates, qe_identity_dates,
+                              root_key_id(root))
 
 
 def verify_pck_chain(
@@ -201,18 +239,22 @@ def verify_pck_chain(
     if chain[2] != root:
         raise CertificateChainError("the root carried in the quote is not the pinned root (Intel SGX Root CA)")
     leaf = verify_chain(chain, root, at=at, memo=memo)
+    if PCK_LEAF_CN_PHRASE not in common_name(leaf):
+        raise CertificateChainError(f"PCK certificate {leaf.subject.rfc4514_string()} is not a PCK certificate")
     intermediate = chain[1]
     ca_type = PCK_CA_TYPES.get(common_name(intermediate))
     if ca_type is None:
         raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
-    same_ca = intermediate == trusted.pck_ca or (
+    # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
+    same_ca = trusted.pck_crl.issuer == leaf.issuer and (intermediate == trusted.pck_ca or (
         intermediate.subject == trusted.pck_ca.subject and intermediate.public_key() == trusted.pck_ca.public_key()
-    )
+    ))
     if not same_ca:
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
-    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain))
+    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain),
+                       IssueDates.of_chain(chain))
 
 
 def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral) -> DcapVerdict:
@@ -236,9 +278,11 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
         raise VerificationError("QE identity mismatch: MRSIGNER")
     if report.isv_prod_id != identity.isvprodid:
         raise VerificationError(f"QE identity mismatch: product id {report.isv_prod_id}, expected {identity.isvprodid}")
-    if report.misc_select & identity.miscselect_mask != identity.miscselect & identity.miscselect_mask:
+    # As Intel: the report's masked value must equal the identity's value as given (not masked).
+    if report.misc_select & identity.miscselect_mask != identity.miscselect:
         raise VerificationError("QE identity mismatch: MISCSELECT")
-    if not tcb.masked_equal(report.attributes.to_bytes(), identity.attributes, identity.attributes_mask):
+    attributes = bytes(a & m for a, m in zip(report.attributes.to_bytes(), identity.attributes_mask, strict=True))
+    if attributes != identity.attributes:
         raise VerificationError("QE identity mismatch: attributes")
     qe_level = tcb.match_module_level(identity.tcb_levels, report.isv_svn, "QE")
 
@@ -250,20 +294,24 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     if not hmac.compare_digest(info.pce_id, pck.extension.pce_id):
         raise VerificationError("PCE-ID mismatch between the PCK certificate and the TCB info")
     td = quote.body if isinstance(quote.body, TdReport) else None
-    level = tcb.match_platform_level(info, pck.extension.tcb_components, pck.extension.pcesvn, td)
-    status = tcb.converge(level.status, qe_level.status)
-    module_level = tcb.match_tdx_module(info, td) if td is not None else None
-    if module_level is not None:
-        status = tcb.converge(status, module_level.status)
+    platform = tcb.evaluate_platform(info, pck.extension.tcb_components, pck.extension.pcesvn, td, qe_level.status)
+    status = tcb.converge(platform.status, tcb.qe_effective(qe_level.status))
+    module_level = platform.module_level
+    level = platform.level
     advisories = tcb.merge_advisories(
         level.advisory_ids, qe_level.advisory_ids, module_level.advisory_ids if module_level else ()
     )
     window = trusted.window.within(pck.window)
     return DcapVerdict(
-        status=status, advisory_ids=advisories, platform_status=level.status, qe_status=qe_level.status,
+        status=status, advisory_ids=advisories, platform_status=platform.status, qe_status=qe_level.status,
         tdx_module_status=module_level.status if module_level else None, quote=quote, pck=pck.extension,
         ca_type=pck.ca_type, tcb_date=level.tcb_date, tcb_evaluation_data_number=info.tcb_evaluation_data_number,
-        collateral_expiry=window.not_after,
+        collateral_expiry=window.not_after, dates=trusted.dates.merge(pck.dates),
+        collateral_issued=min(info.issue_date, identity.issue_date, trusted.pck_crl.last_update_utc),
+        qe_identity_dates=trusted.qe_identity_dates, qe_tcb_date=qe_level.tcb_date,
+        qe_tcb_evaluation_data_number=identity.tcb_evaluation_data_number,
+        pck_crl_number=crl_number(trusted.pck_crl), root_ca_crl_number=crl_number(trusted.root_ca_crl),
+        root_key_id=trusted.root_key_id,
     )
 
 
@@ -275,7 +323,9 @@ class DcapVerifier:
         self.cache = cache
         self.max_entries = max_entries
         self._collateral: dict[Collateral, VerifiedCollateral] = {}
-        self._pck: dict[tuple[bytes, int], VerifiedPck] = {}
+        # Keyed on content (the collateral, not its id(): ids are reused once an object is freed,
+        # which would serve a PCK judged against an older CRL).
+        self._pck: dict[tuple[bytes, Collateral], VerifiedPck] = {}
         self._keys: dict[bytes, tuple[bytes, str]] = {}
 
     def verify(self, quote: bytes | DcapQuote, collateral: Collateral, *, at: datetime) -> DcapVerdict:
@@ -283,8 +333,11 @@ class DcapVerifier:
             raise ValueError("verification time must be timezone-aware")
         parsed = quote if isinstance(quote, DcapQuote) else DcapQuote.parse(quote)
         memo = ChainMemo()
-        trusted = self._verified_collateral(collateral, at, memo)
-        pck = self._verified_pck(parsed.pck_chain_pem, trusted, at, memo)
+        try:
+            trusted = self._verified_collateral(collateral, at, memo)
+            pck = self._verified_pck(parsed.pck_chain_pem, collateral, trusted, at, memo)
+        except (CollateralExpired, CertificateExpired) as e:
+            raise type(e)(f"{e}. {validity_advice(collateral, parsed.pck_chain_pem)}") from None
         return check_quote(parsed, pck, trusted)
 
     def collateral_key(self, quote: DcapQuote) -> tuple[bytes, str]:
@@ -307,9 +360,9 @@ class DcapVerifier:
         return trusted
 
     def _verified_pck(
-        self, chain_pem: bytes, trusted: VerifiedCollateral, at: datetime, memo: ChainMemo
+        self, chain_pem: bytes, collateral: Collateral, trusted: VerifiedCollateral, at: datetime, memo: ChainMemo
     ) -> VerifiedPck:
-        key = (chain_pem, id(trusted))  # revocation was judged against these CRLs
+        key = (chain_pem, collateral)  # revocation was judged against this collateral's CRLs
         cached = self._pck.get(key) if self.cache else None
         if cached is not None and cached.window.holds(at):
             return cached

@@ -46,8 +46,10 @@ def verify_report(
     Checks, in order: ``chain`` (leaf first) leads to ``root`` (Intel's pinned
     report-signing root unless given) at time ``at``; the RSA-PKCS1v15-SHA256
     signature over the exact ``body``; the body parses; then, where given, the
-    API version, the nonce echo, that ``isvEnclaveQuoteBody`` is the first 432
+    API version (an API v2 report has no version field: it passes only when no
+    version is required, and is then reported as version 2), the nonce echo, that ``isvEnclaveQuoteBody`` is the first 432
     bytes of ``quote``, and that the report is at most ``max_age`` old at ``at``.
+    ``nonce=""`` means none was sent, so a report echoing any nonce is refused; only None skips the check.
     """
     if at.tzinfo is None:
         raise ValueError("verification time must be timezone-aware")
@@ -62,6 +64,8 @@ def verify_report(
     except InvalidSignature:
         raise SignatureInvalid("report signature does not verify over the report body") from None
     report = AttestationReport.parse(body)
+    if api_version is not None and not report.declares_version:
+        raise EvidenceMismatch(f"report has no version field (IAS API v2), not the API version used ({api_version})")
     if api_version is not None and report.version != api_version:
         raise EvidenceMismatch(f"report version {report.version} is not the API version used ({api_version})")
     if nonce is not None and not hmac.compare_digest((report.nonce or "").encode(), nonce.encode()):

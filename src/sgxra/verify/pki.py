@@ -26,24 +26,17 @@ from sgxra.errors import (
     SignatureInvalid,
 )
 from sgxra.wire import der
+from sgxra.wire.certificates import MAX_CHAIN_LENGTH, MAX_CHAIN_PEM, PYCA_ERRORS, checked_pem_chain
 
 LeafUsage = Literal["digital_signature", "crl_sign"]
-MAX_CHAIN_PEM = 64 * 1024
 MAX_CRL_SIZE = 4 * 1024 * 1024
-MAX_CHAIN_LENGTH = 8
+TCB_SIGNING_CN = "Intel SGX TCB Signing"
+PCK_LEAF_CN_PHRASE = "SGX PCK Certificate"
 
 
 def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
-    """PEM certificates, leaf first, bounded in size and number."""
-    if len(pem) > MAX_CHAIN_PEM:
-        raise MalformedMessage(what, "<pem>", 0, f"{len(pem)} bytes exceeds {MAX_CHAIN_PEM}")
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
-        raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
-    if len(certs) > MAX_CHAIN_LENGTH:
-        raise MalformedMessage(what, "<pem>", 0, f"{len(certs)} certificates exceeds {MAX_CHAIN_LENGTH}")
-    return certs
+    """PEM certificates, leaf first, bounded, read as strictly as OpenSSL reads them, every part decoded."""
+    return list(checked_pem_chain(pem, what))
 
 
 def load_pem_certificate(pem: bytes, what: str) -> x509.Certificate:
@@ -65,11 +58,22 @@ def _name(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or f"serial {cert.serial_number:x}"
 
 
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def outside(what: str, at: datetime, start: datetime, end: datetime) -> str | None:
+    """None when ``start <= at <= end`` (both ends valid, as Intel's QVL), else what is wrong, naming the window."""
+    if start <= at <= end:
+        return None
+    return f"{what} is {'expired' if at > end else 'not yet valid'} at {iso(at)}: valid {iso(start)} .. {iso(end)}"
+
+
 def check_validity(cert: x509.Certificate, at: datetime) -> None:
     if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
         raise CertificateExpired(
-            f"certificate expired or not yet valid at {at.isoformat()}: {_name(cert)} is valid "
-            f"{cert.not_valid_before_utc.isoformat()} .. {cert.not_valid_after_utc.isoformat()}"
+            f"certificate expired or not yet valid at {iso(at)}: {_name(cert)} is valid "
+            f"{iso(cert.not_valid_before_utc)} .. {iso(cert.not_valid_after_utc)}"
         )
 
 
@@ -137,6 +141,9 @@ def _check_leaf(cert: x509.Certificate, usage_needed: LeafUsage) -> None:
     if usage_needed == "crl_sign":
         if not isinstance(usage, x509.KeyUsage) or not usage.crl_sign:
             raise CertificateChainError(f"{_name(cert)} is not allowed to sign CRLs (key usage lacks cRLSign)")
+        constraints = _extension(cert, x509.BasicConstraints)
+        if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
+            raise CertificateChainError(f"CRL issuer {_name(cert)} is not a CA certificate")
         return
     constraints = _extension(cert, x509.BasicConstraints)
     if isinstance(constraints, x509.BasicConstraints) and constraints.ca:
@@ -199,6 +206,59 @@ def verify_chain(
     return path[0]
 
 
+def verify_tcb_signer(
+    chain: Sequence[x509.Certificate], root: x509.Certificate, *, at: datetime, what: str,
+    memo: ChainMemo | None = None,
+) -> x509.Certificate:
+    """Intel's TCB signing certificate, the only signer of TCB info and QE identity: issued directly by
+    the root, not a CA, subject CN "Intel SGX TCB Signing", digitalSignature usage. Any other
+    certificate under the root (a PCK leaf, say) could otherwise vouch for any TCB."""
+    leaf = verify_chain(chain, root, at=at, memo=memo)  # not a CA, digitalSignature
+    if len([c for c in chain if c != root]) != 1:
+        raise CertificateChainError(f"{what} signer {_name(leaf)} is not issued directly by the root")
+    if common_name(leaf) != TCB_SIGNING_CN:
+        raise CertificateChainError(f"{what} signer {_name(leaf)} is not Intel's TCB signing certificate "
+                                    f"(CN {TCB_SIGNING_CN!r})")
+    return leaf
+
+
+def find_crl_issuer(
+    crl: x509.CertificateRevocationList, pool: Sequence[x509.Certificate], root: x509.Certificate, *,
+    at: datetime, what: str, memo: ChainMemo | None = None,
+) -> tuple[x509.Certificate, list[x509.Certificate]]:
+    """The CA in ``pool`` that issued ``crl``, found by the CRL's issuer name and signature, not by
+    position (some sources send the whole PCK chain), and its path to ``root``, checked."""
+    failure: CertificateChainError | None = None
+    for cert in pool:
+        if cert == root or cert.subject != crl.issuer:
+            continue
+        key = cert.public_key()
+        if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
+            continue
+        path = _path_to(root, cert, pool)
+        try:
+            verify_chain(path, root, at=at, leaf_usage="crl_sign", memo=memo)
+        except CertificateChainError as e:  # another certificate of that name and key may chain (first reason kept)
+            failure = failure or e
+            continue
+        return cert, path
+    if failure is not None:
+        raise failure
+    raise SignatureInvalid(f"{what}: no certificate in its issuer chain is named {crl.issuer.rfc4514_string()} "
+                           "and signed it")
+
+
+def _path_to(root: x509.Certificate, cert: x509.Certificate, pool: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """``cert`` and its issuers from ``pool``, by name, up to the one the root issued (signatures checked later)."""
+    path = [cert]
+    while path[-1].issuer != root.subject and len(path) <= MAX_CHAIN_LENGTH:
+        parent = next((c for c in pool if c.subject == path[-1].issuer and c not in path and c != root), None)
+        if parent is None:
+            break
+        path.append(parent)
+    return path
+
+
 def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
     """A CRL given as DER, PEM or hex of DER (PCCS serves hex)."""
     if len(data) > MAX_CRL_SIZE:
@@ -206,31 +266,42 @@ def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
     stripped = data.strip()
     try:
         if stripped.startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_crl(stripped)
-        if stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
-            return x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
-        return x509.load_der_x509_crl(data)
-    except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
-        raise MalformedMessage(what, "<crl>", 0, f"not a CRL: {e}") from None
+            crl = x509.load_pem_x509_crl(stripped)
+        elif stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
+            crl = x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
+        else:
+            crl = x509.load_der_x509_crl(data)
+        # pyca decodes these lazily; a defect must surface here, typed, not deep inside a check.
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions, crl.signature_hash_algorithm)
+    except PYCA_ERRORS as e:
+        raise MalformedMessage(what, "<crl>", 0, f"not a usable CRL: {type(e).__name__}: {e}") from None
+    return crl
 
 
 def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, *, at: datetime, what: str) -> None:
-    """The CRL is signed by ``issuer`` and current at ``at``."""
+    """The CRL names ``issuer``, is signed by it and is current at ``at``."""
     key = issuer.public_key()
+    if crl.issuer != issuer.subject:
+        raise SignatureInvalid(f"{what} is issued by {crl.issuer.rfc4514_string()}, not by {_name(issuer)}")
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
-        # Names only on failure: reading a CRL's issuer name costs as much as a hash.
-        by = f"issued by {crl.issuer.rfc4514_string()}, " if crl.issuer != issuer.subject else ""
-        raise SignatureInvalid(f"{what} ({by}not signed by {_name(issuer)}) does not verify")
+        raise SignatureInvalid(f"{what} (not signed by {_name(issuer)}) does not verify")
+    check_crl_current(crl, at=at, what=what)
+
+
+def check_crl_current(crl: x509.CertificateRevocationList, *, at: datetime, what: str) -> None:
+    """The CRL is current at ``at`` (up to and including its nextUpdate, as Intel's QVL)."""
     next_update = crl.next_update_utc
     if next_update is None:
         raise CollateralExpired(f"{what} has no nextUpdate")
-    if not crl.last_update_utc <= at <= next_update:
-        raise CollateralExpired(
-            f"{what} expired or not yet valid at {at.isoformat()}: valid "
-            f"{crl.last_update_utc.isoformat()} .. {next_update.isoformat()}"
-        )
+    problem = outside(what, at, crl.last_update_utc, next_update)
+    if problem:
+        raise CollateralExpired(problem)
 
 
 def check_not_revoked(cert: x509.Certificate, crl: x509.CertificateRevocationList, what: str) -> None:
-    if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+    try:
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    except PYCA_ERRORS as e:  # revoked entries are decoded lazily
+        raise MalformedMessage("CRL", "revoked_certificates", 0, f"{type(e).__name__}: {e}") from None
+    if entry is not None:
         raise CertificateRevoked(f"{what} {_name(cert)} (serial {cert.serial_number:x}) is revoked")

@@ -29,6 +29,7 @@ FIELDS = (
 
 
 class TcbStatus(enum.Enum):
+    """A TCB status as Intel's collateral and its QVL name it."""
     UpToDate = "UpToDate"
     SWHardeningNeeded = "SWHardeningNeeded"
     ConfigurationNeeded = "ConfigurationNeeded"
@@ -36,10 +37,14 @@ class TcbStatus(enum.Enum):
     OutOfDate = "OutOfDate"
     OutOfDateConfigurationNeeded = "OutOfDateConfigurationNeeded"
     Revoked = "Revoked"
+    # Verdicts only (Intel's QVL derives them for TDX); never a level's status in collateral.
+    TDRelaunchAdvised = "TDRelaunchAdvised"
+    TDRelaunchAdvisedConfigurationNeeded = "TDRelaunchAdvisedConfigurationNeeded"
 
 
 @dataclass(frozen=True)
 class Collateral:
+    """The nine pieces of DCAP collateral, as dcap-qvl and ``sgxra collateral fetch`` hold them."""
     pck_crl_issuer_chain: str
     root_ca_crl: bytes
     pck_crl: bytes
@@ -92,13 +97,16 @@ class TcbLevel(NamedTuple):
 
 
 class ModuleTcbLevel(NamedTuple):
+    """A QE identity's or TDX module's TCB level: ISVSVN, status, advisories, date."""
     isvsvn: int
     status: TcbStatus
     advisory_ids: tuple[str, ...]
+    tcb_date: str | None = None  # a QE identity level's tcbDate (Intel's qe_iden_tcb_level_date_tag)
 
 
 @dataclass(frozen=True)
 class TdxModuleIdentity:
+    """A TDX module identity of a TDX TCB info: signer, attributes, levels."""
     id: str
     mrsigner: bytes
     attributes: bytes
@@ -108,6 +116,7 @@ class TdxModuleIdentity:
 
 @dataclass(frozen=True)
 class TcbInfo:
+    """Intel's TCB info (SGX v2/v3 or TDX v3), parsed from its signed JSON text."""
     id: str  # "SGX" or "TDX"
     version: int
     issue_date: datetime
@@ -116,7 +125,7 @@ class TcbInfo:
     pce_id: bytes
     tcb_type: int
     tcb_evaluation_data_number: int
-    tcb_levels: tuple[TcbLevel, ...]
+    tcb_levels: tuple[TcbLevel, ...]  # highest first, as Intel orders them (never the JSON order)
     tdx_module: TdxModuleIdentity | None
     tdx_module_identities: tuple[TdxModuleIdentity, ...]
 
@@ -129,13 +138,16 @@ class TcbInfo:
         tcb_id = j.text("id") if version == 3 else "SGX"
         if tcb_id not in ("SGX", "TDX"):
             raise j.error("id", f"unknown TCB info id {tcb_id!r}")
-        levels = tuple(_tcb_level(j, level, i, version) for i, level in enumerate(j.items("tcbLevels")))
-        if not levels:
-            raise j.error("tcbLevels", "is empty")
+        tcb_type = j.integer("tcbType")
+        if tcb_type != 0:
+            raise j.error("tcbType", f"TCB type {tcb_type} is not supported (Intel supports type 0 only)")
+        levels = _ordered(j, tcb_id, [_tcb_level(j, level, i, version) for i, level in enumerate(j.items("tcbLevels"))])
         module = j.obj.get("tdxModule")
+        if (module is None) == (tcb_id == "TDX") or (tcb_id == "SGX" and "tdxModuleIdentities" in j.obj):
+            raise j.error("tdxModule", f"a {tcb_id} TCB info {'lacks' if module is None else 'may not carry'} it")
         return cls(
             id=tcb_id, version=version, issue_date=j.time("issueDate"), next_update=j.time("nextUpdate"),
-            fmspc=j.hexbytes("fmspc", 6), pce_id=j.hexbytes("pceId", 2), tcb_type=j.integer("tcbType"),
+            fmspc=j.hexbytes("fmspc", 6), pce_id=j.hexbytes("pceId", 2), tcb_type=tcb_type,
             tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
             tdx_module=_module(j.sub(module, "tdxModule"), "") if module is not None else None,
             tdx_module_identities=tuple(
@@ -147,6 +159,7 @@ class TcbInfo:
 
 @dataclass(frozen=True)
 class QeIdentity:
+    """Intel's QE (or TD QE) identity, parsed from its signed JSON text."""
     id: str  # "QE", "QVE" or "TD_QE"
     version: int
     issue_date: datetime
@@ -157,6 +170,7 @@ class QeIdentity:
     attributes_mask: bytes
     mrsigner: bytes
     isvprodid: int
+    tcb_evaluation_data_number: int  # required, as Intel's QVL requires it
     tcb_levels: tuple[ModuleTcbLevel, ...]
 
     @classmethod
@@ -165,7 +179,8 @@ class QeIdentity:
         version = j.integer("version")
         if version != 2:
             raise j.error("version", f"unsupported QE identity version {version}")
-        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]")) for i, level in enumerate(j.items("tcbLevels")))
+        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]"), _QE_STATUSES)
+                       for i, level in enumerate(j.items("tcbLevels")))
         if not levels:
             raise j.error("tcbLevels", "is empty")
         return cls(
@@ -173,7 +188,8 @@ class QeIdentity:
             miscselect=int.from_bytes(j.hexbytes("miscselect", 4), "big"),
             miscselect_mask=int.from_bytes(j.hexbytes("miscselectMask", 4), "big"),
             attributes=j.hexbytes("attributes", 16), attributes_mask=j.hexbytes("attributesMask", 16),
-            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"), tcb_levels=levels,
+            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"),
+            tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
         )
 
 
@@ -188,7 +204,27 @@ def _status_of(level: dict[str, Any], j: JsonObject, where: str) -> TcbStatus:
         raise j.error(f"{where}tcbStatus", f"unknown or missing TCB status {level.get('tcbStatus')!r}") from None
 
 
-_STATUSES = {s.value: s for s in TcbStatus}
+_STATUSES = {s.value: s for s in TcbStatus if not s.value.startswith("TDRelaunch")}
+# The statuses Intel's QVL reads in a QE identity level (it calls the identity invalid for any other).
+_QE_STATUSES = frozenset({
+    TcbStatus.UpToDate, TcbStatus.ConfigurationNeeded, TcbStatus.OutOfDate, TcbStatus.OutOfDateConfigurationNeeded,
+    TcbStatus.Revoked,
+})
+
+
+def _ordered(j: JsonObject, tcb_id: str, levels: list[TcbLevel]) -> tuple[TcbLevel, ...]:
+    """Levels highest first, as Intel's QVL keeps them (a set ordered by SGX component SVNs, then
+    PCESVN, then for TDX the TDX component SVNs); two levels equal under that order are refused, as Intel does."""
+    def key(level: TcbLevel) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
+        return level.sgx_components, level.pcesvn, (level.tdx_components or ()) if tcb_id == "TDX" else ()
+
+    if not levels:
+        raise j.error("tcbLevels", "is empty")
+    ordered = sorted(levels, key=key, reverse=True)
+    for higher, lower in zip(ordered, ordered[1:], strict=False):
+        if key(higher) == key(lower):
+            raise j.error("tcbLevels", f"duplicated TCB level (SVNs {list(key(lower)[0])}, PCESVN {lower.pcesvn})")
+    return tuple(ordered)
 
 
 def _advisories(j: JsonObject) -> tuple[str, ...]:
@@ -234,8 +270,13 @@ def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
     return svns
 
 
-def _module_level(j: JsonObject) -> ModuleTcbLevel:
-    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), _status(j), _advisories(j))
+def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) -> ModuleTcbLevel:
+    status = _status(j)
+    if allowed is not None and status not in allowed:
+        raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
+    date = j.obj.get("tcbDate")
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j),
+                          date if isinstance(date, str) else None)
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
@@ -244,6 +285,37 @@ def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
         id=j.text("id") if default_id is None else default_id, mrsigner=j.hexbytes("mrsigner", 48),
         attributes=j.hexbytes("attributes", 8), attributes_mask=j.hexbytes("attributesMask", 8), tcb_levels=levels,
     )
+
+
+def signed_bytes(text: str, structure: str) -> bytes:
+    """What Intel's signature over a TCB info or QE identity covers: the object re-serialised compactly.
+
+    Intel's QVL parses the signed JSON and verifies the signature over its
+    compact re-serialisation (members in their order, no whitespace, escapes
+    decoded), so whitespace that PCCS or a proxy adds does not matter while a
+    reordered or repeated member does. Repeated members are refused here
+    (Python would keep only the last one; Intel's signature check fails).
+    """
+    if len(text) > MAX_SIGNED_JSON:
+        raise MalformedMessage(structure, "<json>", 0, f"larger than {MAX_SIGNED_JSON} bytes")
+    try:
+        obj = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except ValueError as e:
+        raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise MalformedMessage(structure, "<json>", 0, "not a JSON object")
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member is repeated")
+    return members
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def signed_member(body: str, member: str, structure: str) -> tuple[str, bytes]:

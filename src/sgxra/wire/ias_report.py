@@ -17,11 +17,14 @@ from sgxra.wire.platform_info import PlatformInfoBlob
 from sgxra.wire.quote import QUOTE_BODY_SIZE, EpidQuote
 
 MAX_REPORT_SIZE = 64 * 1024
+# IAS API v2 reports carry no "version" field; such a report is version 2.
+UNVERSIONED_API = 2
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 STRUCT = "ias_report"
 
 
 class QuoteStatus(enum.Enum):
+    """An IAS report's isvEnclaveQuoteStatus."""
     OK = "OK"
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     GROUP_REVOKED = "GROUP_REVOKED"
@@ -36,9 +39,11 @@ class QuoteStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class AttestationReport:
+    """An IAS Attestation Verification Report, parsed (its signature is checked elsewhere)."""
     id: str
     timestamp: datetime  # UTC, aware
-    version: int
+    version: int  # the "version" field, or UNVERSIONED_API when the report has none
+    declares_version: bool  # False for API v2 reports, which can never match a required version
     isv_enclave_quote_status: QuoteStatus
     isv_enclave_quote_body: bytes  # the quote's first 432 bytes
     revocation_reason: int | None
@@ -73,10 +78,12 @@ class AttestationReport:
         advisory_ids = f.obj.get("advisoryIDs", [])
         if not isinstance(advisory_ids, list) or not all(isinstance(a, str) and len(a) < 64 for a in advisory_ids):
             raise MalformedMessage(STRUCT, "advisoryIDs", 0, "must be a list of short strings")
+        version = f.integer("version") if "version" in f.obj else None  # "version": null is refused
         return cls(
             id=f.text("id"),
             timestamp=_parse_timestamp(f.text("timestamp")),
-            version=f.integer("version"),
+            version=UNVERSIONED_API if version is None else version,
+            declares_version=version is not None,
             isv_enclave_quote_status=status,
             isv_enclave_quote_body=quote_body,
             revocation_reason=f.optional_integer("revocationReason"),
