@@ -5,10 +5,8 @@ is refused by everyone. Here a simulated PKI re-signs each change, so the
 verifiers must judge its meaning: TCB levels and their order, QE identity
 fields, who signed what, revocation, CRL issuers.
 
-``IntelProfilePki`` gives the simulated certificates and CRLs the extensions
-Intel's QVL and dcap-qvl insist on (key identifiers, CRL distribution points,
-CRL numbers); sgxra's own SimIntelPki lacks them for now (branch h-sim makes its
-profiles Intel's), and both references refuse it outright.
+They use sgxra's simulated PKI as it is: its certificates and CRLs have the
+profile of Intel's, so Intel's QVL and dcap-qvl accept its baseline.
 """
 
 from __future__ import annotations
@@ -16,81 +14,22 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mutations import Case, _json_member_mutations, base_case, quote_layout, time_mutations, unique
-from sgxra.sim.dcap_pki import ORG, CollateralSpec, SimIntelPki, SimQeLevel, SimTcbLevel, pem, raw_signature
+from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimQeLevel, SimTcbLevel, pem, raw_signature
+from sgxra.sim.dcap_pki import _name as sim_name
 from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC, SimEcdsaQuotingEnclave
 from sgxra.sim.enclave import EnclaveIdentity
 from sgxra.wire.collateral import Collateral, TcbStatus
-from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
 from sgxra.wire.quote import QuoteSignType
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-_DP = "https://sgxra.invalid/crl"
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, ORG),
-                      x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
-
-
-def _dp() -> x509.CRLDistributionPoints:
-    return x509.CRLDistributionPoints([x509.DistributionPoint([x509.UniformResourceIdentifier(_DP)], None, None, None)])
-
-
-def _signing_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False, data_encipherment=False,
-                         key_agreement=False, key_cert_sign=False, crl_sign=False, encipher_only=False,
-                         decipher_only=False)
-
-
-class IntelProfilePki(SimIntelPki):
-    """SimIntelPki whose certificates and CRLs carry the extensions Intel's issue."""
-
-    def _certificate(self, subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer_key: ec.EllipticCurvePrivateKey,
-                     issuer: x509.Certificate | None, *, ca_path: int | None = None,
-                     extensions: Sequence[x509.ExtensionType] = ()) -> x509.Certificate:
-        ids = [x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-               x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), _dp()]
-        return super()._certificate(subject, key, issuer_key, issuer, ca_path=ca_path, extensions=[*ids, *extensions])
-
-    def crl(self, issuer: x509.Certificate, key: ec.EllipticCurvePrivateKey, revoked: Iterable[int],
-            issued: datetime, validity: timedelta) -> bytes:
-        builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.subject)
-                   .last_update(issued).next_update(issued + validity)
-                   .add_extension(x509.CRLNumber(1), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()), critical=False))
-        for serial in revoked:
-            builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(issued).build())
-        return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
-
-    def pck_certificate(self, extension: PckExtension, public_key: ec.EllipticCurvePublicKey,
-                        ca: str = "processor") -> x509.Certificate:
-        return self.leaf(_name("Intel SGX PCK Certificate"), public_key, self.cas[ca], self.ca_keys[ca],
-                         x509.UnrecognizedExtension(x509.ObjectIdentifier(SGX_EXTENSION_OID), extension.to_der()))
-
-    def leaf(self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey, issuer: x509.Certificate,
-             issuer_key: ec.EllipticCurvePrivateKey, *extra: x509.ExtensionType) -> x509.Certificate:
-        """A signing (non-CA) certificate under ``issuer``, with Intel's extensions."""
-        builder = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(issuer.subject).public_key(public_key)
-            .serial_number(x509.random_serial_number()).not_valid_before(self._start).not_valid_after(self._end)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
-            .add_extension(_dp(), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(_signing_usage(), critical=True)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        )
-        for ext in extra:
-            builder = builder.add_extension(ext, critical=False)
-        return builder.sign(issuer_key, hashes.SHA256())
 
 
 def _level(status: TcbStatus, *advisories: str, components: tuple[int, ...] = DEFAULT_COMPONENTS,
@@ -107,7 +46,7 @@ class SimWorld:
     """One simulated PKI and platform, and the baseline case built from them."""
 
     def __init__(self) -> None:
-        self.pki = IntelProfilePki(NOW)
+        self.pki = SimIntelPki(NOW)
         self.qe = SimEcdsaQuotingEnclave(self.pki)
         self.quote = self.qe.get_quote(EnclaveIdentity().report_body(bytes(64)), QuoteSignType.UNLINKABLE, bytes(16))
         self.at = int(NOW.timestamp())
@@ -175,7 +114,7 @@ def tcb_cases(world: SimWorld) -> Iterator[Case]:
 def _tcb_signer(world: SimWorld, common_name: str, issuer: x509.Certificate, issuer_key: ec.EllipticCurvePrivateKey,
                 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key, world.pki.leaf(_name(common_name), key.public_key(), issuer, issuer_key)
+    return key, world.pki._certificate(sim_name(common_name), key.public_key(), issuer_key, issuer)
 
 
 def signer_cases(world: SimWorld) -> Iterator[Case]:

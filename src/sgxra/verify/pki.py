@@ -16,6 +16,7 @@ from typing import Literal
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from sgxra.errors import (
     CertificateChainError,
@@ -212,10 +213,15 @@ def verify_tcb_signer(
 ) -> x509.Certificate:
     """Intel's TCB signing certificate, the only signer of TCB info and QE identity: issued directly by
     the root, not a CA, subject CN "Intel SGX TCB Signing", digitalSignature usage. Any other
-    certificate under the root (a PCK leaf, say) could otherwise vouch for any TCB."""
-    leaf = verify_chain(chain, root, at=at, memo=memo)  # not a CA, digitalSignature
-    if len([c for c in chain if c != root]) != 1:
-        raise CertificateChainError(f"{what} signer {_name(leaf)} is not issued directly by the root")
+    certificate under the root (a PCK leaf, say) could otherwise vouch for any TCB. The chain is
+    that certificate and the root, once each, in either order (as Intel's QVL takes it)."""
+    signers = [c for c in chain if c != root]
+    if len(signers) > 1:
+        raise CertificateChainError(f"{what} signer {_name(signers[0])} is not issued directly by the root")
+    if len(chain) != 2 or not signers:
+        raise CertificateChainError(f"{what} issuer chain must be the TCB signing certificate and the root, "
+                                    f"once each ({len(chain)} certificates given)")
+    leaf = verify_chain([signers[0], root], root, at=at, memo=memo)  # not a CA, digitalSignature
     if common_name(leaf) != TCB_SIGNING_CN:
         raise CertificateChainError(f"{what} signer {_name(leaf)} is not Intel's TCB signing certificate "
                                     f"(CN {TCB_SIGNING_CN!r})")
@@ -273,8 +279,13 @@ def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
             crl = x509.load_der_x509_crl(data)
         # pyca decodes these lazily; a defect must surface here, typed, not deep inside a check.
         _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions, crl.signature_hash_algorithm)
+        encoded, signature = crl.public_bytes(Encoding.DER), crl.signature
     except PYCA_ERRORS as e:
         raise MalformedMessage(what, "<crl>", 0, f"not a usable CRL: {type(e).__name__}: {e}") from None
+    # The signature BIT STRING ends the DER; pyca drops its unused-bits count, which DER (and Intel) require to be 0.
+    unused_at = len(encoded) - len(signature) - 1
+    if encoded[unused_at]:
+        raise MalformedMessage(what, "signatureValue", unused_at, f"BIT STRING declares {encoded[unused_at]} unused bits")
     return crl
 
 
