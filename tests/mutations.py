@@ -470,7 +470,7 @@ def real_sets() -> list[tuple[str, bytes, str, int]]:
     """(source, quote, collateral JSON, time) of every real set present: the shared SGX quote and tests/data/real.
 
     tests/data/real/manifest.json names each set's quote and collateral files, the
-    time to verify at and the provenance (see the README there).
+    time to verify at and the provenance (PROVENANCE.md there describes each set).
     """
     out = []
     if (SHARED_DCAP / "sgx_v3_quote.bin").is_file():
