@@ -169,18 +169,20 @@ DELIBERATELY_STRICTER = {
     "*:time/*.issueDate*": "as *.thisUpdate: collateral is not valid before its issueDate",
     "sim:crl/pck-crl-not-yet-valid": "as *.thisUpdate (dcap-qvl does not check it)",
     "sim:tcb_info/issueDate=*": "as *.thisUpdate: a TCB info is not valid before its issueDate",
-    "*:quote.cert_data.root/*": "the quote's PCK chain must end in the pinned root, byte for byte (Intel refuses "
-        "too, except one altered only in its signature; dcap-qvl ignores the root the quote carries)",
+    "*:quote.cert_data.root/*": "the quote's PCK chain must end in the pinned root, byte for byte: sgxra trusts "
+        "exactly one certificate, and a different one in the root position (Intel accepts one altered only in its "
+        "self-signature) is not it; genuine quotes carry Intel's root unchanged (dcap-qvl ignores the carried root)",
     "*:quote.pck_chain/without-root": "the PCK chain must be exactly leaf, PCK CA, root (dcap-qvl supplies the "
         "root from its trust anchor; Intel refuses too)",
     "*:quote.pck_chain/*-twice": "the PCK chain must be exactly leaf, PCK CA, root, each once (Intel refuses too)",
     "*:quote.pck_chain/vt-for-newline": "PEM read as OpenSSL reads it (Intel refuses too; dcap-qvl accepts)",
     "*:collateral.*_issuer_chain/vt-for-newline": "PEM read as OpenSSL reads it (Intel refuses the TCB and QE "
         "chains too; the PCK CRL issuer chain: see collateral.pck_crl_issuer_chain)",
-    "*:collateral.pck_crl_issuer_chain/*": "the PCK CRL issuer chain is verified, and the CRL by name and "
-        "signature under it: a collateral part that does not verify is refused, never ignored, since the same "
-        "collateral feeds other consumers (caches, the supplemental data's issuer chain dates) that would otherwise "
-        "trust an unverified chain. Intel's CLI (which takes no such chain) and dcap-qvl use the quote's PCK CA",
+    "*:collateral.pck_crl_issuer_chain/*": "sgxra verifies the collateral on its own, before and apart from any "
+        "quote (and keeps it by content for the next quote), so the PCK CRL is authenticated by the issuer chain the "
+        "collateral carries: the CA named as the CRL's issuer, found in that chain, must have signed it and chain to "
+        "the pinned root; with a chain that does not, the CRL is unauthenticated. Intel's CLI (which takes no such "
+        "chain) and dcap-qvl check the CRL against the quote's PCK CA instead",
     "sim:crl_chain/*": "as collateral.pck_crl_issuer_chain: the chain given is verified and the CRL under it",
     "*:collateral.[tq]*_issuer_chain/*-twice": "the TCB signing chain is the signing certificate and the root, "
         "once each (Intel refuses too)",
@@ -189,8 +191,6 @@ DELIBERATELY_STRICTER = {
     "*:collateral.*crl/trailing-byte": "a CRL must be exactly its DER: the appended byte is outside the signature; "
         "sgxra accepts no unauthenticated bytes inside signed collateral, so every reader of the collateral it "
         "passed sees only signed content (OpenSSL's d2i, so Intel, ignores trailing bytes)",
-    "*:*/*sig-unused-bits*": "a signature BIT STRING with unused bits is not DER (Intel refuses it in CRLs too; "
-        "dcap-qvl refuses it in CRLs and certificates)",
     "sim:identity/pce-id-mismatch": "PCE-ID of the PCK and the TCB info must match (Intel refuses too)",
     "sim:tcb_info/pceId.changed": "PCE-ID of the PCK and the TCB info must match (Intel refuses too)",
     "sim:tcb_info/version*": "the TCB levels must have the layout of the declared version (Intel refuses too)",
@@ -205,9 +205,15 @@ DELIBERATELY_STRICTER = {
         "followed by 32 zero bytes; Intel compares the first 32 bytes only. sgxra requires the zeros: a QE report "
         "whose upper half is not zero was not written by a QE following the format, and report data that "
         "carries unchecked bytes under the PCK signature is room for a second, unverified payload",
-    "*:quote.cert_data.* | *Inner and outer signature algorithms do not match*":
-        "a certificate's unsigned outer signature algorithm must equal the signed one (RFC 5280 4.1.1.2): the outer "
-        "one is not covered by the signature, so an attacker could change it freely; Intel's QVL ignores it",
+    "*:quote.cert_data.* | *Inner and outer signature algorithms do not match*": "a certificate's outer "
+        "signature algorithm, which its signature does not cover, must equal the signed one (RFC 5280 4.1.1.2): "
+        "pyca checks the signature with the outer one, so accepting a mismatch would let whoever relays the "
+        "quote choose the algorithm (a weaker hash, say) its signature is checked with. Intel's QVL ignores the "
+        "outer one",
+    "*:quote.cert_data.* | *field 'signature_algorithm'*": "as Inner and outer signature algorithms: an outer "
+        "signature algorithm sgxra does not know is not checked against the signed one, so it is refused",
+    "*:quote.cert_data.*.newline/*": "PEM read as OpenSSL reads it: a byte flipped in a line end (Intel refuses "
+        "too; dcap-qvl accepts a vertical tab there)",
 }
 
 # Where sgxra is looser than dcap-qvl and Intel's QVL agrees with sgxra (Intel wins).
