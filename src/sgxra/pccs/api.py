@@ -1,0 +1,409 @@
+"""The PCCS REST API (Intel's paths, parameters, headers and status codes) over a :class:`PccsService`.
+
+SGX routes under ``/sgx/certification/v3`` and ``/v4``, TDX ``tcb`` and
+``qe/identity`` under ``/tdx/certification/v4``. v3 serves the same items as v4
+with v3's header names. Every answer carries ``Request-ID`` (the client's, if
+it sent a sane one); every refusal is JSON saying what is missing and how to
+get it. Admin routes need the ``admin-token`` header, registration the
+``user-token`` header, each compared (as SHA-512 hex, as Intel's PCCS stores
+them) in constant time; without a configured hash the route is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from sgxra.errors import SgxRaError
+from sgxra.pccs.items import from_collateral
+from sgxra.pccs.service import Evaluation, PccsRefusal, PccsService, Served
+from sgxra.wire.collateral import Collateral
+
+log = logging.getLogger(__name__)
+MAX_URL = 4096  # path and query; PCCS's longest is a pckcert request (~1.2 kB)
+MAX_BODY = 1024 * 1024  # registrations are < 4 kB; an imported collateral bundle is < 100 kB
+MAX_ITEMS_PER_IMPORT = 64
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_HEX = "0123456789abcdefABCDEF"
+Scope = MutableMapping[str, Any]
+Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """SHA-512 hex hashes of the admin and user tokens (None: the routes that need one are refused)."""
+
+    admin_hash: str | None = None
+    user_hash: str | None = None
+
+    @staticmethod
+    def check_hash(value: str, what: str) -> str:
+        value = value.strip().lower()
+        if len(value) != 128 or any(c not in _HEX for c in value):
+            raise ValueError(f"{what} must hold the SHA-512 of the token as 128 hex digits (e.g. from sha512sum)")
+        return value
+
+
+def _refusal(status: int, error: str, detail: str, remedy: str = "") -> Response:
+    body = {"status": status, "error": error, "detail": detail} | ({"remedy": remedy} if remedy else {})
+    return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+class Guard:
+    """Outermost ASGI layer: Request-ID on every answer, bounded URLs and bodies, before any routing."""
+
+    def __init__(self, app: Asgi, max_body: int = MAX_BODY) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        given = headers.get(b"request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"request-id", request_id.encode())]
+            await send(message)
+
+        refusal = self._check(scope, headers)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_id)
+            return
+        await self.app(scope, receive, send_with_id)
+
+    def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
+        if len(scope.get("raw_path", b"")) + len(scope["query_string"]) > MAX_URL:
+            return _refusal(414, "invalid request", f"the request URL exceeds {MAX_URL} bytes")
+        if scope["method"] in ("POST", "PUT"):
+            length = headers.get(b"content-length", b"")
+            if b"transfer-encoding" in headers or not length.isdigit():
+                return _refusal(411, "invalid request", "a request body needs a Content-Length (no chunked bodies)")
+            if int(length) > self.max_body:
+                return _refusal(413, "invalid request", f"the request body exceeds {self.max_body} bytes")
+        return None
+
+
+class Params:
+    """The query parameters of one request, each checked against its rule; anything else is a 400."""
+
+    def __init__(self, request: Request, allowed: tuple[str, ...]) -> None:
+        self.items = request.query_params.multi_items()
+        names = [name for name, _ in self.items]
+        for name in names:
+            if name not in allowed:
+                raise PccsRefusal(400, "invalid request", f"unknown parameter {name!r}",
+                                  f"this route takes {', '.join(allowed) or 'no parameters'}")
+            if names.count(name) > 1:
+                raise PccsRefusal(400, "invalid request", f"parameter {name!r} is given more than once")
+        self.values = dict(self.items)
+
+    def hex(self, name: str, lengths: range) -> str:
+        value = self.optional_hex(name, lengths)
+        if value is None:
+            raise PccsRefusal(400, "invalid request", f"parameter {name!r} is missing")
+        return value
+
+    def optional_hex(self, name: str, lengths: range) -> str | None:
+        value = self.values.get(name)
+        if value is None:
+            return None
+        if len(value) not in lengths or len(value) % 2 or any(c not in _HEX for c in value):
+            size = f"{lengths.start}" if len(lengths) == 1 else f"up to {lengths.stop - 1}"
+            raise PccsRefusal(400, "invalid request", f"parameter {name!r} must be {size} hex digits")
+        return value.upper()
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
+        value = self.values.get(name)
+        if value is None:
+            return default
+        if value.lower() not in choices:
+            raise PccsRefusal(400, "invalid request", f"parameter {name!r} must be one of {', '.join(choices)}")
+        return value.lower()
+
+    def evaluation(self) -> Evaluation:
+        update = self.choice("update", ("standard", "early"), "standard") or "standard"
+        number = self.values.get("tcbEvaluationDataNumber")
+        if number is None:
+            return Evaluation(update)
+        if "update" in self.values:
+            raise PccsRefusal(400, "invalid request", "give update or tcbEvaluationDataNumber, not both")
+        if not number.isdigit() or len(number) > 10 or int(number) > 0xFFFFFFFF:
+            raise PccsRefusal(400, "invalid request", "parameter 'tcbEvaluationDataNumber' must be a u32")
+        return Evaluation(number=int(number))
+
+
+def _quoted(chain: str) -> str:
+    return urllib.parse.quote(chain, safe="")
+
+
+def _answer(served: Served, body: bytes, media_type: str, headers: dict[str, str], now: float,
+            margin: float) -> Response:
+    headers = dict(headers)
+    if served.warning:
+        headers["Warning"] = f'110 sgxra "{served.warning}"'
+        if now > served.item.next_update:
+            headers["SGXRA-Collateral-Expired"] = served.expired_at.isoformat()
+    headers["Cache-Control"] = f"max-age={max(0, int(served.item.next_update - margin - now))}"
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int = MAX_BODY) -> Asgi:
+    app = FastAPI(title="sgxra PCCS", docs_url=None, redoc_url=None, openapi_url=None)
+    margin = service.refresh_margin.total_seconds()
+
+    def answer(served: Served, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
+        return _answer(served, body, media_type, headers, service.clock().timestamp(), margin)
+
+    async def run(request: Request, build: Callable[[], Response]) -> Response:
+        try:
+            return await run_in_threadpool(build)
+        except PccsRefusal as e:
+            if e.status >= 500:
+                log.warning("%s %s: %s", request.method, request.url.path, e)
+            return _refusal(e.status, e.error, e.detail, e.remedy)
+        except SgxRaError as e:  # a stored item that no longer reads, a store that is down
+            log.error("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
+            return _refusal(500, "internal error", f"{type(e).__name__}: {e}")
+
+    def need(request: Request, header: str, hashed: str | None) -> None:
+        given = request.headers.get(header)
+        if hashed is None:
+            raise PccsRefusal(401, "unauthorized", f"this route needs the {header} header, and this PCCS has none "
+                              "configured", f"start it with --{header}-file")
+        digest = hashlib.sha512((given or "").encode("utf-8", "replace")).hexdigest()
+        if given is None or not hmac.compare_digest(digest, hashed):
+            raise PccsRefusal(401, "unauthorized", f"missing or wrong {header} header")
+
+    for version in (3, 4):
+        _sgx_routes(app, f"/sgx/certification/v{version}", version, service, tokens, run, answer, need, max_body)
+    _tee_routes(app, "/tdx/certification/v4", "TDX", 4, service, run, answer)
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _refusal(404, "not found", f"no route {request.url.path}",
+                        "routes live under /sgx/certification/v3, /sgx/certification/v4 and /tdx/certification/v4")
+
+    @app.exception_handler(405)
+    async def wrong_method(request: Request, exc: Exception) -> Response:
+        return _refusal(405, "invalid request", f"{request.method} is not allowed on {request.url.path}")
+
+    return Guard(app, max_body)
+
+
+Run = Callable[[Request, Callable[[], Response]], Awaitable[Response]]
+AnswerFn = Callable[[Served, bytes, str, dict[str, str]], Response]
+Need = Callable[[Request, str, str | None], None]
+
+
+def _tee_routes(app: FastAPI, prefix: str, tee: str, version: int, service: PccsService, run: Run,
+                answer: AnswerFn) -> None:
+    tcb_header = "TCB-Info-Issuer-Chain" if version >= 4 else "SGX-TCB-Info-Issuer-Chain"
+
+    @app.get(f"{prefix}/tcb")
+    async def tcb(request: Request) -> Response:
+        def build() -> Response:
+            params = Params(request, ("fmspc", "update", "tcbEvaluationDataNumber"))
+            served = service.tcb(tee, params.hex("fmspc", range(12, 13)), params.evaluation())
+            return answer(served, served.item.body, "application/json", {tcb_header: _quoted(served.item.chain)})
+        return await run(request, build)
+
+    @app.get(f"{prefix}/qe/identity")
+    async def qe_identity(request: Request) -> Response:
+        def build() -> Response:
+            served = service.qe_identity(tee, Params(request, ("update", "tcbEvaluationDataNumber")).evaluation())
+            return answer(served, served.item.body, "application/json",
+                          {"SGX-Enclave-Identity-Issuer-Chain": _quoted(served.item.chain)})
+        return await run(request, build)
+
+
+def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, tokens: Tokens, run: Run,
+                answer: AnswerFn, need: Need, max_body: int) -> None:
+    _tee_routes(app, prefix, "SGX", version, service, run, answer)
+
+    @app.get(f"{prefix}/qve/identity")
+    async def qve_identity(request: Request) -> Response:
+        def build() -> Response:
+            served = service.qve_identity(Params(request, ("update", "tcbEvaluationDataNumber")).evaluation())
+            return answer(served, served.item.body, "application/json",
+                          {"SGX-Enclave-Identity-Issuer-Chain": _quoted(served.item.chain)})
+        return await run(request, build)
+
+    @app.get(f"{prefix}/pckcrl")
+    async def pckcrl(request: Request) -> Response:
+        def build() -> Response:
+            params = Params(request, ("ca", "encoding"))
+            ca = params.choice("ca", ("processor", "platform"), None)
+            if ca is None:
+                raise PccsRefusal(400, "invalid request", "parameter 'ca' is missing", "ca=processor or ca=platform")
+            der = params.choice("encoding", ("der", "pem"), "pem") == "der"
+            served = service.pck_crl(ca)
+            body, media = _crl_body(served.item.body, der)
+            return answer(served, body, media, {"SGX-PCK-CRL-Issuer-Chain": _quoted(served.item.chain)})
+        return await run(request, build)
+
+    @app.get(f"{prefix}/rootcacrl")
+    async def rootcacrl(request: Request) -> Response:
+        def build() -> Response:
+            Params(request, ())
+            served = service.root_ca_crl()
+            # Intel's PCCS answers hex of the DER CRL here (QCNL's API 3.0 and dcap-qvl read it so).
+            return answer(served, served.item.body.hex().encode(), "text/plain", {})
+        return await run(request, build)
+
+    @app.get(f"{prefix}/crl")
+    async def crl(request: Request) -> Response:
+        def build() -> Response:
+            uri = Params(request, ("uri",)).values.get("uri")
+            if uri is None or len(uri) > 2048 or not uri.startswith("https://"):
+                raise PccsRefusal(400, "invalid request", "parameter 'uri' must be an https URL of at most 2048 "
+                                  "characters")
+            served = service.root_ca_crl() if _is_root_crl_uri(uri, service) else service.pck_crl(_pck_crl_ca(uri))
+            return answer(served, served.item.body, "application/pkix-crl", {})
+        return await run(request, build)
+
+    @app.get(f"{prefix}/pckcert")
+    async def pckcert(request: Request) -> Response:
+        def build() -> Response:
+            params = Params(request, ("qeid", "cpusvn", "pcesvn", "pceid", "encrypted_ppid"))
+            served = service.pck_cert(
+                params.hex("qeid", range(2, 261)), params.hex("cpusvn", range(32, 33)),
+                params.hex("pcesvn", range(4, 5)), params.hex("pceid", range(4, 5)),
+                params.optional_hex("encrypted_ppid", range(768, 769)))
+            item = served.item
+            return answer(served, item.body, "application/x-pem-file", {
+                "SGX-TCBm": item.variant, "SGX-FMSPC": item.meta_value("fmspc"),
+                "SGX-PCK-Certificate-CA-Type": item.meta_value("ca"),
+                "SGX-PCK-Certificate-Issuer-Chain": _quoted(item.chain)})
+        return await run(request, build)
+
+    @app.post(f"{prefix}/platforms")
+    async def register(request: Request) -> Response:
+        body = await request.body()
+
+        def build() -> Response:
+            need(request, "user-token", tokens.user_hash)
+            Params(request, ("update",)).choice("update", ("standard", "early", "all"), "standard")
+            service.register(_platform(body))
+            return Response(status_code=200)
+        return await run(request, build)
+
+    @app.get(f"{prefix}/platforms")
+    async def platforms(request: Request) -> Response:
+        def build() -> Response:
+            need(request, "admin-token", tokens.admin_hash)
+            source = Params(request, ("source",)).values.get("source", "")
+            if source not in ("", "reg", "reg_na"):
+                raise PccsRefusal(400, "invalid request", "parameter 'source' must be reg or reg_na")
+            listed = service.store.platforms(take=bool(source))
+            return Response(json.dumps(listed), media_type="application/json",
+                            headers={"platform-count": str(len(listed))})
+        return await run(request, build)
+
+    async def refresh(request: Request) -> Response:
+        def build() -> Response:
+            need(request, "admin-token", tokens.admin_hash)
+            params = Params(request, ("type", "fmspc"))
+            if params.choice("type", ("certs",), None) is not None:
+                raise PccsRefusal(400, "invalid request", "type=certs (refreshing PCK certificates) is not supported",
+                                  "register the platform again to refetch its certificates")
+            fmspcs = params.values.get("fmspc")
+            if fmspcs is not None:
+                raise PccsRefusal(400, "invalid request", "'fmspc' is only meaningful with type=certs")
+            done = service.refresh_items([(i.kind, i.key, i.variant) for i in service.store.items()
+                                          if i.kind != "pckcert"])
+            return Response(json.dumps({"refreshed": done}), media_type="application/json")
+        return await run(request, build)
+
+    app.add_api_route(f"{prefix}/refresh", refresh, methods=["GET", "POST"])
+
+    @app.put(f"{prefix}/platformcollateral")
+    async def platform_collateral(request: Request) -> Response:
+        body = await request.body()
+
+        def build() -> Response:
+            need(request, "admin-token", tokens.admin_hash)
+            Params(request, ())
+            now = int(service.clock().timestamp())
+            items = [item for bundle in _bundles(body) for item in from_collateral(bundle, now=now)]
+            return Response(json.dumps({"stored": service.import_items(items)}), media_type="application/json")
+        return await run(request, build)
+
+
+def _crl_body(der: bytes, as_der: bool) -> tuple[bytes, str]:
+    if as_der:
+        return der, "application/pkix-crl"
+    return x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM), "application/x-pem-file"
+
+
+def _is_root_crl_uri(uri: str, service: PccsService) -> bool:
+    points = service.root.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    return any(isinstance(name, x509.UniformResourceIdentifier) and name.value == uri
+               for point in points for name in point.full_name or ())
+
+
+def _pck_crl_ca(uri: str) -> str:
+    """Intel's PCK certificates point at ``.../pckcrl?ca=processor&encoding=der``: serve that CRL."""
+    parts = urllib.parse.urlsplit(uri)
+    ca = dict(urllib.parse.parse_qsl(parts.query)).get("ca", "").lower()
+    if not parts.path.endswith("/pckcrl") or ca not in ("processor", "platform"):
+        raise PccsRefusal(404, "no cache data", f"this PCCS serves the root CA CRL and the PCK CRLs, not {uri}",
+                          "ask for the root certificate's CRL distribution point or a PCK CRL URL")
+    return ca
+
+
+def _platform(body: bytes) -> dict[str, Any]:
+    """A registration as PCCS's schema: qe_id and pce_id required, each field hex of its length."""
+    try:
+        platform = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise PccsRefusal(400, "invalid request", "the body is not JSON") from None
+    if not isinstance(platform, dict):
+        raise PccsRefusal(400, "invalid request", "the body is not a JSON object")
+    rules = {"qe_id": (2, 260, True), "pce_id": (4, 4, True), "cpu_svn": (32, 32, False), "pce_svn": (4, 4, False),
+             "enc_ppid": (768, 768, False), "platform_manifest": (0, 2 * 64 * 1024, False)}
+    clean: dict[str, Any] = {}
+    for name, value in platform.items():
+        if name not in rules:
+            raise PccsRefusal(400, "invalid request", f"unknown member {name!r}", f"members: {', '.join(rules)}")
+        low, high, _ = rules[name]
+        if not isinstance(value, str) or not low <= len(value) <= high or any(c not in _HEX for c in value):
+            raise PccsRefusal(400, "invalid request", f"member {name!r} must be {low}..{high} hex digits")
+        clean[name] = value.upper()
+    for name, (_, _, required) in rules.items():
+        if required and name not in clean:
+            raise PccsRefusal(400, "invalid request", f"member {name!r} is missing")
+    return clean
+
+
+def _bundles(body: bytes) -> list[Collateral]:
+    """One nine-field collateral object or a list of them."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise PccsRefusal(400, "invalid request", "the body is not JSON") from None
+    objects = parsed if isinstance(parsed, list) else [parsed]
+    if not 1 <= len(objects) <= MAX_ITEMS_PER_IMPORT:
+        raise PccsRefusal(400, "invalid request", f"give 1 to {MAX_ITEMS_PER_IMPORT} collateral objects")
+    try:
+        return [Collateral.from_json(json.dumps(o)) for o in objects]
+    except SgxRaError as e:
+        raise PccsRefusal(400, "invalid request", f"not nine-field collateral JSON: {e}") from e
+
