@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from sgxra.errors import MalformedMessage
-from sgxra.pccs.items import STANDARD, Item, from_collateral, pck_cert_item
+from sgxra.pccs.items import STANDARD, Item, from_collateral, import_json, pck_cert_item
 from sgxra.verify.pki import load_pem_chain
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -44,7 +44,7 @@ def quote_items(raw: bytes, *, now: int) -> list[Item]:
 
 
 def file_items(path: Path, *, now: int, qeid: str | None = None, update: str = STANDARD) -> list[Item]:
-    """One file: ``.json`` collateral, ``.pem`` a PCK chain (needs ``qeid``), anything else a quote."""
+    """One file: ``.json`` collateral (or a PCCS export), ``.pem`` a PCK chain (needs ``qeid``), anything else a quote."""
     if path.stat().st_size > MAX_IMPORT_FILE:
         raise MalformedMessage(str(path), "<file>", 0, f"larger than {MAX_IMPORT_FILE} bytes")
     data = path.read_bytes()
@@ -53,6 +53,8 @@ def file_items(path: Path, *, now: int, qeid: str | None = None, update: str = S
             parsed = json.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise MalformedMessage(str(path), "<json>", 0, "not JSON") from None
+        if isinstance(parsed, dict) and "format" in parsed:
+            return import_json(parsed)
         bundles = [Collateral.from_json(json.dumps(o)) for o in (parsed if isinstance(parsed, list) else [parsed])]
         return [item for bundle in bundles for item in from_collateral(bundle, variant=update, now=now)]
     if path.suffix == ".pem":
