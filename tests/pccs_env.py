@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import hashlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 from sgxra.pccs.service import Mode, PccsService
@@ -37,3 +49,73 @@ def service(tmp: Path, mode: Mode, root: x509.Certificate, clock: Clock, *, upst
             store: Store | None = None, **options: object) -> PccsService:
     return PccsService(store or SqliteStore(tmp / "pccs.sqlite"), mode, root, clock=clock, upstream=upstream,
                        **options)  # type: ignore[arg-type]
+
+
+def _postgres_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server on a free loopback port; its URL. Skips where none is installed.
+
+    PostgreSQL refuses to run as root: then it runs as the ``postgres`` user (or ``nobody``) through runuser.
+    """
+    initdb, postgres = _postgres_binary("initdb"), _postgres_binary("postgres")
+    if initdb is None or postgres is None:
+        pytest.skip("PostgreSQL (initdb, postgres) is not installed (.ci/run installs it)")
+    pytest.importorskip("psycopg", reason="psycopg (the pccs extra) is not installed")
+    import psycopg
+
+    prefix: list[str] = []
+    home = Path(tempfile.mkdtemp(prefix="sgxra-pg-"))
+    if os.geteuid() == 0:
+        runuser = shutil.which("runuser")
+        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
+        if runuser is None or user is None:
+            pytest.skip("running as root, and there is no runuser or unprivileged user to run PostgreSQL as")
+        entry = pwd.getpwnam(user)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        prefix = [runuser, "-u", user, "--"]
+    data, port = home / "data", _free_port()
+    subprocess.run([*prefix, initdb, "-D", str(data), "-U", "sgxra", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                   check=True, capture_output=True, timeout=120)
+    server = subprocess.Popen([*prefix, postgres, "-D", str(data), "-p", str(port), "-k", str(home),
+                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"postgresql://sgxra@127.0.0.1:{port}/postgres"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(url, connect_timeout=2).close()
+                break
+            except psycopg.OperationalError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read() if server.stderr else ''!r}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        # Fast shutdown (SIGINT, not waiting for clients), sent to the postmaster itself: runuser does not pass it on.
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int((data / "postmaster.pid").read_text().split()[0]), signal.SIGINT)
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
