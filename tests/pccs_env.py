@@ -102,7 +102,7 @@ def postgres_server() -> Iterator[str]:
                 break
             except psycopg.OperationalError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read() if server.stderr else ''!r}")
+                    raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read() if server.stderr else ''!r}") from None
                 time.sleep(0.1)
         yield url
     finally:
