@@ -90,9 +90,11 @@ def postgres_server() -> Iterator[str]:
     data, port = home / "data", _free_port()
     subprocess.run([*prefix, initdb, "-D", str(data), "-U", "sgxra", "--auth=trust", "-E", "UTF8", "--no-sync"],
                    check=True, capture_output=True, timeout=120)
-    server = subprocess.Popen([*prefix, postgres, "-D", str(data), "-p", str(port), "-k", str(home),
-                               "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = home / "postgres.log"  # a file, not a pipe: a full pipe would stall the server
+    with log.open("wb") as sink:
+        server = subprocess.Popen([*prefix, postgres, "-D", str(data), "-p", str(port), "-k", str(home),
+                                   "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                                  stdout=sink, stderr=subprocess.STDOUT)
     url = f"postgresql://sgxra@127.0.0.1:{port}/postgres"
     try:
         deadline = time.monotonic() + 30
@@ -102,7 +104,7 @@ def postgres_server() -> Iterator[str]:
                 break
             except psycopg.OperationalError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"PostgreSQL did not start: {server.stderr.read() if server.stderr else ''!r}") from None
+                    raise RuntimeError(f"PostgreSQL did not start: {log.read_text()[-2000:]}") from None
                 time.sleep(0.1)
         yield url
     finally:
