@@ -113,7 +113,7 @@ BAD = [
     (f"{V3}/qve/identity", {"update": ""}, "'update' must be one of"),
     (f"{V4}/pckcrl", {}, "'ca' is missing"),
     (f"{V4}/pckcrl", {"ca": "root"}, "'ca' must be one of processor, platform"),
-    (f"{V3}/pckcrl", {"ca": "processor", "encoding": "base64"}, "'encoding' must be one of der, pem"),
+    (f"{V3}/pckcrl", {"ca": "processor", "encoding": "pem"}, "'encoding' must be one of der"),
     (f"{V4}/rootcacrl", {"ca": "processor"}, "unknown parameter 'ca'"),
     (f"{V4}/crl", {}, "'uri' must be an https URL"),
     (f"{V4}/crl", {"uri": "http://certificates.trustedservices.intel.com/IntelSGXRootCA.der"}, "https URL"),
@@ -168,6 +168,14 @@ def test_offline_misses_say_how_to_fill_the_cache(url: str) -> None:
     assert body["detail"] == "no TDX TCB info for FMSPC B0C06F000000 is cached"
     assert "sgxra pccs import" in body["remedy"]
     assert "not https://x/y" in _refusal(httpx.get(f"{url}{V4}/crl", params={"uri": "https://x/y"}), 404)["detail"]
+
+
+def test_a_store_that_fails_is_a_503(tmp_path: Path) -> None:
+    pccs = service(tmp_path, Mode.OFFLINE, PKI.root, Clock(NOW))
+    with ServerThread(create_app(pccs)) as server:
+        pccs.store.close()
+        answer = httpx.get(f"{server.url}{V4}/qe/identity")
+    assert "--db" in _refusal(answer, 503)["remedy"]
 
 
 # Bounded requests.

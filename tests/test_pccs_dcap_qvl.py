@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -108,3 +109,26 @@ def test_the_imported_pck_certificate_is_served_for_the_quotes_platform(server: 
     assert higher.headers["SGX-TCBm"] == "0B0B0202FF01000000000000000000000D00"
     lower = httpx.get(f"{server.url}/sgx/certification/v4/pckcert", params=params | {"pcesvn": "0100"})
     assert lower.status_code == 404 and "sgxra pccs import" in json.loads(lower.text)["remedy"]
+
+
+def test_crls_and_chains_come_as_intels_pccs_sends_them(server: ServerThread) -> None:
+    imported = Collateral.from_json(SGX_COLLATERAL.read_text())
+    v4, v3 = f"{server.url}/sgx/certification/v4", f"{server.url}/sgx/certification/v3"
+    hexed = httpx.get(f"{v4}/pckcrl", params={"ca": "processor"})
+    assert hexed.content == imported.pck_crl.hex().encode()  # hex of the DER, as Intel's PCCS
+    assert urllib.parse.unquote(hexed.headers["SGX-PCK-CRL-Issuer-Chain"]) == imported.pck_crl_issuer_chain
+    der = httpx.get(f"{v3}/pckcrl", params={"ca": "PROCESSOR", "encoding": "der"})
+    assert der.content == imported.pck_crl and der.headers["content-type"] == "application/pkix-crl"
+    assert httpx.get(f"{v4}/rootcacrl").content == imported.root_ca_crl.hex().encode()
+    root_cdp = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
+    assert httpx.get(f"{v4}/crl", params={"uri": root_cdp}).content == imported.root_ca_crl
+    pck_cdp = "https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=processor&encoding=der"
+    assert httpx.get(f"{v4}/crl", params={"uri": pck_cdp}).content == imported.pck_crl
+    tcb_v4 = httpx.get(f"{v4}/tcb", params={"fmspc": "00a067110000"})
+    tcb_v3 = httpx.get(f"{v3}/tcb", params={"fmspc": "00A067110000"})
+    assert tcb_v4.content == tcb_v3.content
+    assert "TCB-Info-Issuer-Chain" in tcb_v4.headers and "SGX-TCB-Info-Issuer-Chain" not in tcb_v4.headers
+    assert urllib.parse.unquote(tcb_v3.headers["SGX-TCB-Info-Issuer-Chain"]) == imported.tcb_info_issuer_chain
+    by_number = httpx.get(f"{v4}/tcb", params={"fmspc": "00A067110000", "tcbEvaluationDataNumber": "17"})
+    assert by_number.content == tcb_v4.content
+    assert httpx.get(f"{v4}/tcb", params={"fmspc": "00A067110000", "tcbEvaluationDataNumber": "16"}).status_code == 404

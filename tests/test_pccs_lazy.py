@@ -92,7 +92,9 @@ def test_lazy_fetches_pck_certificates_with_the_encrypted_ppid(tmp_path: Path) -
             url = pccs.url + "/sgx/certification/v4/pckcert"
             answers = [httpx.get(url, params=_pckcert_params()) for _ in range(2)]
             no_ppid = httpx.get(url, params=_pckcert_params() | {"qeid": "22" * 16, "encrypted_ppid": "0" * 768})
-    assert [a.status_code for a in answers] == [200, 200] and mock.requests == {"pckcerts": 1}
+            unknown = httpx.get(url, params=_pckcert_params() | {"qeid": "33" * 16, "encrypted_ppid": "CD" * 384})
+    assert [a.status_code for a in answers] == [200, 200] and mock.requests == {"pckcerts": 2}
+    assert unknown.status_code == 461 and json.loads(unknown.text)["error"] == "platform unknown"
     assert answers[0].headers["SGX-FMSPC"] == FMSPC and answers[0].headers["SGX-PCK-Certificate-CA-Type"] == "processor"
     assert no_ppid.status_code == 404 and "encrypted PPID" in json.loads(no_ppid.text)["detail"]
 

@@ -23,11 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from sgxra.errors import SgxRaError
+from sgxra.errors import SgxRaError, StoreUnavailable
 from sgxra.pccs.items import from_collateral
 from sgxra.pccs.service import Evaluation, PccsRefusal, PccsService, Served
 from sgxra.wire.collateral import Collateral
@@ -179,6 +178,9 @@ def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int
             if e.status >= 500:
                 log.warning("%s %s: %s", request.method, request.url.path, e)
             return _refusal(e.status, e.error, e.detail, e.remedy)
+        except StoreUnavailable as e:
+            log.error("%s %s: %s", request.method, request.url.path, e)
+            return _refusal(503, "unavailable", str(e), "check the database this PCCS was started with (--db)")
         except SgxRaError as e:  # a stored item that no longer reads, a store that is down
             log.error("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
             return _refusal(500, "internal error", f"{type(e).__name__}: {e}")
@@ -253,9 +255,11 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             ca = params.choice("ca", ("processor", "platform"), None)
             if ca is None:
                 raise PccsRefusal(400, "invalid request", "parameter 'ca' is missing", "ca=processor or ca=platform")
-            der = params.choice("encoding", ("der", "pem"), "pem") == "der"
+            der = params.choice("encoding", ("der",), None) == "der"
             served = service.pck_crl(ca)
-            body, media = _crl_body(served.item.body, der)
+            # As Intel's PCCS: DER when asked, else hex of the DER (under its PEM media type).
+            body, media = (served.item.body, "application/pkix-crl") if der else (served.item.body.hex().encode(),
+                                                                                   "application/x-pem-file")
             return answer(served, body, media, {"SGX-PCK-CRL-Issuer-Chain": _quoted(served.item.chain)})
         return await run(request, build)
 
@@ -265,7 +269,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             Params(request, ())
             served = service.root_ca_crl()
             # Intel's PCCS answers hex of the DER CRL here (QCNL's API 3.0 and dcap-qvl read it so).
-            return answer(served, served.item.body.hex().encode(), "text/plain", {})
+            return answer(served, served.item.body.hex().encode(), "application/x-pem-file", {})
         return await run(request, build)
 
     @app.get(f"{prefix}/crl")
@@ -345,12 +349,6 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             items = [item for bundle in _bundles(body) for item in from_collateral(bundle, now=now)]
             return Response(json.dumps({"stored": service.import_items(items)}), media_type="application/json")
         return await run(request, build)
-
-
-def _crl_body(der: bytes, as_der: bool) -> tuple[bytes, str]:
-    if as_der:
-        return der, "application/pkix-crl"
-    return x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM), "application/x-pem-file"
 
 
 def _is_root_crl_uri(uri: str, service: PccsService) -> bool:

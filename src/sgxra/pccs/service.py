@@ -153,8 +153,7 @@ class PccsService:
             raise PccsRefusal(404, "no cache data", f"no {what} is cached, and without an encrypted PPID (the request "
                               "sent none, or zeros) it cannot be fetched from PCS",
                               "register the platform (POST /platforms with enc_ppid) or import its PCK certificates")
-        self._fetch_store(("pckcerts", key, ""), lambda client: self._pck_cert_items(client, qeid, pceid,
-                                                                                        encrypted_ppid), what)
+        self._fetch_pck_certs(qeid, pceid, encrypted_ppid)
         chosen = _select_pck_cert(self.store.variants(PCK_CERT, key), cpusvn, pcesvn)
         if chosen is None:
             raise PccsRefusal(462, "certificates unavailable for this TCB", f"PCS has no {what}",
@@ -171,9 +170,7 @@ class PccsService:
         if not ppid or ppid == ZERO_PPID:
             raise PccsRefusal(400, "invalid request", "a registration without enc_ppid cannot be fetched from PCS in "
                               f"{self.mode.value} mode", "send enc_ppid, or run the service in offline mode")
-        key = f"{qe_id}/{pce_id}"
-        items = self._fetch_store(("pckcerts", key, ""), lambda client: self._pck_cert_items(client, qe_id, pce_id, ppid),
-                                  f"PCK certificates of platform {key}")
+        items = self._fetch_pck_certs(qe_id, pce_id, ppid)
         fmspc, ca = items[0].meta_value("fmspc"), items[0].meta_value("ca")
         self.refresh_items([(TCB, tcb_key("SGX", fmspc), STANDARD), (QE, "SGX", STANDARD), (QVE, "SGX", STANDARD),
                             (PCK_CRL, ca, ""), (ROOT_CRL, ROOT_KEY, "")])
@@ -333,6 +330,18 @@ class PccsService:
             self._failed_until.pop(ident, None)
         log.info("fetched and stored %s", ", ".join(i.label for i in items))
         return items
+
+    def _fetch_pck_certs(self, qeid: str, pceid: str, encrypted_ppid: str) -> list[Item]:
+        key = f"{qeid}/{pceid}"
+        try:
+            return self._fetch_store(("pckcerts", key, ""), lambda client: self._pck_cert_items(
+                client, qeid, pceid, encrypted_ppid), f"PCK certificates of platform {key}")
+        except PccsRefusal as e:
+            if e.status != 404:
+                raise
+            raise PccsRefusal(461, "platform unknown", f"PCS does not know platform QEID {qeid} PCE-ID {pceid}",
+                              "register the platform with Intel (multi-package platforms: MPA registration), "
+                              "then ask again") from e
 
     def _pck_cert_items(self, client: PcsClient, qeid: str, pceid: str, encrypted_ppid: str) -> list[Item]:
         answer = client.fetch_pck_certs(encrypted_ppid, pceid)
