@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 
@@ -59,7 +60,7 @@ def _postgres_binary(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -87,7 +88,7 @@ def postgres_server() -> Iterator[str]:
         entry = pwd.getpwnam(user)
         os.chown(home, entry.pw_uid, entry.pw_gid)
         prefix = [runuser, "-u", user, "--"]
-    data, port = home / "data", _free_port()
+    data, port = home / "data", free_port()
     subprocess.run([*prefix, initdb, "-D", str(data), "-U", "sgxra", "--auth=trust", "-E", "UTF8", "--no-sync"],
                    check=True, capture_output=True, timeout=120)
     log = home / "postgres.log"  # a file, not a pipe: a full pipe would stall the server
@@ -121,3 +122,16 @@ def _has_user(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until ``url`` answers HTTP at all (any status), or the server process ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url + "/", timeout=2)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start (exit {process.poll()})") from None
+            time.sleep(0.1)

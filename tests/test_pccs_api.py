@@ -6,7 +6,6 @@ import datetime as dt
 import ipaddress
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dcap_env import NOW, PKI
-from pccs_env import ADMIN_TOKEN, USER_TOKEN, Clock, service, sha512
+from pccs_env import ADMIN_TOKEN, USER_TOKEN, Clock, free_port, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pccs.api import MAX_BODY, MAX_URL, Tokens, create_app
@@ -229,7 +228,7 @@ def _tls_files(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_serve_speaks_tls_with_the_given_certificate(tmp_path: Path) -> None:
     cert, key = _tls_files(tmp_path)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "sgxra", "pccs", "serve", "--mode", "offline", "--db", str(tmp_path / "p.sqlite"),
                "--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
@@ -256,12 +255,6 @@ def test_serve_refuses_plain_http_beyond_loopback(tmp_path: Path, options: list[
     result = CliRunner().invoke(main, ["pccs", "serve", "--mode", "offline", "--db", str(tmp_path / "p.sqlite"),
                                        *(o.format(key=key) for o in options)])
     assert result.exit_code == 2 and message in result.output
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_for(request: object) -> httpx.Response:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,12 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from intel_qvl import qvl_verify, unavailable_reason
-from pccs_env import DCAP_QVL_DATA, VECTORS, Clock
-from servers import ServerThread
+from pccs_env import DCAP_QVL_DATA, VECTORS, free_port, wait_until_serving
 from sgxra.cli.main import main
-from sgxra.pccs.api import create_app
-from sgxra.pccs.service import Mode, PccsService
-from sgxra.pccs.store import SqliteStore
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral, TcbStatus
@@ -32,22 +32,35 @@ dcap_qvl = pytest.importorskip("dcap_qvl", reason="dcap-qvl (the dev extra) is n
 SGX_QUOTE, SGX_COLLATERAL = VECTORS / "sgx_v3_quote.bin", VECTORS / "sgx_v3_quote.collateral.json"
 TDX_QUOTE, TDX_COLLATERAL = DCAP_QVL_DATA / "tdx_quote", DCAP_QVL_DATA / "tdx_quote_collateral.json"
 SGX_AT, TDX_AT = 1752919277, 1752000000  # inside each set's window
-TODAY = datetime(2026, 11, 29, tzinfo=timezone.utc)  # long after both windows: the items are served as expired
 
 pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
 
 
+@dataclass(frozen=True)
+class Served:
+    url: str
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> ServerThread:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`sgxra pccs import` of the real collateral (and the SGX quote's PCK certificate), then `sgxra pccs serve`."""
     db = tmp_path_factory.mktemp("pccs") / "pccs.sqlite"
     imported = CliRunner().invoke(main, ["pccs", "import", str(SGX_COLLATERAL), str(TDX_COLLATERAL), str(SGX_QUOTE),
                                          "--db", str(db)])
     assert imported.exit_code == 0, imported.output
     assert "stored tcb SGX/00A067110000 (standard)" in imported.output
     assert "stored tcb TDX/B0C06F000000 (standard)" in imported.output
-    service = PccsService(SqliteStore(db), Mode.OFFLINE, intel_sgx_root_ca(), clock=Clock(TODAY))
-    with ServerThread(create_app(service)) as running:
-        yield running
+    port = free_port()
+    command = [sys.executable, "-m", "sgxra", "pccs", "serve", "--mode", "offline", "--db", str(db), "--port", str(port)]
+    with (db.parent / "serve.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_serving(url, process)
+        yield Served(url)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _get_collateral(url: str, quote: bytes) -> object:
@@ -61,7 +74,7 @@ def _get_collateral(url: str, quote: bytes) -> object:
     (TDX_QUOTE, TDX_AT, "UpToDate", []),
 ], ids=["sgx", "tdx"])
 def test_dcap_qvl_fetches_from_the_offline_pccs_and_gets_intels_verdict(
-        server: ServerThread, quote_file: Path, at: int, status: str, advisories: list[str]) -> None:
+        server: Served, quote_file: Path, at: int, status: str, advisories: list[str]) -> None:
     quote = quote_file.read_bytes()
     fetched = _get_collateral(server.url, quote)
     report = dcap_qvl.verify(quote, fetched, at)
@@ -75,19 +88,20 @@ def test_dcap_qvl_fetches_from_the_offline_pccs_and_gets_intels_verdict(
         assert intel.status == status
 
 
-def test_collateral_is_what_was_imported(server: ServerThread) -> None:
+def test_collateral_is_what_was_imported(server: Served) -> None:
     fetched = _get_collateral(server.url, SGX_QUOTE.read_bytes())
     assert Collateral.from_json(fetched.to_json()) == Collateral.from_json(SGX_COLLATERAL.read_text())  # type: ignore[attr-defined]
 
 
-def test_expired_items_are_served_with_a_warning(server: ServerThread) -> None:
+def test_expired_items_are_served_with_a_warning(server: Served) -> None:
+    """The real collateral's window closed in 2025: served all the same (offline), and saying so."""
     answer = httpx.get(f"{server.url}/sgx/certification/v4/tcb?fmspc=00A067110000")
     assert answer.status_code == 200
     assert answer.headers["SGXRA-Collateral-Expired"] == "2025-07-19T10:56:11+00:00"
     assert "expired" in answer.headers["Warning"] and answer.headers["Cache-Control"] == "max-age=0"
 
 
-def test_sgxra_collateral_fetch_reads_the_pccs(server: ServerThread, tmp_path: Path) -> None:
+def test_sgxra_collateral_fetch_reads_the_pccs(server: Served, tmp_path: Path) -> None:
     out = tmp_path / "collateral.json"
     fetched = CliRunner().invoke(main, ["collateral", "fetch", str(SGX_QUOTE), "--pccs", server.url, "-o", str(out)])
     assert fetched.exit_code == 0, fetched.output
@@ -96,7 +110,7 @@ def test_sgxra_collateral_fetch_reads_the_pccs(server: ServerThread, tmp_path: P
     assert verdict.status is TcbStatus.ConfigurationAndSWHardeningNeeded
 
 
-def test_the_imported_pck_certificate_is_served_for_the_quotes_platform(server: ServerThread) -> None:
+def test_the_imported_pck_certificate_is_served_for_the_quotes_platform(server: Served) -> None:
     params = {"qeid": "3987622EE6968A54977C8626EF471235", "cpusvn": "0B0B0202FF0100000000000000000000",
               "pcesvn": "0D00", "pceid": "0000", "encrypted_ppid": "0" * 768}
     answer = httpx.get(f"{server.url}/sgx/certification/v4/pckcert", params=params)
@@ -111,7 +125,7 @@ def test_the_imported_pck_certificate_is_served_for_the_quotes_platform(server: 
     assert lower.status_code == 404 and "sgxra pccs import" in json.loads(lower.text)["remedy"]
 
 
-def test_crls_and_chains_come_as_intels_pccs_sends_them(server: ServerThread) -> None:
+def test_crls_and_chains_come_as_intels_pccs_sends_them(server: Served) -> None:
     imported = Collateral.from_json(SGX_COLLATERAL.read_text())
     v4, v3 = f"{server.url}/sgx/certification/v4", f"{server.url}/sgx/certification/v3"
     hexed = httpx.get(f"{v4}/pckcrl", params={"ca": "processor"})
