@@ -157,8 +157,11 @@ def _answer(served: Served, body: bytes, media_type: str, headers: dict[str, str
             margin: float) -> Response:
     headers = dict(headers)
     if served.warning:
-        headers["Warning"] = f'110 sgxra "{served.warning}"'
-        if now > served.item.next_update:
+        expired = now > served.item.next_update
+        # 110: stale; 111: revalidation failed. The text may quote an upstream error: keep it a safe header value.
+        text = "".join(c if " " <= c <= "~" and c != '"' else "'" for c in served.warning)[:300]
+        headers["Warning"] = f'{110 if expired else 111} sgxra "{text}"'
+        if expired:
             headers["SGXRA-Collateral-Expired"] = served.expired_at.isoformat()
     headers["Cache-Control"] = f"max-age={max(0, int(served.item.next_update - margin - now))}"
     return Response(body, media_type=media_type, headers=headers)

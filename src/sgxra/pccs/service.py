@@ -48,6 +48,7 @@ from sgxra.pcs.key import CollateralKey
 
 log = logging.getLogger(__name__)
 ZERO_PPID = "0" * 768
+LOG_EVERY = timedelta(minutes=1)
 ItemKey = tuple[str, str, str]
 
 
@@ -106,6 +107,7 @@ class PccsService:
         self._locks = KeyLocks[ItemKey]()
         self._guard = threading.Lock()
         self._failed_until: dict[ItemKey, datetime] = {}
+        self._logged_until: dict[ItemKey, datetime] = {}
 
     # The getters behind the routes.
 
@@ -355,7 +357,13 @@ class PccsService:
         if self.clock().timestamp() <= item.next_update:
             return Served(item, f"refresh failed, serving the cached copy: {refresh_failed}" if refresh_failed else None)
         warning = f"{item.label} expired at {utc(item.next_update).isoformat()} (its nextUpdate)"
-        log.warning("serving %s: %s", warning, "refresh failed" if refresh_failed else f"{self.mode.value} mode")
+        now, ident = self.clock(), (item.kind, item.key, item.variant)
+        with self._guard:  # once a minute per item: an offline PCCS may serve an expired item on every request
+            quiet = now < self._logged_until.get(ident, now)
+            if not quiet:
+                self._logged_until[ident] = now + LOG_EVERY
+        if not quiet:
+            log.warning("serving %s: %s", warning, "refresh failed" if refresh_failed else f"{self.mode.value} mode")
         return Served(item, warning)
 
     def _missing(self, what: str, *, registered: bool) -> PccsRefusal:
