@@ -138,7 +138,8 @@ def serve_cmd(db_url: str, mode: str, pcs_url: str | None, api_key_file: Path | 
     click.echo(f"sgxra PCCS ({mode} mode) on {scheme}://{host}:{port}/sgx/certification/v4", err=True)
     uvicorn.run(create_app(service, tokens), host=host, port=port, log_level="warning",
                 ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
-                h11_max_incomplete_event_size=16 * 1024, timeout_keep_alive=30)
+                # Bounded: request heads of 16 KiB at most, idle connections dropped, at most 1024 at once (503 beyond).
+                h11_max_incomplete_event_size=16 * 1024, timeout_keep_alive=30, limit_concurrency=1024)
     stop.set()
 
 
