@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sgxra.cli.main import main
 from sgxra.errors import StoreUnavailable
 from sgxra.pccs.api import create_app
 from sgxra.pccs.items import Item
-from sgxra.pccs.service import Mode
+from sgxra.pccs.service import Evaluation, Mode
 from sgxra.pccs.store import PostgresStore, SqliteStore, Store, open_store
 from sgxra.pcs.mock import MockPcs
 from sgxra.pcs.mock import create_app as mock_app
@@ -143,3 +144,17 @@ def _root_file(tmp_path: Path) -> Path:
     path = tmp_path / "sim-root.pem"
     path.write_text(pem(PKI.root))
     return path
+
+
+def test_what_another_replica_stores_is_served_within_seconds(tmp_path: Path) -> None:
+    """Fresh items are answered from memory, but for ten seconds at most: the shared store is read again then."""
+    clock = Clock(NOW)
+    pccs = service(tmp_path, Mode.OFFLINE, PKI.root, clock)
+    start = int(NOW.timestamp())
+    item = Item("qeidentity", "SGX", "standard", b"first", "chain", start, start + 86400, start, 17, "{}")
+    pccs.store.put(item)
+    assert pccs.qe_identity("SGX", Evaluation()).item.body == b"first"
+    pccs.store.put(replace(item, body=b"second"))  # as another replica (or `sgxra pccs import`) would
+    assert pccs.qe_identity("SGX", Evaluation()).item.body == b"first"
+    clock.now = NOW + timedelta(seconds=10)
+    assert pccs.qe_identity("SGX", Evaluation()).item.body == b"second"

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sgxra.errors import SgxRaError, StoreUnavailable
 from sgxra.pccs.items import from_collateral
-from sgxra.pccs.service import Evaluation, PccsRefusal, PccsService, Served
+from sgxra.pccs.service import Evaluation, NotMemoized, PccsRefusal, PccsService, Served, memo_only
 from sgxra.wire.collateral import Collateral
 
 log = logging.getLogger(__name__)
@@ -174,8 +174,16 @@ def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int
     def answer(served: Served, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
         return _answer(served, body, media_type, headers, service.clock().timestamp(), margin)
 
-    async def run(request: Request, build: Callable[[], Response]) -> Response:
+    async def run(request: Request, build: Callable[[], Response], *, fast: bool = False) -> Response:
+        """``build`` in a worker thread (it may read the store or fetch); ``fast`` routes first try memory alone,
+        on the event loop."""
         try:
+            if fast:
+                try:
+                    with memo_only():
+                        return build()
+                except NotMemoized:
+                    pass
             return await run_in_threadpool(build)
         except PccsRefusal as e:
             if e.status >= 500:
@@ -213,7 +221,7 @@ def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int
     return Guard(app, max_body)
 
 
-Run = Callable[[Request, Callable[[], Response]], Awaitable[Response]]
+Run = Callable[..., Awaitable[Response]]
 AnswerFn = Callable[[Served, bytes, str, dict[str, str]], Response]
 Need = Callable[[Request, str, str | None], None]
 
@@ -228,7 +236,7 @@ def _tee_routes(app: FastAPI, prefix: str, tee: str, version: int, service: Pccs
             params = Params(request, ("fmspc", "update", "tcbEvaluationDataNumber"))
             served = service.tcb(tee, params.hex("fmspc", range(12, 13)), params.evaluation())
             return answer(served, served.item.body, "application/json", {tcb_header: _quoted(served.item.chain)})
-        return await run(request, build)
+        return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/qe/identity")
     async def qe_identity(request: Request) -> Response:
@@ -236,7 +244,7 @@ def _tee_routes(app: FastAPI, prefix: str, tee: str, version: int, service: Pccs
             served = service.qe_identity(tee, Params(request, ("update", "tcbEvaluationDataNumber")).evaluation())
             return answer(served, served.item.body, "application/json",
                           {"SGX-Enclave-Identity-Issuer-Chain": _quoted(served.item.chain)})
-        return await run(request, build)
+        return await run(request, build, fast=True)
 
 
 def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, tokens: Tokens, run: Run,
@@ -249,7 +257,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             served = service.qve_identity(Params(request, ("update", "tcbEvaluationDataNumber")).evaluation())
             return answer(served, served.item.body, "application/json",
                           {"SGX-Enclave-Identity-Issuer-Chain": _quoted(served.item.chain)})
-        return await run(request, build)
+        return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/pckcrl")
     async def pckcrl(request: Request) -> Response:
@@ -264,7 +272,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             body, media = (served.item.body, "application/pkix-crl") if der else (served.item.body.hex().encode(),
                                                                                    "application/x-pem-file")
             return answer(served, body, media, {"SGX-PCK-CRL-Issuer-Chain": _quoted(served.item.chain)})
-        return await run(request, build)
+        return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/rootcacrl")
     async def rootcacrl(request: Request) -> Response:
@@ -273,7 +281,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             served = service.root_ca_crl()
             # Intel's PCCS answers hex of the DER CRL here (QCNL's API 3.0 and dcap-qvl read it so).
             return answer(served, served.item.body.hex().encode(), "application/x-pem-file", {})
-        return await run(request, build)
+        return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/crl")
     async def crl(request: Request) -> Response:
@@ -284,7 +292,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
                                   "characters")
             served = service.root_ca_crl() if _is_root_crl_uri(uri, service) else service.pck_crl(_pck_crl_ca(uri))
             return answer(served, served.item.body, "application/pkix-crl", {})
-        return await run(request, build)
+        return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/pckcert")
     async def pckcert(request: Request) -> Response:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +51,23 @@ from sgxra.pcs.key import CollateralKey
 log = logging.getLogger(__name__)
 ZERO_PPID = "0" * 768
 LOG_EVERY = timedelta(minutes=1)
+MEMO_TTL = timedelta(seconds=10)
+MEMO_MAX = 4096
+_memo_only: ContextVar[bool] = ContextVar("pccs_memo_only", default=False)
+
+
+class NotMemoized(Exception):
+    """Raised under :func:`memo_only` when an answer needs the store or upstream (the caller retries in a thread)."""
+
+
+@contextmanager
+def memo_only() -> Iterator[None]:
+    """Answer from memory only, raising :class:`NotMemoized` otherwise: safe to run on an event loop."""
+    token = _memo_only.set(True)
+    try:
+        yield
+    finally:
+        _memo_only.reset(token)
 ItemKey = tuple[str, str, str]
 
 
@@ -108,6 +127,7 @@ class PccsService:
         self._guard = threading.Lock()
         self._failed_until: dict[ItemKey, datetime] = {}
         self._logged_until: dict[ItemKey, datetime] = {}
+        self._memo: dict[ItemKey, tuple[Item, datetime]] = {}
 
     # The getters behind the routes.
 
@@ -144,6 +164,8 @@ class PccsService:
 
     def pck_cert(self, qeid: str, cpusvn: str, pcesvn: str, pceid: str, encrypted_ppid: str | None) -> Served:
         """The platform's PCK certificate for its raw TCB (CPUSVN, PCESVN little-endian hex)."""
+        if _memo_only.get():
+            raise NotMemoized(qeid)
         key = f"{qeid}/{pceid}"
         chosen = _select_pck_cert(self.store.variants(PCK_CERT, key), cpusvn, pcesvn)
         if chosen is not None:
@@ -232,6 +254,8 @@ class PccsService:
     def import_items(self, items: Iterable[Item]) -> list[str]:
         """Verify and store each item; the newest copy of a CRL or an identity wins."""
         stored = []
+        with self._guard:
+            self._memo.clear()
         root_crl = self._current_root_crl()
         for item in sorted(items, key=lambda i: i.kind != ROOT_CRL):  # the root CRL first: it vets the others
             existing = self.store.get(item.kind, item.key, item.variant)
@@ -278,10 +302,15 @@ class PccsService:
     def _serve(self, kind: str, key: str, evaluation: Evaluation | None,
                fetch: Callable[[PcsClient], list[Item]], what: str) -> Served:
         ident = (kind, key, evaluation.variant if evaluation else "")
-        item = self._lookup(kind, key, evaluation)
         now = self.clock()
+        memo = self._memo.get(ident)
+        if memo is not None and now < memo[1]:
+            return Served(memo[0])
+        if _memo_only.get():
+            raise NotMemoized(ident)
+        item = self._lookup(kind, key, evaluation)
         if item is not None and now < utc(item.next_update) - self.refresh_margin:
-            return Served(item)
+            return self._fresh(ident, item, now)
         refetch = self.upstream is not None and (self.mode is Mode.LAZY or item is not None)
         if not refetch or (item is not None and now < self._failed_until.get(ident, now)):
             if item is None:
@@ -294,9 +323,9 @@ class PccsService:
                 return self._flagged(item)
             latest = self._lookup(kind, key, evaluation)
             if latest is not None and now < utc(latest.next_update) - self.refresh_margin:
-                return Served(latest)
+                return self._fresh(ident, latest, now)
             try:
-                return Served(self._fetch_store(ident, fetch, what, locked=True)[0])
+                return self._fresh(ident, self._fetch_store(ident, fetch, what, locked=True)[0], now)
             except PccsRefusal as e:
                 if item is None:
                     raise
@@ -304,6 +333,15 @@ class PccsService:
                     self._failed_until[ident] = now + self.retry_failed_after
                 log.warning("refreshing %s failed (%s); serving the cached copy", what, e)
                 return self._flagged(item, refresh_failed=str(e))
+
+    def _fresh(self, ident: ItemKey, item: Item, now: datetime) -> Served:
+        """Serve a fresh item, remembered in memory until it is due (at most ``MEMO_TTL``: replicas and imports
+        write the shared store too)."""
+        with self._guard:
+            if len(self._memo) >= MEMO_MAX:
+                self._memo.clear()
+            self._memo[ident] = (item, min(utc(item.next_update) - self.refresh_margin, now + MEMO_TTL))
+        return Served(item)
 
     def _fetch_store(self, ident: ItemKey, fetch: Callable[[PcsClient], list[Item]], what: str, *,
                      locked: bool = False) -> list[Item]:
