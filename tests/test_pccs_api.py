@@ -22,11 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dcap_env import NOW, PKI
-from pccs_env import ADMIN_TOKEN, USER_TOKEN, Clock, free_port, service, sha512
+from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, free_port, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pccs.api import MAX_BODY, MAX_URL, Tokens, create_app
 from sgxra.pccs.service import Mode
+from sgxra.verify.trust import intel_sgx_root_ca
 
 ADMIN, USER = {"admin-token": ADMIN_TOKEN}, {"user-token": USER_TOKEN}
 V4, V3, TDX = "/sgx/certification/v4", "/sgx/certification/v3", "/tdx/certification/v4"
@@ -266,3 +267,18 @@ def _wait_for(request: object) -> httpx.Response:
             if "CERTIFICATE" in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
+def test_platformcollateral_imports_verified_collateral(tmp_path: Path) -> None:
+    pccs = service(tmp_path, Mode.OFFLINE, intel_sgx_root_ca(), Clock(NOW))
+    bundle = (VECTORS / "sgx_v3_quote.collateral.json").read_bytes()
+    with ServerThread(create_app(pccs, Tokens(sha512(ADMIN_TOKEN)))) as server:
+        stored = httpx.put(f"{server.url}{V4}/platformcollateral", content=bundle, headers=ADMIN)
+        tcb = httpx.get(f"{server.url}{V4}/tcb", params={"fmspc": "00A067110000"})
+        forged = bundle.replace(b'"tcb_info_signature": "9a', b'"tcb_info_signature": "9b')
+        refused = httpx.put(f"{server.url}{V3}/platformcollateral", content=forged, headers=ADMIN)
+    assert stored.status_code == 200 and "tcb SGX/00A067110000 (standard)" in json.loads(stored.text)["stored"]
+    assert tcb.status_code == 200 and tcb.headers["SGXRA-Collateral-Expired"] == "2025-07-19T10:56:11+00:00"
+    assert forged != bundle
+    assert "does not verify under the pinned root" in _refusal(refused, 400)["detail"]
