@@ -25,7 +25,8 @@ from dcap_env import NOW, PKI
 from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, free_port, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
-from sgxra.pccs.api import MAX_BODY, MAX_URL, Tokens, create_app
+from sgxra.pccs.api import create_app
+from sgxra.pccs.guard import MAX_BODY, MAX_URL, Tokens
 from sgxra.pccs.service import Mode
 from sgxra.verify.trust import intel_sgx_root_ca
 

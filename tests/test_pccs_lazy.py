@@ -16,7 +16,8 @@ from dcap_env import NOW, PKI, QE, spec
 from pccs_env import ADMIN_TOKEN, USER_TOKEN, Clock, service, sha512, upstream_for
 from servers import ServerThread
 from sgxra.cli.demo_dcap import run_dcap_demo
-from sgxra.pccs.api import Tokens, create_app
+from sgxra.pccs.api import create_app
+from sgxra.pccs.guard import Tokens
 from sgxra.pccs.service import Evaluation, Mode, PccsService
 from sgxra.pcs.mock import MockPcs
 from sgxra.pcs.mock import create_app as mock_app

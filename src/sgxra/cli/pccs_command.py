@@ -61,7 +61,7 @@ def pccs_group() -> None:
 
 
 def _token_hash(path: Path | None, what: str) -> str | None:
-    from sgxra.pccs.api import Tokens
+    from sgxra.pccs.guard import Tokens
 
     return Tokens.check_hash(path.read_text()[:1024], what) if path else None
 
@@ -112,7 +112,8 @@ def serve_cmd(db_url: str, mode: str, pcs_url: str | None, api_key_file: Path | 
     """Serve Intel's PCCS REST API (v3 and v4, SGX and TDX) from a verified collateral store."""
     import uvicorn
 
-    from sgxra.pccs.api import Tokens, create_app
+    from sgxra.pccs.api import create_app
+    from sgxra.pccs.guard import Tokens
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
 
     if (tls_cert is None) != (tls_key is None):

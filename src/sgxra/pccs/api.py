@@ -2,11 +2,11 @@
 
 SGX routes under ``/sgx/certification/v3`` and ``/v4``, TDX ``tcb`` and
 ``qe/identity`` under ``/tdx/certification/v4``. v3 serves the same items as v4
-with v3's header names. Every answer carries ``Request-ID`` (the client's, if
-it sent a sane one); every refusal is JSON saying what is missing and how to
-get it. Admin routes need the ``admin-token`` header, registration the
-``user-token`` header, each compared (as SHA-512 hex, as Intel's PCCS stores
-them) in constant time; without a configured hash the route is refused.
+with v3's header names. Request-ID, size bounds and parameter checks are in
+:mod:`sgxra.pccs.guard`. Admin routes need the ``admin-token`` header,
+registration the ``user-token`` header, each compared (as SHA-512 hex, as
+Intel's PCCS stores them) in constant time; without a configured hash the
+route is refused.
 """
 
 from __future__ import annotations
@@ -15,138 +15,19 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import urllib.parse
-import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from cryptography import x509
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from sgxra.errors import SgxRaError, StoreUnavailable
+from sgxra.pccs.guard import MAX_BODY, Asgi, Guard, Params, Tokens, collateral_bodies, platform_body, refusal
 from sgxra.pccs.items import from_collateral
-from sgxra.pccs.service import Evaluation, NotMemoized, PccsRefusal, PccsService, Served, memo_only
-from sgxra.wire.collateral import Collateral
+from sgxra.pccs.service import NotMemoized, PccsRefusal, PccsService, Served, memo_only
 
 log = logging.getLogger(__name__)
-MAX_URL = 4096  # path and query; PCCS's longest is a pckcert request (~1.2 kB)
-MAX_BODY = 1024 * 1024  # registrations are < 4 kB; an imported collateral bundle is < 100 kB
-MAX_ITEMS_PER_IMPORT = 64
-_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_HEX = "0123456789abcdefABCDEF"
-Scope = MutableMapping[str, Any]
-Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """SHA-512 hex hashes of the admin and user tokens (None: the routes that need one are refused)."""
-
-    admin_hash: str | None = None
-    user_hash: str | None = None
-
-    @staticmethod
-    def check_hash(value: str, what: str) -> str:
-        value = value.strip().lower()
-        if len(value) != 128 or any(c not in _HEX for c in value):
-            raise ValueError(f"{what} must hold the SHA-512 of the token as 128 hex digits (e.g. from sha512sum)")
-        return value
-
-
-def _refusal(status: int, error: str, detail: str, remedy: str = "") -> Response:
-    body = {"status": status, "error": error, "detail": detail} | ({"remedy": remedy} if remedy else {})
-    return Response(json.dumps(body), status_code=status, media_type="application/json")
-
-
-class Guard:
-    """Outermost ASGI layer: Request-ID on every answer, bounded URLs and bodies, before any routing."""
-
-    def __init__(self, app: Asgi, max_body: int = MAX_BODY) -> None:
-        self.app, self.max_body = app, max_body
-
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
-                       send: Callable[[Any], Awaitable[None]]) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        given = headers.get(b"request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-
-        async def send_with_id(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"request-id", request_id.encode())]
-            await send(message)
-
-        refusal = self._check(scope, headers)
-        if refusal is not None:
-            await refusal(scope, receive, send_with_id)
-            return
-        await self.app(scope, receive, send_with_id)
-
-    def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
-        if len(scope.get("raw_path", b"")) + len(scope["query_string"]) > MAX_URL:
-            return _refusal(414, "invalid request", f"the request URL exceeds {MAX_URL} bytes")
-        if scope["method"] in ("POST", "PUT"):
-            length = headers.get(b"content-length", b"")
-            if b"transfer-encoding" in headers or not length.isdigit():
-                return _refusal(411, "invalid request", "a request body needs a Content-Length (no chunked bodies)")
-            if int(length) > self.max_body:
-                return _refusal(413, "invalid request", f"the request body exceeds {self.max_body} bytes")
-        return None
-
-
-class Params:
-    """The query parameters of one request, each checked against its rule; anything else is a 400."""
-
-    def __init__(self, request: Request, allowed: tuple[str, ...]) -> None:
-        self.items = request.query_params.multi_items()
-        names = [name for name, _ in self.items]
-        for name in names:
-            if name not in allowed:
-                raise PccsRefusal(400, "invalid request", f"unknown parameter {name!r}",
-                                  f"this route takes {', '.join(allowed) or 'no parameters'}")
-            if names.count(name) > 1:
-                raise PccsRefusal(400, "invalid request", f"parameter {name!r} is given more than once")
-        self.values = dict(self.items)
-
-    def hex(self, name: str, lengths: range) -> str:
-        value = self.optional_hex(name, lengths)
-        if value is None:
-            raise PccsRefusal(400, "invalid request", f"parameter {name!r} is missing")
-        return value
-
-    def optional_hex(self, name: str, lengths: range) -> str | None:
-        value = self.values.get(name)
-        if value is None:
-            return None
-        if len(value) not in lengths or len(value) % 2 or any(c not in _HEX for c in value):
-            size = f"{lengths.start}" if len(lengths) == 1 else f"up to {lengths.stop - 1}"
-            raise PccsRefusal(400, "invalid request", f"parameter {name!r} must be {size} hex digits")
-        return value.upper()
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str | None) -> str | None:
-        value = self.values.get(name)
-        if value is None:
-            return default
-        if value.lower() not in choices:
-            raise PccsRefusal(400, "invalid request", f"parameter {name!r} must be one of {', '.join(choices)}")
-        return value.lower()
-
-    def evaluation(self) -> Evaluation:
-        update = self.choice("update", ("standard", "early"), "standard") or "standard"
-        number = self.values.get("tcbEvaluationDataNumber")
-        if number is None:
-            return Evaluation(update)
-        if "update" in self.values:
-            raise PccsRefusal(400, "invalid request", "give update or tcbEvaluationDataNumber, not both")
-        if not number.isdigit() or len(number) > 10 or int(number) > 0xFFFFFFFF:
-            raise PccsRefusal(400, "invalid request", "parameter 'tcbEvaluationDataNumber' must be a u32")
-        return Evaluation(number=int(number))
 
 
 def _quoted(chain: str) -> str:
@@ -167,7 +48,8 @@ def _answer(served: Served, body: bytes, media_type: str, headers: dict[str, str
     return Response(body, media_type=media_type, headers=headers)
 
 
-def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int = MAX_BODY) -> Asgi:
+def create_app(service: PccsService, tokens: Tokens | None = None, *, max_body: int = MAX_BODY) -> Asgi:
+    tokens = tokens or Tokens()
     app = FastAPI(title="sgxra PCCS", docs_url=None, redoc_url=None, openapi_url=None)
     margin = service.refresh_margin.total_seconds()
 
@@ -188,13 +70,13 @@ def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int
         except PccsRefusal as e:
             if e.status >= 500:
                 log.warning("%s %s: %s", request.method, request.url.path, e)
-            return _refusal(e.status, e.error, e.detail, e.remedy)
+            return refusal(e.status, e.error, e.detail, e.remedy)
         except StoreUnavailable as e:
             log.error("%s %s: %s", request.method, request.url.path, e)
-            return _refusal(503, "unavailable", str(e), "check the database this PCCS was started with (--db)")
+            return refusal(503, "unavailable", str(e), "check the database this PCCS was started with (--db)")
         except SgxRaError as e:  # a stored item that no longer reads, a store that is down
             log.error("%s %s: %s: %s", request.method, request.url.path, type(e).__name__, e)
-            return _refusal(500, "internal error", f"{type(e).__name__}: {e}")
+            return refusal(500, "internal error", f"{type(e).__name__}: {e}")
 
     def need(request: Request, header: str, hashed: str | None) -> None:
         given = request.headers.get(header)
@@ -211,12 +93,12 @@ def create_app(service: PccsService, tokens: Tokens = Tokens(), *, max_body: int
 
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _refusal(404, "not found", f"no route {request.url.path}",
+        return refusal(404, "not found", f"no route {request.url.path}",
                         "routes live under /sgx/certification/v3, /sgx/certification/v4 and /tdx/certification/v4")
 
     @app.exception_handler(405)
     async def wrong_method(request: Request, exc: Exception) -> Response:
-        return _refusal(405, "invalid request", f"{request.method} is not allowed on {request.url.path}")
+        return refusal(405, "invalid request", f"{request.method} is not allowed on {request.url.path}")
 
     return Guard(app, max_body)
 
@@ -316,7 +198,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
         def build() -> Response:
             need(request, "user-token", tokens.user_hash)
             Params(request, ("update",)).choice("update", ("standard", "early", "all"), "standard")
-            service.register(_platform(body))
+            service.register(platform_body(body))
             return Response(status_code=200)
         return await run(request, build)
 
@@ -357,7 +239,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             need(request, "admin-token", tokens.admin_hash)
             Params(request, ())
             now = int(service.clock().timestamp())
-            items = [item for bundle in _bundles(body) for item in from_collateral(bundle, now=now)]
+            items = [item for bundle in collateral_bodies(body) for item in from_collateral(bundle, now=now)]
             return Response(json.dumps({"stored": service.import_items(items)}), media_type="application/json")
         return await run(request, build)
 
@@ -376,43 +258,3 @@ def _pck_crl_ca(uri: str) -> str:
         raise PccsRefusal(404, "no cache data", f"this PCCS serves the root CA CRL and the PCK CRLs, not {uri}",
                           "ask for the root certificate's CRL distribution point or a PCK CRL URL")
     return ca
-
-
-def _platform(body: bytes) -> dict[str, Any]:
-    """A registration as PCCS's schema: qe_id and pce_id required, each field hex of its length."""
-    try:
-        platform = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise PccsRefusal(400, "invalid request", "the body is not JSON") from None
-    if not isinstance(platform, dict):
-        raise PccsRefusal(400, "invalid request", "the body is not a JSON object")
-    rules = {"qe_id": (2, 260, True), "pce_id": (4, 4, True), "cpu_svn": (32, 32, False), "pce_svn": (4, 4, False),
-             "enc_ppid": (768, 768, False), "platform_manifest": (0, 2 * 64 * 1024, False)}
-    clean: dict[str, Any] = {}
-    for name, value in platform.items():
-        if name not in rules:
-            raise PccsRefusal(400, "invalid request", f"unknown member {name!r}", f"members: {', '.join(rules)}")
-        low, high, _ = rules[name]
-        if not isinstance(value, str) or not low <= len(value) <= high or any(c not in _HEX for c in value):
-            raise PccsRefusal(400, "invalid request", f"member {name!r} must be {low}..{high} hex digits")
-        clean[name] = value.upper()
-    for name, (_, _, required) in rules.items():
-        if required and name not in clean:
-            raise PccsRefusal(400, "invalid request", f"member {name!r} is missing")
-    return clean
-
-
-def _bundles(body: bytes) -> list[Collateral]:
-    """One nine-field collateral object or a list of them."""
-    try:
-        parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise PccsRefusal(400, "invalid request", "the body is not JSON") from None
-    objects = parsed if isinstance(parsed, list) else [parsed]
-    if not 1 <= len(objects) <= MAX_ITEMS_PER_IMPORT:
-        raise PccsRefusal(400, "invalid request", f"give 1 to {MAX_ITEMS_PER_IMPORT} collateral objects")
-    try:
-        return [Collateral.from_json(json.dumps(o)) for o in objects]
-    except SgxRaError as e:
-        raise PccsRefusal(400, "invalid request", f"not nine-field collateral JSON: {e}") from e
-

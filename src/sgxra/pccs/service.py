@@ -132,35 +132,19 @@ class PccsService:
     # The getters behind the routes.
 
     def tcb(self, tee: str, fmspc: str, evaluation: Evaluation) -> Served:
-        key = tcb_key(tee, fmspc)
-        collateral_key = CollateralKey(bytes.fromhex(fmspc), "processor", tee, evaluation.update, evaluation.number)
-
-        def fetch(client: PcsClient) -> list[Item]:
-            return [answer_item(TCB, key, evaluation.variant, client.fetch_tcb_info(collateral_key), now=self._now())]
-        return self._serve(TCB, key, evaluation, fetch, f"{tee} TCB info for FMSPC {fmspc}")
+        return self._serve(TCB, tcb_key(tee, fmspc), evaluation, f"{tee} TCB info for FMSPC {fmspc}")
 
     def qe_identity(self, tee: str, evaluation: Evaluation) -> Served:
-        def fetch(client: PcsClient) -> list[Item]:
-            answer = client.fetch_qe_identity(tee, evaluation.query())
-            return [answer_item(QE, tee, evaluation.variant, answer, now=self._now())]
-        return self._serve(QE, tee, evaluation, fetch, f"{tee} QE identity")
+        return self._serve(QE, tee, evaluation, f"{tee} QE identity")
 
     def qve_identity(self, evaluation: Evaluation) -> Served:
-        def fetch(client: PcsClient) -> list[Item]:
-            return [answer_item(QVE, "SGX", evaluation.variant, client.fetch_qve_identity(evaluation.query()),
-                                now=self._now())]
-        return self._serve(QVE, "SGX", evaluation, fetch, "QvE identity")
+        return self._serve(QVE, "SGX", evaluation, "QvE identity")
 
     def pck_crl(self, ca: str) -> Served:
-        def fetch(client: PcsClient) -> list[Item]:
-            der, chain = client.fetch_pck_crl(ca)
-            return [crl_item(PCK_CRL, ca, der, chain, now=self._now())]
-        return self._serve(PCK_CRL, ca, None, fetch, f"PCK CRL of the {ca} CA")
+        return self._serve(PCK_CRL, ca, None, f"PCK CRL of the {ca} CA")
 
     def root_ca_crl(self) -> Served:
-        def fetch(client: PcsClient) -> list[Item]:
-            return [crl_item(ROOT_CRL, ROOT_KEY, client.fetch_root_ca_crl(), "", now=self._now())]
-        return self._serve(ROOT_CRL, ROOT_KEY, None, fetch, "root CA CRL")
+        return self._serve(ROOT_CRL, ROOT_KEY, None, "root CA CRL")
 
     def pck_cert(self, qeid: str, cpusvn: str, pcesvn: str, pceid: str, encrypted_ppid: str | None) -> Served:
         """The platform's PCK certificate for its raw TCB (CPUSVN, PCESVN little-endian hex)."""
@@ -234,6 +218,7 @@ class PccsService:
         return done
 
     def _refetcher(self, kind: str, key: str, variant: str) -> Callable[[PcsClient], list[Item]]:
+        """How to fetch item ``kind``/``key``/``variant`` from upstream (misses, refreshes and registration)."""
         evaluation = Evaluation(number=int(variant)) if variant.isdigit() else Evaluation(variant or STANDARD)
         if kind == TCB:
             tee, fmspc = key.split("/")
@@ -299,9 +284,9 @@ class PccsService:
             item = self.store.find_number(kind, key, evaluation.number)
         return item
 
-    def _serve(self, kind: str, key: str, evaluation: Evaluation | None,
-               fetch: Callable[[PcsClient], list[Item]], what: str) -> Served:
+    def _serve(self, kind: str, key: str, evaluation: Evaluation | None, what: str) -> Served:
         ident = (kind, key, evaluation.variant if evaluation else "")
+        fetch = self._refetcher(*ident)
         now = self.clock()
         memo = self._memo.get(ident)
         if memo is not None and now < memo[1]:
