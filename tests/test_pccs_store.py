@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -92,20 +93,29 @@ def test_replicas_on_one_postgresql_database_serve_the_same_collateral(pg_url: s
 
 
 @pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
-def test_cli_imports_into_postgresql_and_reports_status(pg_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_cli_imports_reports_status_and_exports(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     runner = CliRunner()
-    PostgresStore(pg_url)._run("DELETE FROM pccs_items")  # type: ignore[attr-defined]
-    imported = runner.invoke(main, ["pccs", "import", str(VECTORS), "--db", pg_url])
+    if kind == "sqlite":
+        db = f"sqlite:///{tmp_path / 'pccs.sqlite'}"
+    else:
+        db = request.getfixturevalue("pg_url")
+        PostgresStore(db)._run("DELETE FROM pccs_items")  # type: ignore[attr-defined]
+    imported = runner.invoke(main, ["pccs", "import", str(VECTORS), "--db", db])
     assert imported.exit_code == 0, imported.output
-    status = runner.invoke(main, ["pccs", "status", "--db", pg_url])
+    status = runner.invoke(main, ["pccs", "status", "--db", db])
     assert "tcb          SGX/00A067110000" in status.output and "EXPIRED" in status.output
-    exported = runner.invoke(main, ["pccs", "export", "--db", pg_url])
+    listed = json.loads(runner.invoke(main, ["pccs", "status", "--db", db, "--json"]).output)
+    assert {(row["kind"], row["next_update"]) for row in listed} == {
+        ("rootcacrl", "2026-04-03T11:21:57+00:00"), ("pckcrl", "2025-07-19T10:23:18+00:00"),
+        ("tcb", "2025-07-19T10:56:11+00:00"), ("qeidentity", "2025-07-19T10:01:18+00:00")}
+    exported = runner.invoke(main, ["pccs", "export", "--db", db])
     assert exported.exit_code == 0 and '"format": "sgxra-pccs-items/1"' in exported.output
     # The export re-imports (verified again) into a fresh SQLite store, item for item.
     (tmp_path / "export.json").write_text(exported.output)
     again = runner.invoke(main, ["pccs", "import", str(tmp_path / "export.json"), "--db", str(tmp_path / "copy.sqlite")])
     assert again.exit_code == 0, again.output
-    assert SqliteStore(tmp_path / "copy.sqlite").items() == open_store(pg_url).items()
+    assert SqliteStore(tmp_path / "copy.sqlite").items() == open_store(db).items()
 
 
 def test_schema_creation_by_replicas_starting_together(pg_url: str) -> None:
