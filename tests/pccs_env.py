@@ -79,8 +79,10 @@ def postgres_server() -> Iterator[str]:
     import psycopg
 
     prefix: list[str] = []
-    home = Path(tempfile.mkdtemp(prefix="sgxra-pg-"))
-    if os.geteuid() == 0:
+    as_root = os.geteuid() == 0
+    # As root the server runs as another user, who must reach the folder: /tmp, not a private TMPDIR.
+    home = Path(tempfile.mkdtemp(prefix="sgxra-pg-", dir="/tmp" if as_root else None))
+    if as_root:
         runuser = shutil.which("runuser")
         user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
         if runuser is None or user is None:
