@@ -157,3 +157,14 @@ def test_demo_shows_workload_relying_party_and_caching_service() -> None:
     assert run_dcap_demo(lines.append)
     second = next(line for line in lines if "second attestation" in line)
     assert "Trusted, secret received; PCS asked so far: 4 requests, caching service fetched 4 items" in second
+
+
+def test_without_a_margin_an_item_is_refetched_exactly_at_its_next_update(tmp_path: Path) -> None:
+    with in_front_of_mock(tmp_path, refresh_margin=timedelta(0)) as s:
+        first = s.get(TCB)
+        s.clock.now = NOW + timedelta(hours=3) - timedelta(seconds=1)
+        assert s.get(TCB).content == first.content and s.mock.requests == {"tcb": 1}
+        s.clock.now = NOW + timedelta(hours=3)  # the nextUpdate of the TCB info
+        refetched = s.get(TCB)
+    assert s.mock.requests == {"tcb": 2} and refetched.content != first.content
+    assert "Warning" not in refetched.headers
