@@ -8,6 +8,7 @@ puts it), the TCBm the certificate's own CPUSVN and PCESVN.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from cryptography import x509
@@ -26,6 +27,8 @@ MAX_IMPORT_FILES = 4096
 
 def pck_chain_items(chain_pem: bytes, qeid: str, *, now: int) -> list[Item]:
     """The PCK leaf of ``chain_pem`` (leaf, CA, root) for platform ``qeid``."""
+    if not re.fullmatch(r"(?:[0-9A-Fa-f]{2}){1,130}", qeid):
+        raise MalformedMessage("PCK certificate", "qeid", 0, "a QE ID is 2 to 260 hex digits")
     chain = load_pem_chain(chain_pem.rstrip(b"\x00"), "PCK certificate chain")
     if len(chain) < 2:
         raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
