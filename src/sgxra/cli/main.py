@@ -14,6 +14,7 @@ from sgxra.cli.describe import DESCRIBERS, SHAPES, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import INPUT_HELP, read_input
+from sgxra.cli.pccs_command import pccs_group
 from sgxra.cli.ratls_command import ratls_group, secret_prov_group
 from sgxra.cli.sp_command import keygen_cmd, sp_cmd
 from sgxra.cli.verify_command import token_group, verify_cmd
@@ -57,6 +58,7 @@ main.add_command(ias_mock_cmd)
 main.add_command(verify_quote_cmd)
 main.add_command(collateral_group)
 main.add_command(pcs_mock_cmd)
+main.add_command(pccs_group)
 main.add_command(sp_cmd)
 main.add_command(keygen_cmd)
 main.add_command(client_cmd)
