@@ -6,19 +6,16 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgxra.cli.describe import to_json_value
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import parse_time, read_blob
 from sgxra.errors import SgxRaError
 from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
-from sgxra.verify.dcap import DcapVerdict, verify_dcap_quote
-from sgxra.verify.pki import load_pem_certificate
-from sgxra.wire.collateral import Collateral
-from sgxra.wire.dcap_quote import DcapQuote
+
+if TYPE_CHECKING:
+    from sgxra.verify.dcap import DcapVerdict
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -29,6 +26,8 @@ def _fail(error: Exception) -> None:
 
 
 def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
+    from sgxra.cli.describe import to_json_value
+
     return {
         "status": verdict.status.value,
         "advisory_ids": list(verdict.advisory_ids),
@@ -56,6 +55,11 @@ def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
 def verify_quote_cmd(quote_file: Path, collateral_file: Path, at_text: str | None, root_file: Path | None,
                      as_json: bool) -> None:
     """Verify a DCAP (ECDSA) quote, raw bytes or hex, against collateral."""
+    from sgxra.cli.inputs import parse_time, read_blob
+    from sgxra.verify.dcap import verify_dcap_quote
+    from sgxra.verify.pki import load_pem_certificate
+    from sgxra.wire.collateral import Collateral
+
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
@@ -101,8 +105,10 @@ def collateral_fetch_cmd(quote_file: Path, pccs: str | None, tdx_base_url: str |
                          update: str, tcb_evaluation_data_number: int | None, api_key: str | None,
                          output: Path | None) -> None:
     """Fetch the collateral for a quote (its TEE, FMSPC and PCK CA) as the nine-field JSON."""
+    from sgxra.cli.inputs import read_blob
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
     from sgxra.pcs.verifier import collateral_key
+    from sgxra.wire.dcap_quote import DcapQuote
 
     try:
         key = collateral_key(DcapQuote.parse(read_blob(f"@{quote_file}")), update=update,

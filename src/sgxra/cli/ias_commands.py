@@ -10,10 +10,7 @@ from pathlib import Path
 import click
 
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import parse_time, read_chain, read_signature
 from sgxra.errors import CertificateChainError, SgxRaError
-from sgxra.verify.ias import verify_report
-from sgxra.verify.pki import load_pem_certificate
 
 
 @click.command("verify-report")
@@ -36,6 +33,10 @@ def verify_report_cmd(
     nonce: str | None, quote_file: Path | None, max_age: float | None, at_text: str | None, as_json: bool,
 ) -> None:
     """Verify a saved IAS Attestation Verification Report and print it."""
+    from sgxra.cli.inputs import parse_time, read_chain, read_signature
+    from sgxra.verify.ias import verify_report
+    from sgxra.verify.pki import load_pem_certificate
+
     try:
         if chain_file is None:
             raise CertificateChainError(

@@ -8,36 +8,43 @@ import logging
 import sys
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import uvicorn
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from sgxra import crypto
-from sgxra.cli.keys import SpKeyError, public_key_c_initializer, write_sp_key
-from sgxra.cli.sp_build import build, configure_logging
-from sgxra.cli.sp_settings import SettingsError, SpSettings, load_settings
 from sgxra.errors import SgxRaError
-from sgxra.transport.http import create_app
-from sgxra.transport.lines import TcpLineServer, serve_until_signalled
-from sgxra.transport.stdio import serve_stdio
-from sgxra.transport.store import MemoryStore
-from sgxra.validate.policy_file import PolicyFileError
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from sgxra.cli.sp_settings import SpSettings
 
 log = logging.getLogger("sgxra.sp")
 FileArg = click.Path(exists=True, dir_okay=False)
 
 
-class _Uvicorn(uvicorn.Server):
-    """uvicorn without its own signal handling: ``sgxra sp`` shuts everything down together."""
+def _http_server(app: Any, host: str, port: int) -> uvicorn.Server:
+    import uvicorn  # the 'server' extra, needed for --http-port only
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+    class _Uvicorn(uvicorn.Server):
+        """uvicorn without its own signal handling: ``sgxra sp`` shuts everything down together."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return _Uvicorn(uvicorn.Config(app, host=host, port=port, log_level="warning"))
 
 
 async def run_sp(settings: SpSettings) -> int:
+    from sgxra.cli.sp_build import build
+    from sgxra.transport.lines import TcpLineServer, serve_until_signalled
+    from sgxra.transport.stdio import serve_stdio
+    from sgxra.transport.store import MemoryStore
+
+    if settings.http_port:  # before anything starts: the 'server' extra may be missing
+        from sgxra.transport.http import create_app
+
     built = build(settings)
     service = built.service
     if settings.stdio:
@@ -50,12 +57,12 @@ async def run_sp(settings: SpSettings) -> int:
         if isinstance(service.store, MemoryStore) else None
     for host, port in await tcp.start(settings.hosts, settings.port):
         log.warning("listening for the sample's hex-line protocol on %s port %d", host, port)
-    http: _Uvicorn | None = None
+    http: uvicorn.Server | None = None
     http_task: asyncio.Task[None] | None = None
     if settings.http_port:
         app = create_app(service, max_message=settings.max_message, max_sessions=settings.max_sessions)
         host = settings.hosts[0] if settings.hosts else "0.0.0.0"
-        http = _Uvicorn(uvicorn.Config(app, host=host, port=settings.http_port, log_level="warning"))
+        http = _http_server(app, host, settings.http_port)
         http_task = asyncio.create_task(http.serve())
         log.warning("HTTP/JSON API on %s port %d (OpenAPI at /openapi.json)", host, settings.http_port)
 
@@ -109,6 +116,11 @@ async def run_sp(settings: SpSettings) -> int:
 @click.option("--log-file", help="Log file (default sp.log).")
 def sp_cmd(settings_file: str | None, sample_msg4: bool | None, **options: Any) -> None:
     """Run the service provider: the sample's TCP protocol, -z, and optionally HTTP/JSON."""
+    from sgxra.cli.keys import SpKeyError
+    from sgxra.cli.sp_build import configure_logging
+    from sgxra.cli.sp_settings import SettingsError, load_settings
+    from sgxra.validate.policy_file import PolicyFileError
+
     if sample_msg4:
         options["msg4"] = "sample"
     options["hosts"] = list(options["hosts"]) or None
@@ -129,6 +141,11 @@ def sp_cmd(settings_file: str | None, sample_msg4: bool | None, **options: Any) 
               help="Where to write the private key (PEM, mode 600; never overwritten).")
 def keygen_cmd(output: Path) -> None:
     """Create the SP's long-term signing key and print the public key as an enclave embeds it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sgxra import crypto
+    from sgxra.cli.keys import public_key_c_initializer, write_sp_key
+
     key = ec.generate_private_key(ec.SECP256R1())
     try:
         write_sp_key(key, output)

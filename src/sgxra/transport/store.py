@@ -11,9 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from sgxra.errors import StoreUnavailable
 
 KEY_PREFIX = "sgxra:session:"
@@ -74,18 +71,23 @@ class RedisStore:
     """Sessions in Redis, shared by every replica; GETDEL makes taking a session atomic."""
 
     def __init__(self, url: str, *, timeout: float = 2.0) -> None:
+        # Imported here: redis is the optional 'redis' extra, and MemoryStore users never load it.
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
         self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._error = RedisError
 
     async def put(self, session_id: str, state: str, ttl: float) -> None:
         try:
             await self._redis.set(KEY_PREFIX + session_id, state, px=max(1, int(ttl * 1000)))
-        except RedisError as e:
+        except self._error as e:
             raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
 
     async def take(self, session_id: str) -> str | None:
         try:
             value = await self._redis.getdel(KEY_PREFIX + session_id)
-        except RedisError as e:
+        except self._error as e:
             raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
         if value is None:
             return None
