@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench-dcap bench-handshake bench-soak clean
+.PHONY: demo test fuzz typecheck bench-dcap bench-handshake bench-soak bench-startup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench-handshake: $(STAMP)
 
 bench-soak: $(STAMP)
 	$(BIN)/python bench/soak_bench.py
+
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup_bench.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
