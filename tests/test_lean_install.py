@@ -165,7 +165,8 @@ def test_extras_hold_the_server_pieces_and_the_core_does_not() -> None:
     assert "'.[server,redis,dev]'" in (ROOT / "Makefile").read_text()
 
 
-@pytest.mark.parametrize("package", ["sgxra", "sgxra.ias", "sgxra.pcs", "sgxra.verify", "sgxra.wire"])
+@pytest.mark.parametrize("package", ["sgxra", "sgxra.ias", "sgxra.pcs", "sgxra.protocol", "sgxra.sim", "sgxra.verify",
+                                     "sgxra.wire"])
 def test_lazy_exports_match_all_and_the_type_checking_imports(package: str) -> None:
     module = importlib.import_module(package)
     exports: dict[str, str] = module._EXPORTS
