@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # A longer fuzzing run than `make test`'s (HYPOTHESIS_PROFILE=fuzz: 5000 inputs a target).
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_protocol.py --hypothesis-show-statistics
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz.py tests/test_fuzz_protocol.py tests/test_fuzz_certs.py --hypothesis-show-statistics
 
 # The benchmark's environment also holds dcap-qvl, the reference it is measured against.
 bench-dcap: $(STAMP)

@@ -25,9 +25,11 @@ from sgxra.protocol.client import ClientSession
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.background import LoopThread, UvicornThread
+from sgxra.transport.http import create_app as create_sp_app
+from sgxra.transport.http_limits import first_request_deadline
 from sgxra.transport.lines import TcpLineServer
 from sgxra.transport.service import AttestationService, ServiceConfig
-from sgxra.transport.store import MemoryStore, SessionStore
+from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
 from sgxra.validate import Policy
 from sgxra.wire.ias_report import QuoteStatus
 from sgxra.wire.quote import QuoteSignType
@@ -45,6 +47,7 @@ PLATFORMS = {
     "hardening": MockPlatform("platform hardening", status=QuoteStatus.SW_HARDENING_NEEDED,
                               advisories=("INTEL-SA-00334",)),
 }
+STORE_SEALER = StateSealer({"k1": hashlib.sha256(b"sp test store key").digest()})
 DEFAULT_POLICY = Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True)
 
 
@@ -94,13 +97,15 @@ class RunningSp:
 def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool = False,
            max_message: int = 256 * 1024, session_timeout: float = 30.0, max_sessions: int = 1024,
            ias_timeout: float = 10.0, store: SessionStore | None = None,
-           quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> Iterator[RunningSp]:
+           quote_type: QuoteSignType = QuoteSignType.UNLINKABLE, first_message_timeout: float = 5.0,
+           max_per_client: int = 64) -> Iterator[RunningSp]:
     with LoopThread() as loop:
         async def start() -> tuple[TcpLineServer, int, AsyncIasClient]:
             service, ias = await make_service(ias_url, policy=policy, sample_msg4=sample_msg4, ias_timeout=ias_timeout,
                                               store=store, quote_type=quote_type)
             server = TcpLineServer(service, max_message=max_message, session_timeout=session_timeout,
-                                   max_sessions=max_sessions)
+                                   max_sessions=max_sessions, first_message_timeout=first_message_timeout,
+                                   max_per_client=max_per_client)
             (_, port), *_ = await server.start(["127.0.0.1"], 0)
             return server, port, ias
 
@@ -115,6 +120,27 @@ def tcp_sp(ias_url: str, *, policy: Policy = DEFAULT_POLICY, sample_msg4: bool =
             loop.run(stop())
 
 
+def redis_store(url: str, sealer: StateSealer = STORE_SEALER, timeout: float = 2.0) -> RedisStore:
+    """A Redis store sealing under the tests' shared store key."""
+    return RedisStore(url, sealer=sealer, timeout=timeout)
+
+
+@contextmanager
+def http_sp(ias_url: str, store_url: str | None = None, first_request_timeout: float = 5.0,
+            **limits: float) -> Iterator[UvicornThread]:
+    """A replica: the HTTP app on its own loop thread via uvicorn, as `sgxra sp` serves it."""
+    with LoopThread() as loop:
+        async def build() -> AttestationService:
+            store: SessionStore = redis_store(store_url) if store_url else MemoryStore()
+            service, _ = await make_service(ias_url, store=store)
+            return service
+
+        service = loop.run(build())
+        protocol = first_request_deadline(first_request_timeout, service.metrics)
+        with UvicornThread(create_sp_app(service, **limits), http=protocol) as server:
+            yield server
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -122,14 +148,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def redis_server(tmp: Path, port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real redis-server on loopback (a free port unless given); skips where none is installed."""
+def redis_server(tmp: Path, port: int | None = None,
+                 password: str | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real redis-server on loopback (a free port unless given, a password if given); skips where none is
+    installed. Yields its URL (with the password) and the process."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (.ci/run installs it)")
     port = port or free_port()
+    auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(tmp), *auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -141,7 +170,7 @@ def redis_server(tmp: Path, port: int | None = None) -> Iterator[tuple[str, subp
                 raise RuntimeError("redis-server did not start") from None
             time.sleep(0.05)
     try:
-        yield f"redis://127.0.0.1:{port}/0", proc
+        yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0", proc
     finally:
         proc.kill()
         proc.wait()

@@ -63,7 +63,7 @@ def test_inspect_msg2_json(sample_session: dict[str, Any]) -> None:
     ("args", "code", "text"),
     [
         (("inspect", "msg2", "00ff"), 3, "field 'g_b'"),
-        (("inspect", "msg2", "zz"), 3, "not hexadecimal"),
+        (("inspect", "msg2", "zz"), 3, "not hex at offset 0"),
         (("inspect", "msg2", "abc"), 3, "odd number"),
         (("inspect", "msg2", "@/nonexistent/file"), 1, "No such file"),
         (("inspect", "nonsense", "00"), 2, "Invalid value"),

@@ -124,7 +124,7 @@ def test_unsupported_tcb_level() -> None:
 
 def test_tampered_tcb_info_signature() -> None:
     good = PKI.collateral(spec())
-    bent = dataclasses.replace(good, tcb_info=good.tcb_info.replace('"UpToDate"', '"UpToDate" '))
+    bent = dataclasses.replace(good, tcb_info=good.tcb_info.replace('"UpToDate"', '"SWHardeningNeeded"'))
     with pytest.raises(SignatureInvalid, match="TCB info signature"):
         verify(bent)
 

@@ -30,11 +30,23 @@ from sgxra.transport.background import LoopThread, UvicornThread
 from sgxra.transport.client import attest_tcp
 from sgxra.transport.lines import TcpLineServer, encode_line
 from sgxra.transport.service import AttestationService, ServiceConfig
-from sgxra.transport.store import MemoryStore, RedisStore
+from sgxra.transport.store import MemoryStore
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.wire import AttestationStatus
 from sgxra.wire.msg4_auth import ReasonCode
-from sp_env import DEFAULT_POLICY, IDENTITY, SECRET, SP_KEY, SP_PUBLIC, SPID, client, mock_ias_and_handle, redis_server, tcp_sp
+from sp_env import (
+    DEFAULT_POLICY,
+    IDENTITY,
+    SECRET,
+    SP_KEY,
+    SP_PUBLIC,
+    SPID,
+    client,
+    mock_ias_and_handle,
+    redis_server,
+    redis_store,
+    tcp_sp,
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +115,7 @@ def test_sessions_during_an_outage_all_get_answers(ias: tuple[UvicornThread, Moc
 def test_redis_killed_mid_session_then_back(ias: tuple[UvicornThread, MockIas], tmp_path: Path) -> None:
     with redis_server(tmp_path) as (url, proc):
         port_number = int(url.rsplit(":", 1)[1].split("/")[0])
-        with tcp_sp(ias[0].url, store=RedisStore(url, timeout=0.5)) as sp:
+        with tcp_sp(ias[0].url, store=redis_store(url, timeout=0.5)) as sp:
             session = client()
             conn = socket.create_connection(("127.0.0.1", sp.port), timeout=10)
             conn.sendall(encode_line(session.start()))

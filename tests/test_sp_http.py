@@ -4,38 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sgxra.errors import ServiceError
-from sgxra.transport.background import LoopThread, UvicornThread
+from sgxra.transport.background import UvicornThread
 from sgxra.transport.client import attest_http
-from sgxra.transport.http import create_app
-from sgxra.transport.service import AttestationService
-from sgxra.transport.store import MemoryStore, RedisStore, SessionStore
-from sp_env import SECRET, client, make_service, mock_ias, redis_server
+from sgxra.transport.store import MemoryStore
+from sp_env import SECRET, client, http_sp, mock_ias, redis_server
 
 
 @pytest.fixture(scope="module")
 def ias() -> Iterator[UvicornThread]:
     with mock_ias() as server:
         yield server
-
-
-@contextmanager
-def http_sp(ias_url: str, store_url: str | None = None, **limits: int) -> Iterator[UvicornThread]:
-    """A replica: the HTTP app on its own loop thread via uvicorn."""
-    with LoopThread() as loop:
-        async def build() -> AttestationService:
-            store: SessionStore = RedisStore(store_url) if store_url else MemoryStore()
-            service, _ = await make_service(ias_url, store=store)
-            return service
-
-        with UvicornThread(create_app(loop.run(build()), **limits)) as server:
-            yield server
 
 
 def test_http_end_to_end(ias: UvicornThread) -> None:
@@ -130,6 +114,9 @@ def test_memory_store_reclaims_expired_sessions() -> None:
             await store.put(str(i), "state", ttl=10)
         clock[0] = 11
         await store.put("new", "state", ttl=10)  # full, but the expired ones are reclaimed
-        assert len(store) == 1 and await store.take("0") is None and await store.take("new") == "state"
+        assert len(store) == 1 and await store.get("0") is None
+        pending = await store.get("new")
+        assert pending is not None and pending.state == "state" and await store.claim("new", pending)
+        assert await store.get("new") is None and not await store.claim("new", pending)
 
     asyncio.run(scenario())

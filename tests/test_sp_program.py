@@ -139,3 +139,32 @@ def test_stdio_refuses_garbage_and_ends_at_eof(workdir: Path, payload: str, mess
                              "--max-message-size", "4096"], input=payload, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout == ""
     assert message in result.stderr
+
+
+def test_startup_errors_are_one_line_and_the_usage_code(workdir: Path) -> None:
+    (workdir / "binary.toml").write_bytes(b"\xff\xfe\x00")
+    cases = [
+        (["--key", str(workdir)], "cannot read the service provider key"),  # a directory: unreadable as a key
+        (["--policy", str(workdir / "missing.toml")], "cannot read the policy file"),
+        (["--policy", str(workdir / "binary.toml")], "cannot read the policy file"),
+    ]
+    if os.geteuid() != 0:  # root reads files whatever their mode
+        (workdir / "locked.key").write_text("x")
+        (workdir / "locked.key").chmod(0)
+        cases.append((["--key", str(workdir / "locked.key")], "cannot read the service provider key"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        cases = [([*args, "--port", str(free_port())], message) for args, message in cases] + [
+            (["--port", port], "address already in use"),
+            (["--port", str(free_port()), "--http-port", port], "cannot listen for the HTTP/JSON API"),
+            (["--port", str(free_port()), "--metrics-port", port], "cannot listen for /metrics"),
+        ]
+        runs = [subprocess.Popen([*SGXRA, "sp", "--settings", str(workdir / "settings.toml"), *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args, _ in cases]
+        results = [(run.communicate(timeout=60)[1], run.returncode) for run in runs]
+    for (args, message), (stderr, code) in zip(cases, results, strict=True):
+        lines = stderr.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("sgxra sp: error:"), (args, stderr)
+        assert message in lines[0], (args, lines)

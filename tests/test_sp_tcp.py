@@ -141,10 +141,13 @@ def test_silent_client_times_out_and_others_are_served(ias: UvicornThread) -> No
 
 
 def test_sessions_in_flight_are_limited(ias: UvicornThread) -> None:
-    with tcp_sp(ias.url, max_sessions=2, session_timeout=5) as sp:
-        holders = [socket.create_connection(("127.0.0.1", sp.port)) for _ in range(2)]
+    with tcp_sp(ias.url, max_sessions=2, session_timeout=5, first_message_timeout=0.5) as sp:
+        holders = [socket.create_connection(("127.0.0.1", sp.port), timeout=10) for _ in range(2)]
+        for h in holders:  # sessions under way (msg2 received) hold their slots; silent ones would give way
+            h.sendall(encode_line(client().start()))
+            assert h.makefile("rb").readline().endswith(b"\n")
         wait_until(lambda: sp.server.stats.in_flight == 2)
-        assert raw_exchange(sp.port, b"", close_write=False) == b""  # refused at once
+        assert raw_exchange(sp.port, b"", close_write=False) == b""  # refused once its deadline passes in line
         for h in holders:
             h.close()
         wait_until(lambda: sp.server.stats.in_flight == 0)

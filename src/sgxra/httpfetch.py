@@ -40,6 +40,7 @@ class RateLimited(ServiceUnavailable):
 
 @dataclass(frozen=True)
 class HttpResponse:
+    """One HTTP answer as the fetcher read it (body bounded by the caller's limit)."""
     status: int
     headers: Mapping[str, str]
     body: bytes
@@ -51,6 +52,7 @@ class HttpResponse:
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How a service is asked again: retries, backoff, subscription keys, Retry-After cap."""
     service: str  # "IAS", "PCS": named in every error
     retries: int = 3
     backoff: float = 0.5  # seconds before the first retry; doubles each time

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_input
 from sgxra.errors import SgxRaError
 from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
 
@@ -44,18 +45,17 @@ def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
     }
 
 
-@click.command("verify-quote")
-@click.argument("quote_file", metavar="QUOTE", type=PathArg)
+@click.command("verify-quote", help="Verify a DCAP (ECDSA) quote against collateral.\n\n"
+                                    f"QUOTE: {INPUT_HELP}")
+@click.argument("quote_arg", metavar="QUOTE")
 @click.option("--collateral", "collateral_file", required=True, type=PathArg,
               help="Collateral JSON (the nine-field form `sgxra collateral fetch` writes).")
 @click.option("--at", "at_text", help="Verification time: ISO-8601 or Unix seconds (default: now).")
 @click.option("--root", "root_file", envvar="SGXRA_DCAP_ROOT", type=PathArg,
               help="Trust this root instead of Intel's pinned SGX Root CA (a simulated PKI's; env SGXRA_DCAP_ROOT).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def verify_quote_cmd(quote_file: Path, collateral_file: Path, at_text: str | None, root_file: Path | None,
+def verify_quote_cmd(quote_arg: str, collateral_file: Path, at_text: str | None, root_file: Path | None,
                      as_json: bool) -> None:
-    """Verify a DCAP (ECDSA) quote, raw bytes or hex, against collateral."""
-    from sgxra.cli.inputs import parse_time, read_blob
     from sgxra.verify.dcap import verify_dcap_quote
     from sgxra.verify.pki import load_pem_certificate
     from sgxra.wire.collateral import Collateral
@@ -63,7 +63,7 @@ def verify_quote_cmd(quote_file: Path, collateral_file: Path, at_text: str | Non
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
-        verdict = verify_dcap_quote(read_blob(f"@{quote_file}"), Collateral.from_json(collateral_file.read_bytes()),
+        verdict = verify_dcap_quote(read_input(quote_arg, "quote", QUOTE), Collateral.from_json(collateral_file.read_bytes()),
                                     at=at, root=root)
     except (SgxRaError, OSError, ValueError) as e:
         _fail(e)
@@ -87,8 +87,9 @@ def collateral_group() -> None:
     """DCAP collateral: fetch it from Intel's PCS or a PCCS."""
 
 
-@collateral_group.command("fetch")
-@click.argument("quote_file", metavar="QUOTE", type=PathArg)
+@collateral_group.command("fetch", help="Fetch the collateral for a quote (its TEE, FMSPC and PCK CA) as the "
+                                        f"nine-field JSON.\n\nQUOTE: {INPUT_HELP}")
+@click.argument("quote_arg", metavar="QUOTE")
 @click.option("--pccs", help="A PCCS (or PCS mock) base URL: its root, e.g. https://pccs:8081, or its SGX tree, "
                              "e.g. https://pccs:8081/sgx/certification/v4 (default: Intel's PCS v4). TDX quotes "
                              "take TCB info and QE identity from the /tdx/certification/v4 tree beside it.")
@@ -101,17 +102,15 @@ def collateral_group() -> None:
               help="Ask for this TCB evaluation data set by number (then --update is not sent).")
 @click.option("--api-key", envvar="SGXRA_PCS_API_KEY", help="PCS subscription key, if the service wants one.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here (default: stdout).")
-def collateral_fetch_cmd(quote_file: Path, pccs: str | None, tdx_base_url: str | None, root_ca_crl_url: str | None,
+def collateral_fetch_cmd(quote_arg: str, pccs: str | None, tdx_base_url: str | None, root_ca_crl_url: str | None,
                          update: str, tcb_evaluation_data_number: int | None, api_key: str | None,
                          output: Path | None) -> None:
-    """Fetch the collateral for a quote (its TEE, FMSPC and PCK CA) as the nine-field JSON."""
-    from sgxra.cli.inputs import read_blob
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
     from sgxra.pcs.verifier import collateral_key
     from sgxra.wire.dcap_quote import DcapQuote
 
     try:
-        key = collateral_key(DcapQuote.parse(read_blob(f"@{quote_file}")), update=update,
+        key = collateral_key(DcapQuote.parse(read_input(quote_arg, "quote", QUOTE)), update=update,
                              tcb_evaluation_data_number=tcb_evaluation_data_number)
         settings = PcsSettings(base_url=pccs or INTEL_PCS_V4, root_ca_crl_url=root_ca_crl_url, api_key=api_key,
                                tdx_base_url=tdx_base_url)

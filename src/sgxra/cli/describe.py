@@ -7,8 +7,8 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
+from sgxra.cli.inputs import QUOTE, Shape
 from sgxra.errors import MalformedMessage
-from sgxra.verify.pki import load_pem_chain
 from sgxra.wire import (
     EpidQuote,
     Msg0Msg1,
@@ -19,7 +19,7 @@ from sgxra.wire import (
     ReportBody,
 )
 from sgxra.wire.any_quote import parse_quote
-from sgxra.wire.dcap_quote import CERT_TYPE_PCK_CHAIN, DcapQuote
+from sgxra.wire.dcap_quote import CERT_TYPE_NAMES, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.platform_info import PIB_SIZE, PIB_TLV_TYPE
 from sgxra.wire.report_body import Attributes
@@ -56,16 +56,28 @@ def _quote(data: bytes) -> dict[str, Any]:
         "qe_report": to_json_value(qe.qe_report),
         "qe_report_signature": qe.qe_report_signature.hex(),
         "qe_auth_data": qe.qe_auth_data.hex(),
-        "certification_data_type": qe.certification_data.cert_type,
-        "pck": _pck(quote),
+        "certification_data": _certification_data(quote),
+        "trailing_bytes": len(quote.trailing),  # after the signature data: unsigned, never interpreted
+        "trailing_all_zero": not quote.trailing.strip(b"\x00"),
     }
 
 
-def _pck(quote: DcapQuote) -> dict[str, Any] | None:
-    if quote.qe.certification_data.cert_type != CERT_TYPE_PCK_CHAIN:
-        return None
-    leaf = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK certificate chain")[0]
-    described: dict[str, Any] = to_json_value(PckExtension.from_certificate(leaf))
+def _certification_data(quote: DcapQuote) -> dict[str, Any]:
+    """What the quote carries to identify its PCK: the chain and its SGX extension, or else the raw data.
+
+    Shown whatever it holds (another type, or a chain that does not parse):
+    inspecting never needs the certificates to be well formed.
+    """
+    cert = quote.qe.certification_data
+    described: dict[str, Any] = {
+        "type": cert.cert_type, "type_name": CERT_TYPE_NAMES.get(cert.cert_type, "unknown"), "size": len(cert.data),
+    }
+    try:
+        chain = quote.pck_chain()
+        described["certificates"] = [c.subject.rfc4514_string() for c in chain]
+        described["pck"] = to_json_value(PckExtension.from_certificate(chain[0])) if chain else None
+    except MalformedMessage as e:
+        described |= {"unusable": str(e), "data": cert.data.hex()}
     return described
 
 
@@ -121,6 +133,22 @@ DESCRIBERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
 }
 
 
+def _u32_at(data: bytes, offset: int) -> int:
+    return int.from_bytes(data[offset : offset + 4], "little")
+
+
+# What each kind looks like, so that its base64 is told from mistyped hex (see cli.inputs).
+SHAPES: dict[str, Shape] = {
+    "msg0msg1": Shape("msg0||msg1 (72 bytes)", lambda b: len(b) == 72),
+    "msg2": Shape("msg2 (168 bytes and its SigRL)", lambda b: len(b) >= 168 and len(b) - 168 == _u32_at(b, 164)),
+    "msg3": Shape("msg3 (336 bytes, then a quote)", lambda b: QUOTE.fits(b[336:])),
+    "msg4": Shape("msg4 (105 bytes)", lambda b: len(b) == 4 + PIB_SIZE),
+    "quote": QUOTE,
+    "report-body": Shape("a report body (384 bytes)", lambda b: len(b) == 384),
+    "pib": Shape("a platform info blob (101 bytes, or 105 as a TLV)", lambda b: len(b) in (PIB_SIZE, PIB_SIZE + 4)),
+}
+
+
 def flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Dotted name / value pairs, for the sample-style text listing."""
     if isinstance(obj, dict):
@@ -128,6 +156,6 @@ def flatten(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
         for key, value in obj.items():
             rows += flatten(value, f"{prefix}.{key}" if prefix else key)
         return rows
-    if isinstance(obj, list):
+    if isinstance(obj, (list, tuple)):
         return [(prefix, ", ".join(map(str, obj)) or "-")]
     return [(prefix, str(obj))]

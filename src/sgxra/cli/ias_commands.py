@@ -10,34 +10,35 @@ from pathlib import Path
 import click
 
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, REPORT, SIGNATURE, parse_time, read_chain, read_input
 from sgxra.errors import CertificateChainError, SgxRaError
 
 
-@click.command("verify-report")
-@click.argument("body", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--signature", "signature_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="X-IASReport-Signature: base64 text or the raw bytes (detected).")
+@click.command("verify-report", help="Verify a saved IAS Attestation Verification Report and print it.\n\n"
+                                     f"BODY (the report's JSON), --signature and --quote: {INPUT_HELP}")
+@click.argument("body_arg", metavar="BODY")
+@click.option("--signature", "signature_arg", required=True,
+              help="X-IASReport-Signature: raw bytes, hex or base64 (detected).")
 @click.option("--chain", "chain_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Signing chain, leaf first: PEM, or the URL-encoded X-IASReport-Signing-Certificate value.")
 @click.option("--root", "root_file", envvar="SGXRA_IAS_ROOT", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Trust this root instead of Intel's pinned one (a mock's; env SGXRA_IAS_ROOT).")
 @click.option("--api-version", type=int, help="Require the report's version to be this IAS API version.")
 @click.option("--nonce", help="Require the report to echo this nonce.")
-@click.option("--quote", "quote_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Require the report to be about this quote (raw bytes).")
+@click.option("--quote", "quote_arg", help="Require the report to be about this quote (raw bytes, hex or base64).")
 @click.option("--max-age", type=float, help="Require the report to be at most this many seconds old at --at.")
 @click.option("--at", "at_text", help="Verification time: ISO-8601 or Unix seconds (default: now).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: status and every report field.")
 def verify_report_cmd(
-    body: Path, signature_file: Path, chain_file: Path | None, root_file: Path | None, api_version: int | None,
-    nonce: str | None, quote_file: Path | None, max_age: float | None, at_text: str | None, as_json: bool,
+    body_arg: str, signature_arg: str, chain_file: Path | None, root_file: Path | None, api_version: int | None,
+    nonce: str | None, quote_arg: str | None, max_age: float | None, at_text: str | None, as_json: bool,
 ) -> None:
-    """Verify a saved IAS Attestation Verification Report and print it."""
-    from sgxra.cli.inputs import parse_time, read_chain, read_signature
     from sgxra.verify.ias import verify_report
     from sgxra.verify.pki import load_pem_certificate
 
     try:
+        if [body_arg, signature_arg, quote_arg].count("-") > 1:
+            raise click.BadParameter("only one input can be read from standard input (-)")
         if chain_file is None:
             raise CertificateChainError(
                 "no signing certificate: give --chain with the PEM chain or the "
@@ -45,9 +46,10 @@ def verify_report_cmd(
             )
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         report = verify_report(
-            body.read_bytes()[: 1024 * 1024], read_signature(signature_file), chain=read_chain(chain_file), at=at,
+            read_input(body_arg, "report body", REPORT), read_input(signature_arg, "signature", SIGNATURE),
+            chain=read_chain(chain_file), at=at,
             root=load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None,
-            api_version=api_version, nonce=nonce, quote=quote_file.read_bytes() if quote_file else None,
+            api_version=api_version, nonce=nonce, quote=read_input(quote_arg, "quote", QUOTE) if quote_arg else None,
             max_age=timedelta(seconds=max_age) if max_age is not None else None,
         )
     except SgxRaError as e:

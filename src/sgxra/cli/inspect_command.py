@@ -7,20 +7,20 @@ import sys
 
 import click
 
-from sgxra.cli.describe import DESCRIBERS, flatten
+from sgxra.cli.describe import DESCRIBERS, SHAPES, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import read_blob
+from sgxra.cli.inputs import INPUT_HELP, read_input
 from sgxra.errors import SgxRaError
 
 
-@click.command("inspect")
+@click.command("inspect", help="Print a message, quote, report body or platform info blob field by field.\n\n"
+                               f"INPUT: {INPUT_HELP}")
 @click.argument("kind", type=click.Choice(sorted(DESCRIBERS)))
-@click.argument("data", metavar="(HEX | @FILE)")
+@click.argument("data", metavar="INPUT")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the SDK's field names.")
 def inspect_cmd(kind: str, data: str, as_json: bool) -> None:
-    """Print a message, quote, report body or platform info blob field by field."""
     try:
-        described = DESCRIBERS[kind](read_blob(data))
+        described = DESCRIBERS[kind](read_input(data, kind, SHAPES[kind]))
     except (SgxRaError, OSError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(exit_code_for(e) if isinstance(e, SgxRaError) else FAILURE)

@@ -29,6 +29,17 @@ def load_sp_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
+def load_token_key(path: str | Path) -> ec.EllipticCurvePrivateKey:
+    """The key that signs result tokens: a P-256 (ES256) or P-384 (ES384) private key in PEM."""
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), None)
+    except (OSError, ValueError, TypeError) as e:
+        raise SpKeyError(f"cannot read the token key {path}: {e}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, (ec.SECP256R1, ec.SECP384R1)):
+        raise SpKeyError(f"{path} is not a P-256 or P-384 private key")
+    return key
+
+
 def write_sp_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     path.touch(mode=0o600, exist_ok=False)
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

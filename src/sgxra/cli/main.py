@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
     "sp": "sgxra.cli.sp_command:sp_cmd",
     "keygen": "sgxra.cli.sp_command:keygen_cmd",
     "client": "sgxra.cli.client_command:client_cmd",
+    "ratls": "sgxra.cli.ratls_command:ratls_group",
+    "secret-prov": "sgxra.cli.ratls_command:secret_prov_group",
+    "verify": "sgxra.cli.verify_command:verify_cmd",
+    "token": "sgxra.cli.verify_command:token_group",
 }
 
 # Top-level packages of the optional extras (pyproject.toml) -> the extra that installs them.
@@ -37,6 +41,7 @@ EXTRA_FOR_PACKAGE = {
     "pydantic": "server",
     "uvicorn": "server",
     "redis": "redis",
+    "OpenSSL": "ratls",
 }
 
 

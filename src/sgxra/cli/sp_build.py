@@ -12,21 +12,25 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from sgxra.cli.keys import is_sample_key, load_sp_key
+from sgxra.cli.keys import is_sample_key, load_sp_key, load_token_key
 from sgxra.cli.sp_settings import SettingsError, SpSettings
 from sgxra.crypto import private_key_from_le
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
 from sgxra.pcs import CollateralCache, PcsClient, PcsSettings
+from sgxra.pcs.key import CollateralKey
 from sgxra.pcs.verifier import DcapQuoteVerifier
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim.sample_keys import SAMPLE_SP_PRIVATE_KEY_LE
+from sgxra.transport.metrics import JsonLinesFormatter, SessionIdFilter, SpMetrics
 from sgxra.transport.service import AttestationService, ServiceConfig
-from sgxra.transport.store import MemoryStore, RedisStore, SessionStore
+from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
 from sgxra.validate import Policy
 from sgxra.validate.policy_file import PolicyFile, load_policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.pki import load_pem_certificate
+from sgxra.wire.collateral import Collateral
 from sgxra.wire.quote import QuoteSignType
 
 log = logging.getLogger("sgxra.sp")
@@ -39,6 +43,7 @@ def now() -> datetime:
 @dataclass
 class Built:
     service: AttestationService
+    token_key: ec.EllipticCurvePrivateKey | None = None  # signs trusted verdicts on the HTTP API
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
@@ -52,12 +57,15 @@ def configure_logging(settings: SpSettings) -> logging.handlers.QueueListener:
     level = logging.DEBUG if settings.debug else logging.INFO if settings.verbose else logging.WARNING
     logger = logging.getLogger("sgxra")
     logger.setLevel(level)
-    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter = JsonLinesFormatter() if settings.log_json else \
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     sinks: list[logging.Handler] = [logging.StreamHandler(sys.stderr), logging.FileHandler(settings.log_file)]
     for handler in sinks:
         handler.setFormatter(formatter)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    logger.addHandler(logging.handlers.QueueHandler(records))
+    queued = logging.handlers.QueueHandler(records)
+    queued.addFilter(SessionIdFilter())  # here, in the session's own context, not in the listener's thread
+    logger.addHandler(queued)
     listener = logging.handlers.QueueListener(records, *sinks)
     listener.start()
     if settings.debug:
@@ -93,8 +101,11 @@ def build(settings: SpSettings) -> Built:
     """Everything but the listening sockets; call inside the event loop that will use it."""
     policy_file = load_policy(Path(settings.policy_file)) if settings.policy_file else None
     config = sp_config(settings, policy_file)
-    store: SessionStore = RedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
+    store: SessionStore = MemoryStore()
+    if settings.redis_url:
+        store = RedisStore(settings.redis_url, sealer=StateSealer.load(settings.store_key_file))
     built_closers: list[Callable[[], Awaitable[None]]] = [store.close]
+    metrics = SpMetrics()
     epid = sigrl = None
     primary, secondary = settings.ias_keys()
     if primary or secondary:
@@ -109,12 +120,18 @@ def build(settings: SpSettings) -> Built:
     if settings.pccs_url:
         pcs = PcsClient(PcsSettings(base_url=settings.pccs_url))
         Path(settings.collateral_cache).parent.mkdir(parents=True, exist_ok=True)
-        cache = CollateralCache(settings.collateral_cache, pcs.fetch)
+        def fetch(key: CollateralKey) -> Collateral:
+            with metrics.timed("pcs"):
+                return pcs.fetch(key)
+
+        cache = CollateralCache(settings.collateral_cache, fetch)
         ecdsa = DcapQuoteVerifier(lambda key: cache.get(key, now=now()), clock=now,
                                   verifier=DcapVerifier(_certificate(settings.dcap_root)))
     if epid is None and ecdsa is None:
         raise SettingsError("no verifier: configure IAS subscription keys (EPID) or a PCCS URL (DCAP), or both")
     secret = Path(settings.secret_file).read_bytes() if settings.secret_file else None
+    token_key = load_token_key(settings.token_key_file) if settings.token_key_file else None
     service_config = ServiceConfig(sp=config, msg4_form="sample" if settings.msg4 == "sample" else "authenticated",
                                    secret=secret, session_ttl=settings.session_ttl)
-    return Built(AttestationService(service_config, store, epid=epid, sigrl=sigrl, ecdsa=ecdsa), built_closers)
+    service = AttestationService(service_config, store, epid=epid, sigrl=sigrl, ecdsa=ecdsa, metrics=metrics)
+    return Built(service, token_key, built_closers)

@@ -8,11 +8,16 @@ Everything the sample's ``settings`` file and options cover, for example::
     key_file = "sp.key"                # written by `sgxra keygen`
     hosts = ["0.0.0.0", "::"]          # default: every interface, IPv4 and IPv6
     port = 7777
-    http_port = 8080                   # also serve the HTTP/JSON API
+    http_port = 8080                   # also serve the HTTP/JSON API (and /metrics)
+    metrics_port = 9100                # /metrics on a port of its own (for TCP-only deployments)
     policy_file = "policy.toml"
     secret_file = "secret.bin"         # provisioned to trusted enclaves
     msg4 = "authenticated"             # or "sample", for Intel's sample client
-    redis_url = "redis://127.0.0.1:6379/0"   # share sessions between replicas
+    redis_url = "redis://127.0.0.1:6379/0"   # share sessions between replicas (rediss:// for TLS,
+                                             # redis://:PASSWORD@host:port/db with a password)
+    store_key_file = "store.key"       # ID:64-hex-digits per line, shared by the replicas; the first
+                                       # seals, all open (rotation); or $SGXRA_STORE_KEY
+    token_key_file = "token.key"       # EC private key (PEM): HTTP answers carry trusted verdicts as JWTs
 
     [ias]
     url = "development"                # "production", or any base URL
@@ -31,11 +36,14 @@ Everything the sample's ``settings`` file and options cover, for example::
     session_timeout = 30               # seconds for a whole TCP session
     session_ttl = 60                   # seconds between msg2 and msg3
     max_sessions = 1024                # in flight at once
+    first_message_timeout = 5          # seconds for msg0||msg1 (TCP) or a request body (HTTP)
+    max_per_client = 64                # connections (TCP) or requests (HTTP) in flight per client address
 
     [log]
     verbose = false
     debug = false                      # logs session keys: development only
     file = "sp.log"
+    json = false                       # JSON lines, each with its session id
 
 Subscription keys live in files or the environment, never in this file.
 """
@@ -52,14 +60,16 @@ from sgxra.ias.client import DEV_BASE_URL, PROD_BASE_URL
 
 SECTIONS: dict[str, dict[str, str]] = {
     "sp": {"spid": "spid", "linkable": "linkable", "key_file": "key_file", "hosts": "hosts", "port": "port",
-           "http_port": "http_port", "policy_file": "policy_file", "secret_file": "secret_file", "msg4": "msg4",
-           "redis_url": "redis_url"},
+           "http_port": "http_port", "metrics_port": "metrics_port", "policy_file": "policy_file",
+           "secret_file": "secret_file", "msg4": "msg4", "redis_url": "redis_url", "store_key_file": "store_key_file",
+           "token_key_file": "token_key_file"},
     "ias": {"url": "ias_url", "api_version": "ias_api_version", "primary_key_file": "ias_primary_key_file",
             "secondary_key_file": "ias_secondary_key_file", "report_signing_ca": "ias_root"},
     "dcap": {"pccs_url": "pccs_url", "root_ca": "dcap_root", "cache_file": "collateral_cache"},
     "limits": {"max_message_size": "max_message", "session_timeout": "session_timeout",
-               "session_ttl": "session_ttl", "max_sessions": "max_sessions"},
-    "log": {"verbose": "verbose", "debug": "debug", "file": "log_file"},
+               "session_ttl": "session_ttl", "max_sessions": "max_sessions",
+               "first_message_timeout": "first_message_timeout", "max_per_client": "max_per_client"},
+    "log": {"verbose": "verbose", "debug": "debug", "file": "log_file", "json": "log_json"},
 }
 
 
@@ -76,11 +86,14 @@ class SpSettings:
     hosts: list[str] | None = None
     port: int = 7777
     http_port: int | None = None
+    metrics_port: int | None = None
     stdio: bool = False
     policy_file: str | None = None
     secret_file: str | None = None
     msg4: str = "authenticated"
     redis_url: str | None = None
+    store_key_file: str | None = None
+    token_key_file: str | None = None
     ias_url: str = "development"
     ias_api_version: int = 5
     ias_primary_key_file: str | None = None
@@ -93,9 +106,12 @@ class SpSettings:
     session_timeout: float = 30.0
     session_ttl: float = 60.0
     max_sessions: int = 1024
+    first_message_timeout: float = 5.0
+    max_per_client: int = 64
     verbose: bool = False
     debug: bool = False
     log_file: str = "sp.log"
+    log_json: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -108,7 +124,7 @@ class SpSettings:
             raise SettingsError("msg4 must be 'authenticated' or 'sample'")
         if self.ias_api_version not in (3, 4, 5):
             raise SettingsError("ias api_version must be 3, 4 or 5")
-        for name in ("max_message", "max_sessions", "port"):
+        for name in ("max_message", "max_sessions", "port", "max_per_client", "first_message_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if self.session_timeout <= 0 or self.session_ttl <= 0:

@@ -62,6 +62,7 @@ class ReportFaults:
 
 @dataclass
 class Answer:
+    """What the IAS mock sends back for one request."""
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)

@@ -45,6 +45,7 @@ class MockConfigError(ValueError):
 
 @dataclass(frozen=True)
 class MockPlatform:
+    """A simulated EPID platform the IAS mock knows, and the verdict it gets."""
     seed: str
     gid: int = DEFAULT_GID
     status: QuoteStatus = QuoteStatus.OK
@@ -54,6 +55,7 @@ class MockPlatform:
 
 @dataclass(frozen=True)
 class MockGroup:
+    """A simulated EPID group: its SigRL and whether it is revoked."""
     gid: int
     sigrl: bytes = b""
     revoked: bool = False
@@ -61,6 +63,7 @@ class MockGroup:
 
 @dataclass(frozen=True)
 class MockIasConfig:
+    """Everything the IAS mock serves: keys, platforms, groups and injected faults."""
     subscription_keys: tuple[str, ...] = (DEMO_SUBSCRIPTION_KEY,)
     platforms: tuple[MockPlatform, ...] = (MockPlatform(DEMO_PLATFORM_SEED),)
     groups: tuple[MockGroup, ...] = field(default_factory=tuple)

@@ -39,6 +39,7 @@ def _key_usage(**set_bits: bool) -> x509.KeyUsage:
 
 @dataclass(frozen=True)
 class MockIasPki:
+    """The IAS mock's SIMULATED report-signing chain and platform-info-blob key."""
     root: x509.Certificate
     leaf: x509.Certificate
     leaf_key: rsa.RSAPrivateKey

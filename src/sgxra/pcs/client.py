@@ -17,7 +17,6 @@ from sgxra.httpfetch import MAX_RETRY_AFTER, Fetcher, HttpResponse, RetryPolicy,
 from sgxra.pcs.key import CollateralKey, check_evaluation
 from sgxra.verify.pki import load_crl
 from sgxra.verify.trust import intel_sgx_root_ca
-from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import MAX_SIGNED_JSON, Collateral, QeIdentity, TcbInfo, signed_member
 
 INTEL_PCS_V4 = "https://api.trustedservices.intel.com/sgx/certification/v4"
@@ -173,8 +172,7 @@ class PcsClient:
         root_crl = self._get(urls[3], "root CA CRL", MAX_CRL_ANSWER)
         tcb_info, tcb_signature = signed_member(_text(tcb), "tcbInfo", "PCS TCB info answer")
         qe_identity, qe_signature = signed_member(_text(qe), "enclaveIdentity", "PCS QE identity answer")
-        _check_answers(key, TcbInfo.parse(tcb_info), QeIdentity.parse(qe_identity),
-                       JsonObject("qe_identity", qe_identity).integer("tcbEvaluationDataNumber"), tcb)
+        _check_answers(key, TcbInfo.parse(tcb_info), QeIdentity.parse(qe_identity), tcb)
         return Collateral(
             pck_crl_issuer_chain=_chain_header(crl, "SGX-PCK-CRL-Issuer-Chain"),
             root_ca_crl=_crl_der(root_crl, "root CA CRL"),
@@ -188,7 +186,7 @@ class PcsClient:
         )
 
 
-def _check_answers(key: CollateralKey, tcb: TcbInfo, qe: QeIdentity, qe_number: int, response: HttpResponse) -> None:
+def _check_answers(key: CollateralKey, tcb: TcbInfo, qe: QeIdentity, response: HttpResponse) -> None:
     """Refuse (before anything caches it) collateral for another platform, TEE or evaluation data set.
 
     Not a trust decision (verification checks signatures): a misrouted PCCS answer
@@ -204,8 +202,8 @@ def _check_answers(key: CollateralKey, tcb: TcbInfo, qe: QeIdentity, qe_number: 
     number = key.tcb_evaluation_data_number
     if number is not None and tcb.tcb_evaluation_data_number != number:
         wrong.append(f"TCB info of evaluation data number {tcb.tcb_evaluation_data_number}")
-    if number is not None and qe_number != number:
-        wrong.append(f"QE identity of evaluation data number {qe_number}")
+    if number is not None and qe.tcb_evaluation_data_number != number:
+        wrong.append(f"QE identity of evaluation data number {qe.tcb_evaluation_data_number}")
     if wrong:
         raise ServiceError(f"PCS answered {', '.join(wrong)} to a request for {key.label()}",
                            request_id=response.request_id)

@@ -58,6 +58,7 @@ class Evaluations:
 
 
 class MockPcs:
+    """A PCS-compatible service over a SIMULATED Intel PKI: SGX and TDX collateral by FMSPC."""
     def __init__(self, pki: SimIntelPki, specs: dict[bytes, CollateralSpec], clock: Callable[[], datetime],
                  tdx_specs: dict[bytes, CollateralSpec] | None = None) -> None:
         self.pki = pki

@@ -8,7 +8,7 @@ from datetime import datetime
 from sgxra.errors import VerificationError
 from sgxra.pcs.key import CollateralKey, check_evaluation
 from sgxra.protocol.evidence import Evidence
-from sgxra.verify.dcap import DcapVerifier, pck_fmspc_and_ca
+from sgxra.verify.dcap import DcapVerdict, DcapVerifier, pck_fmspc_and_ca
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -47,9 +47,14 @@ class DcapQuoteVerifier:
         key = collateral_key(parsed, verifier=self.verifier, update=self.update,
                              tcb_evaluation_data_number=self.tcb_evaluation_data_number)
         verdict = self.verifier.verify(parsed, self.collateral(key), at=self.clock())
-        return Evidence(
-            kind="ecdsa", status=verdict.status.value, report_body=parsed.body, advisory_ids=verdict.advisory_ids,
-            simulated=self.simulated,
-            details={"fmspc": verdict.pck.fmspc.hex(), "pck_ca": verdict.ca_type, "tcb_date": verdict.tcb_date,
-                     "collateral_expiry": verdict.collateral_expiry.isoformat()},
-        )
+        return dcap_evidence(verdict, parsed.body, simulated=self.simulated)
+
+
+def dcap_evidence(verdict: DcapVerdict, body: ReportBody, *, simulated: bool) -> Evidence:
+    """A genuine SGX quote's verdict as the evidence policies judge."""
+    return Evidence(
+        kind="ecdsa", status=verdict.status.value, report_body=body, advisory_ids=verdict.advisory_ids,
+        simulated=simulated,
+        details={"fmspc": verdict.pck.fmspc.hex(), "pck_ca": verdict.ca_type, "tcb_date": verdict.tcb_date,
+                 "collateral_expiry": verdict.collateral_expiry.isoformat()},
+    )

@@ -41,6 +41,7 @@ class EnclaveBackend(Protocol):
 
 
 class ClientState(enum.Enum):
+    """Where the client's side of msg0..msg4 stands."""
     START = "start"
     WAIT_MSG2 = "wait_msg2"
     WAIT_MSG4 = "wait_msg4"

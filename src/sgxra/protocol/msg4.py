@@ -33,6 +33,7 @@ def seal_msg4(
 
 @dataclass(frozen=True, repr=False)
 class OpenedMsg4:
+    """An authenticated msg4 after its MAC was checked and its secret opened."""
     status: AttestationStatus
     reason: ReasonCode
     platform_info_blob: PlatformInfoBlob

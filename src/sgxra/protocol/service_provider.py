@@ -32,6 +32,7 @@ from sgxra.errors import (
     KeyMismatch,
     LocalProtocolError,
     RemoteProtocolError,
+    ServiceError,
     SgxRaError,
     UnexpectedMessage,
     VerificationError,
@@ -56,6 +57,7 @@ from sgxra.wire.report_body import ReportBody
 
 
 class SpState(enum.Enum):
+    """Where the service provider's side of msg0..msg4 stands."""
     WAIT_MSG0 = "wait_msg0"
     WAIT_MSG1 = "wait_msg1"
     NEED_SIGRL = "need_sigrl"
@@ -106,6 +108,10 @@ class AttestationOutcome:
 
 
 class ServiceProviderSession:
+    """The service provider's side of one attestation (sans-IO): feed messages, get messages.
+
+    Evidence verification is asked of the caller (``NEED_EVIDENCE``); the session
+    binds it to the key exchange, applies the policy and produces msg4."""
     def __init__(self, config: SpConfig, *, ephemeral_key: ec.EllipticCurvePrivateKey | None = None) -> None:
         self.config = config
         self.state = SpState.WAIT_MSG0
@@ -250,8 +256,8 @@ class ServiceProviderSession:
             violations = tuple(self.config.policy.violations(evidence))
             return self._finish(evidence, violations)
 
-    def refuse_evidence(self, error: VerificationError) -> AttestationOutcome:
-        """The verifier found the quote not genuine: answer NotTrusted."""
+    def refuse_evidence(self, error: SgxRaError) -> AttestationOutcome:
+        """The verifier found the quote not genuine (or malformed inside): answer NotTrusted."""
         with self._transition((SpState.NEED_EVIDENCE,), "refuse_evidence", remote=False):
             self.outcome = AttestationOutcome(
                 msg4=Msg4(AttestationStatus.NotTrusted, PlatformInfoBlob.empty()),
@@ -301,6 +307,8 @@ def complete_with(session: ServiceProviderSession, msg3: bytes, verifier: Verifi
     need = session.receive_msg3(msg3)
     try:
         evidence = verifier.verify_quote(need.quote)
-    except VerificationError as e:
+    except ServiceError:
+        raise
+    except SgxRaError as e:  # not genuine, or malformed inside (a PCK certificate that does not parse)
         return session.refuse_evidence(e)
     return session.receive_evidence(evidence)

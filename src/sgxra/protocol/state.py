@@ -21,6 +21,7 @@ MAX_JSON_SIZE = 4096
 
 @dataclass(frozen=True, repr=False)
 class SpPendingState:
+    """What a service provider keeps between msg2 and msg3 (so another replica can finish)."""
     g_a: bytes
     g_b: bytes
     gid: bytes

@@ -104,6 +104,7 @@ class SimEpidRegistry:
 
 @dataclass(frozen=True)
 class SimSignature:
+    """The signature of a SIMULATED EPID quote (an ECDSA stand-in naming its platform)."""
     platform_id: bytes
     r: int
     s: int

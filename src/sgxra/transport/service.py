@@ -12,16 +12,18 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sgxra.errors import ServiceError, UnknownSession, VerificationError
+from sgxra.errors import ServiceError, SgxRaError, UnknownSession, VerificationError
 from sgxra.protocol.evidence import Evidence
 from sgxra.protocol.msg4 import seal_msg4
 from sgxra.protocol.service_provider import AttestationOutcome, EvidenceNeeded, ServiceProviderSession, SpConfig
 from sgxra.protocol.state import SpPendingState
-from sgxra.transport.store import SessionStore
+from sgxra.transport.metrics import SpMetrics, current_session
+from sgxra.transport.store import MemoryStore, SessionStore
 from sgxra.wire.quote import EpidQuote
 
 log = logging.getLogger("sgxra.sp")
@@ -54,6 +56,7 @@ class ServiceConfig:
 class Finished:
     msg4: bytes
     outcome: AttestationOutcome
+    evidence: Literal["epid", "ecdsa"]
 
 
 class AttestationService:
@@ -66,6 +69,7 @@ class AttestationService:
         sigrl: SigRlSource | None = None,
         ecdsa: SyncVerifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        metrics: SpMetrics | None = None,
     ) -> None:
         if epid is None and ecdsa is None:
             raise ValueError("a service provider needs an EPID (IAS) or an ECDSA (DCAP) verifier")
@@ -78,14 +82,23 @@ class AttestationService:
         self.ecdsa = ecdsa
         self._monotonic = monotonic
         self._sigrls: dict[int, tuple[float, bytes]] = {}
+        self.metrics = metrics or SpMetrics()
+
+    def exposition(self) -> bytes:
+        """The metrics in Prometheus' text format."""
+        if isinstance(self.store, MemoryStore):
+            self.metrics.pending.set(len(self.store))
+        return self.metrics.exposition()
 
     async def start(self, msg0_msg1: bytes) -> tuple[str, bytes]:
         """Process msg0||msg1; return the new session's id and msg2."""
-        sp = ServiceProviderSession(self.config.sp)
-        need = sp.receive_msg0_msg1(msg0_msg1)
-        msg2 = sp.send_msg2(await self._sigrl_for(need.gid))
         session_id = secrets.token_urlsafe(18)
-        await self.store.put(session_id, sp.pending.to_json(), self.config.session_ttl)
+        current_session.set(session_id)
+        with self._counting_errors():
+            sp = ServiceProviderSession(self.config.sp)
+            need = sp.receive_msg0_msg1(msg0_msg1)
+            msg2 = sp.send_msg2(await self._sigrl_for(need.gid))
+            await self.store.put(session_id, sp.pending.to_json(), self.config.session_ttl)
         log.info("session %s: msg1 from EPID group %08x, msg2 sent", session_id, need.gid)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("session %s: msg2 %s", session_id, msg2.hex())
@@ -98,7 +111,8 @@ class AttestationService:
         now = self._monotonic()
         if cached is not None and now < cached[0]:
             return cached[1]
-        sig_rl = await self.sigrl.get_sigrl(gid)
+        with self.metrics.timed("ias"):
+            sig_rl = await self.sigrl.get_sigrl(gid)
         if self.config.sigrl_ttl > 0:
             if len(self._sigrls) > 10_000:  # bounded: groups are few, but ids come from clients
                 self._sigrls.clear()
@@ -107,32 +121,58 @@ class AttestationService:
 
     async def finish(self, session_id: str, msg3: bytes) -> Finished:
         """Process msg3 for a session started here or on any replica sharing the store."""
-        state = await self.store.take(session_id)
-        if state is None:
-            raise UnknownSession(f"no pending session {session_id!r} (unknown, finished or expired)")
-        sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(state))
+        current_session.set(session_id)
+        with self._counting_errors():
+            finished = await self._finish(session_id, msg3)
+        outcome = finished.outcome
+        self.metrics.attestations.labels(outcome.msg4.status.name, outcome.reason_code.name, finished.evidence).inc()
+        return finished
+
+    @contextmanager
+    def _counting_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except SgxRaError as e:
+            self.metrics.session_errors.labels(type(e).__name__).inc()
+            raise
+
+    async def _finish(self, session_id: str, msg3: bytes) -> Finished:
+        unknown = UnknownSession(f"no pending session {session_id!r} (unknown, finished or expired)")
+        pending = await self.store.get(session_id)
+        if pending is None:
+            raise unknown
+        sp = ServiceProviderSession.resume(self.config.sp, SpPendingState.from_json(pending.state))
+        # g_a and the MAC are checked before the session is claimed: a forged msg3 leaves it pending,
+        # and of two authentic msg3 racing, only the one that claims it goes on.
         need = sp.receive_msg3(msg3)
+        if not await self.store.claim(session_id, pending):
+            raise unknown
+        evidence_type: Literal["epid", "ecdsa"] = "epid" if isinstance(need.parsed, EpidQuote) else "ecdsa"
         try:
             evidence = await self._verify(need)
-        except VerificationError as e:
-            outcome = sp.refuse_evidence(e)
         except ServiceError as e:
             log.warning("session %s: attestation service failed: %s", session_id, e)
             outcome = sp.service_unavailable(e)
+        except SgxRaError as e:  # not genuine, or malformed inside (a PCK certificate that does not parse)
+            outcome = sp.refuse_evidence(e)
+        except Exception:  # a verifier bug must not leave the client without msg4: fail closed, and say so
+            log.exception("session %s: the verifier failed unexpectedly", session_id)
+            outcome = sp.refuse_evidence(VerificationError("the verifier failed unexpectedly on this quote"))
         else:
             outcome = sp.receive_evidence(evidence)
         log.info("session %s: %s (%s)", session_id, outcome.msg4.status.name, outcome.reason)
         if log.isEnabledFor(logging.DEBUG):
             sk, mk = sp.keys
             log.debug("session %s: SK %s MK %s (debug logging shows session keys)", session_id, sk.hex(), mk.hex())
-        return Finished(self._msg4(sp, outcome), outcome)
+        return Finished(self._msg4(sp, outcome), outcome, evidence_type)
 
     async def _verify(self, need: EvidenceNeeded) -> Evidence:
         quote = need.quote
         if isinstance(need.parsed, EpidQuote):
             if self.epid is None:
                 raise VerificationError("this service provider does not accept EPID quotes (no IAS configured)")
-            return await self.epid.verify_quote(quote)
+            with self.metrics.timed("ias"):
+                return await self.epid.verify_quote(quote)
         if self.ecdsa is None:
             raise VerificationError("this service provider does not accept ECDSA quotes (no DCAP configured)")
         # Off the event loop: collateral may have to be fetched, and verification is CPU work.

@@ -42,6 +42,7 @@ from sgxra.errors import (
     VerificationError,
 )
 from sgxra.verify import tcb
+from sgxra.verify.collateral_facts import IssueDates, crl_number, root_key_id
 from sgxra.verify.pki import (
     PCK_LEAF_CN_PHRASE,
     ChainMemo,
@@ -58,7 +59,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, signed_bytes
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.report_body import ReportBody
@@ -93,20 +94,26 @@ def _cert_window(certs: list[x509.Certificate]) -> Window:
 
 @dataclass(frozen=True)
 class VerifiedCollateral:
+    """Collateral whose every signature, chain, CRL and date was checked at one time."""
     tcb_info: TcbInfo
     qe_identity: QeIdentity
     root_ca_crl: x509.CertificateRevocationList
     pck_crl: x509.CertificateRevocationList
     pck_ca: x509.Certificate  # the issuer of the PCK CRL
     window: Window
+    dates: IssueDates  # over every collateral item, as Intel's supplemental data counts them
+    qe_identity_dates: IssueDates  # the QE identity and its issuer chain (Intel's qe_iden_* dates)
+    root_key_id: bytes
 
 
 @dataclass(frozen=True)
 class VerifiedPck:
+    """A quote's PCK chain, checked to the pinned root and against the PCK CRL."""
     leaf: x509.Certificate
     extension: PckExtension
     ca_type: str  # "processor" or "platform"
     window: Window
+    dates: IssueDates
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,18 @@ class DcapVerdict:
     pck: PckExtension
     ca_type: str
     tcb_date: str
-    tcb_evaluation_data_number: int
+    tcb_evaluation_data_number: int  # the TCB info's
     collateral_expiry: datetime  # the earliest time anything it depended on expires
+    dates: IssueDates  # earliest / latest issue and earliest expiration over collateral and PCK chain
+    # When the oldest of TCB info, QE identity and PCK CRL was issued: what PCS reissues (the root CA CRL,
+    # issued about yearly, would make every collateral look old; its nextUpdate is checked all the same).
+    collateral_issued: datetime
+    qe_identity_dates: IssueDates
+    qe_tcb_date: str | None  # the matched QE identity level's tcbDate
+    qe_tcb_evaluation_data_number: int
+    pck_crl_number: int
+    root_ca_crl_number: int
+    root_key_id: bytes
 
     @property
     def report_body(self) -> ReportBody | TdReport:
@@ -178,20 +195,25 @@ def verify_collateral(
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
     chains: dict[str, list[x509.Certificate]] = {}  # TCB info and QE identity usually share one chain
+    dates = IssueDates.of_crl(root_crl)
     for what, (chain_pem, signature, text) in signed.items():
         if chain_pem not in chains:
             chains[chain_pem] = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
         chain = chains[chain_pem]
         leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
-        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, text.encode(), f"{what} signature")
+        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_bytes(text, what), f"{what} signature")
         window = window.within(_cert_window(chain))
+        dates = dates.merge(IssueDates.of_chain(chain))
     tcb_info = TcbInfo.parse(collateral.tcb_info)
     qe_identity = QeIdentity.parse(collateral.qe_identity)
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
     _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
     window = window.narrow(tcb_info.issue_date, tcb_info.next_update)
     window = window.narrow(qe_identity.issue_date, qe_identity.next_update)
+    qe_identity_dates = IssueDates.of_chain(chains[collateral.qe_identity_issuer_chain]).merge(
+        IssueDates.of_span(qe_identity.issue_date, qe_identity.next_update))
+    dates = dates.merge(IssueDates.of_span(tcb_info.issue_date, tcb_info.next_update), qe_identity_dates)
 
     crl_pool = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
@@ -201,7 +223,9 @@ def verify_collateral(
         check_not_revoked(ca, root_crl, "PCK CA certificate")
     window = window.within(_cert_window([*crl_path, root]))
     window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
-    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window)
+    dates = dates.merge(IssueDates.of_chain(crl_pool), IssueDates.of_crl(pck_crl))
+    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window, dates, qe_identity_dates,
+                              root_key_id(root))
 
 
 def verify_pck_chain(
@@ -229,7 +253,8 @@ def verify_pck_chain(
     if not same_ca:
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
-    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain))
+    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain),
+                       IssueDates.of_chain(chain))
 
 
 def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral) -> DcapVerdict:
@@ -281,7 +306,12 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
         status=status, advisory_ids=advisories, platform_status=platform.status, qe_status=qe_level.status,
         tdx_module_status=module_level.status if module_level else None, quote=quote, pck=pck.extension,
         ca_type=pck.ca_type, tcb_date=level.tcb_date, tcb_evaluation_data_number=info.tcb_evaluation_data_number,
-        collateral_expiry=window.not_after,
+        collateral_expiry=window.not_after, dates=trusted.dates.merge(pck.dates),
+        collateral_issued=min(info.issue_date, identity.issue_date, trusted.pck_crl.last_update_utc),
+        qe_identity_dates=trusted.qe_identity_dates, qe_tcb_date=qe_level.tcb_date,
+        qe_tcb_evaluation_data_number=identity.tcb_evaluation_data_number,
+        pck_crl_number=crl_number(trusted.pck_crl), root_ca_crl_number=crl_number(trusted.root_ca_crl),
+        root_key_id=trusted.root_key_id,
     )
 
 

@@ -49,6 +49,7 @@ def verify_report(
     API version (an API v2 report has no version field: it passes only when no
     version is required, and is then reported as version 2), the nonce echo, that ``isvEnclaveQuoteBody`` is the first 432
     bytes of ``quote``, and that the report is at most ``max_age`` old at ``at``.
+    ``nonce=""`` means none was sent, so a report echoing any nonce is refused; only None skips the check.
     """
     if at.tzinfo is None:
         raise ValueError("verification time must be timezone-aware")

@@ -26,49 +26,17 @@ from sgxra.errors import (
     SignatureInvalid,
 )
 from sgxra.wire import der
+from sgxra.wire.certificates import MAX_CHAIN_LENGTH, MAX_CHAIN_PEM, PYCA_ERRORS, checked_pem_chain
 
 LeafUsage = Literal["digital_signature", "crl_sign"]
-MAX_CHAIN_PEM = 64 * 1024
 MAX_CRL_SIZE = 4 * 1024 * 1024
-MAX_CHAIN_LENGTH = 8
 TCB_SIGNING_CN = "Intel SGX TCB Signing"
 PCK_LEAF_CN_PHRASE = "SGX PCK Certificate"
-# Inside a PEM block OpenSSL (so Intel's QVL) strips control bytes and spaces from the end of each line,
-# then decodes base64 skipping only space, tab and CR; pyca is looser (it takes a vertical tab or form
-# feed in place of a newline, which Intel refuses). Lines outside blocks are skipped by both.
-_PEM_DATA_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r"
-_LINE_END_STRIPPED = bytes(range(0x21))
 
 
 def load_pem_chain(pem: bytes, what: str = "certificate chain") -> list[x509.Certificate]:
-    """PEM certificates, leaf first, bounded in size and number, read no more loosely than OpenSSL reads them."""
-    if len(pem) > MAX_CHAIN_PEM:
-        raise MalformedMessage(what, "<pem>", 0, f"{len(pem)} bytes exceeds {MAX_CHAIN_PEM}")
-    pem = pem.rstrip(b"\x00")  # a quote's certification data may end as a C string
-    _check_pem_lines(pem, what)
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
-        raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
-    if len(certs) > MAX_CHAIN_LENGTH:
-        raise MalformedMessage(what, "<pem>", 0, f"{len(certs)} certificates exceeds {MAX_CHAIN_LENGTH}")
-    return certs
-
-
-def _check_pem_lines(pem: bytes, what: str) -> None:
-    """Refuse what OpenSSL's PEM reader refuses: a boundary (BEGIN, END) line with more on it, or a
-    byte inside BEGIN .. END other than those in ``_PEM_DATA_BYTES``."""
-    inside, offset = False, 0
-    for line in pem.split(b"\n"):
-        text = line.rstrip(_LINE_END_STRIPPED)
-        if b"-----" in text:
-            if not (text.startswith((b"-----BEGIN ", b"-----END ")) and text.endswith(b"-----")):
-                raise MalformedMessage(what, "<pem>", offset, "a PEM boundary line carries more than its label")
-            inside = text.startswith(b"-----BEGIN ")
-        elif inside and (stray := text.translate(None, _PEM_DATA_BYTES)):
-            at = offset + text.index(stray[:1])
-            raise MalformedMessage(what, "<pem>", at, f"byte 0x{stray[0]:02x} inside a PEM block (OpenSSL refuses it)")
-        offset += len(line) + 1
+    """PEM certificates, leaf first, bounded, read as strictly as OpenSSL reads them, every part decoded."""
+    return list(checked_pem_chain(pem, what))
 
 
 def load_pem_certificate(pem: bytes, what: str) -> x509.Certificate:
@@ -298,12 +266,16 @@ def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
     stripped = data.strip()
     try:
         if stripped.startswith(b"-----BEGIN"):
-            return x509.load_pem_x509_crl(stripped)
-        if stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
-            return x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
-        return x509.load_der_x509_crl(data)
-    except (ValueError, x509.InvalidVersion) as e:  # found by fuzzing: a bad version is not a ValueError
-        raise MalformedMessage(what, "<crl>", 0, f"not a CRL: {e}") from None
+            crl = x509.load_pem_x509_crl(stripped)
+        elif stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
+            crl = x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
+        else:
+            crl = x509.load_der_x509_crl(data)
+        # pyca decodes these lazily; a defect must surface here, typed, not deep inside a check.
+        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions, crl.signature_hash_algorithm)
+    except PYCA_ERRORS as e:
+        raise MalformedMessage(what, "<crl>", 0, f"not a usable CRL: {type(e).__name__}: {e}") from None
+    return crl
 
 
 def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, *, at: datetime, what: str) -> None:
@@ -327,5 +299,9 @@ def check_crl_current(crl: x509.CertificateRevocationList, *, at: datetime, what
 
 
 def check_not_revoked(cert: x509.Certificate, crl: x509.CertificateRevocationList, what: str) -> None:
-    if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+    try:
+        entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    except PYCA_ERRORS as e:  # revoked entries are decoded lazily
+        raise MalformedMessage("CRL", "revoked_certificates", 0, f"{type(e).__name__}: {e}") from None
+    if entry is not None:
         raise CertificateRevoked(f"{what} {_name(cert)} (serial {cert.serial_number:x}) is revoked")

@@ -29,6 +29,7 @@ FIELDS = (
 
 
 class TcbStatus(enum.Enum):
+    """A TCB status as Intel's collateral and its QVL name it."""
     UpToDate = "UpToDate"
     SWHardeningNeeded = "SWHardeningNeeded"
     ConfigurationNeeded = "ConfigurationNeeded"
@@ -43,6 +44,7 @@ class TcbStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class Collateral:
+    """The nine pieces of DCAP collateral, as dcap-qvl and ``sgxra collateral fetch`` hold them."""
     pck_crl_issuer_chain: str
     root_ca_crl: bytes
     pck_crl: bytes
@@ -95,13 +97,16 @@ class TcbLevel(NamedTuple):
 
 
 class ModuleTcbLevel(NamedTuple):
+    """A QE identity's or TDX module's TCB level: ISVSVN, status, advisories, date."""
     isvsvn: int
     status: TcbStatus
     advisory_ids: tuple[str, ...]
+    tcb_date: str | None = None  # a QE identity level's tcbDate (Intel's qe_iden_tcb_level_date_tag)
 
 
 @dataclass(frozen=True)
 class TdxModuleIdentity:
+    """A TDX module identity of a TDX TCB info: signer, attributes, levels."""
     id: str
     mrsigner: bytes
     attributes: bytes
@@ -111,6 +116,7 @@ class TdxModuleIdentity:
 
 @dataclass(frozen=True)
 class TcbInfo:
+    """Intel's TCB info (SGX v2/v3 or TDX v3), parsed from its signed JSON text."""
     id: str  # "SGX" or "TDX"
     version: int
     issue_date: datetime
@@ -153,6 +159,7 @@ class TcbInfo:
 
 @dataclass(frozen=True)
 class QeIdentity:
+    """Intel's QE (or TD QE) identity, parsed from its signed JSON text."""
     id: str  # "QE", "QVE" or "TD_QE"
     version: int
     issue_date: datetime
@@ -163,6 +170,7 @@ class QeIdentity:
     attributes_mask: bytes
     mrsigner: bytes
     isvprodid: int
+    tcb_evaluation_data_number: int  # required, as Intel's QVL requires it
     tcb_levels: tuple[ModuleTcbLevel, ...]
 
     @classmethod
@@ -180,7 +188,8 @@ class QeIdentity:
             miscselect=int.from_bytes(j.hexbytes("miscselect", 4), "big"),
             miscselect_mask=int.from_bytes(j.hexbytes("miscselectMask", 4), "big"),
             attributes=j.hexbytes("attributes", 16), attributes_mask=j.hexbytes("attributesMask", 16),
-            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"), tcb_levels=levels,
+            mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"),
+            tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
         )
 
 
@@ -265,7 +274,9 @@ def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) ->
     status = _status(j)
     if allowed is not None and status not in allowed:
         raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
-    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j))
+    date = j.obj.get("tcbDate")
+    return ModuleTcbLevel(j.sub(j.obj.get("tcb"), "tcb").integer("isvsvn"), status, _advisories(j),
+                          date if isinstance(date, str) else None)
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
@@ -274,6 +285,37 @@ def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
         id=j.text("id") if default_id is None else default_id, mrsigner=j.hexbytes("mrsigner", 48),
         attributes=j.hexbytes("attributes", 8), attributes_mask=j.hexbytes("attributesMask", 8), tcb_levels=levels,
     )
+
+
+def signed_bytes(text: str, structure: str) -> bytes:
+    """What Intel's signature over a TCB info or QE identity covers: the object re-serialised compactly.
+
+    Intel's QVL parses the signed JSON and verifies the signature over its
+    compact re-serialisation (members in their order, no whitespace, escapes
+    decoded), so whitespace that PCCS or a proxy adds does not matter while a
+    reordered or repeated member does. Repeated members are refused here
+    (Python would keep only the last one; Intel's signature check fails).
+    """
+    if len(text) > MAX_SIGNED_JSON:
+        raise MalformedMessage(structure, "<json>", 0, f"larger than {MAX_SIGNED_JSON} bytes")
+    try:
+        obj = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant)
+    except ValueError as e:
+        raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise MalformedMessage(structure, "<json>", 0, "not a JSON object")
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member is repeated")
+    return members
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def signed_member(body: str, member: str, structure: str) -> tuple[str, bytes]:

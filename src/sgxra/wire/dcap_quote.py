@@ -12,14 +12,20 @@ Layout (all little-endian)::
       v3:    qe_report 384, qe_report_signature 64, qe_auth_data (u16 size + data),
              certification data (type u16, size u32, data)
       v4/v5: certification data of type 6 whose data is the v3 tail above
+    trailing:  anything after the signature data (real TDX quotes arrive zero-padded
+               to a fixed buffer, e.g. 8000 bytes); no signature covers it and it is
+               never interpreted, only kept so that ``to_bytes()`` gives back the input
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from cryptography import x509
 
 from sgxra.errors import MalformedMessage
 from sgxra.wire._codec import Reader, check_len, u16, u32
+from sgxra.wire.certificates import checked_pem_chain
 from sgxra.wire.report_body import REPORT_BODY_SIZE, ReportBody
 from sgxra.wire.td_report import TD10_SIZE, TD15_SIZE, TdReport
 
@@ -30,10 +36,17 @@ TEE_TYPE_TDX = 0x00000081
 INTEL_QE_VENDOR_ID = bytes.fromhex("939A7233F79C4CA9940A0DB3957F0607")
 CERT_TYPE_PCK_CHAIN = 5
 CERT_TYPE_QE_REPORT = 6
+# Intel's names for the certification data types (the quote format's QE certification data).
+CERT_TYPE_NAMES = {
+    1: "PPID in clear text", 2: "PPID encrypted with RSA-2048-OAEP", 3: "PPID encrypted with RSA-3072-OAEP",
+    4: "PCK certificate in clear text", 5: "PCK certificate chain (PEM)", 6: "QE report certification data",
+    7: "platform manifest",
+}
 BODY_TYPE_SGX, BODY_TYPE_TD10, BODY_TYPE_TD15 = 1, 2, 3
 _BODY_SIZES = {BODY_TYPE_SGX: REPORT_BODY_SIZE, BODY_TYPE_TD10: TD10_SIZE, BODY_TYPE_TD15: TD15_SIZE}
 MAX_CERT_DATA = 64 * 1024
 MAX_SIG_DATA = 128 * 1024
+MAX_TRAILING = 1024 * 1024  # padding seen in practice fills a buffer of a few kilobytes
 STRUCT = "dcap_quote"
 
 
@@ -101,16 +114,20 @@ class QeReportCertificationData:
 
 @dataclass(frozen=True)
 class DcapQuote:
+    """A DCAP quote (v3 SGX, v4 SGX or TDX, v5 TDX): header, report or TD body, signature data, PCK chain."""
     header: QuoteHeader
     body_type: int
     body: ReportBody | TdReport
     isv_signature: bytes
     attestation_key: bytes
     qe: QeReportCertificationData
+    trailing: bytes = field(default=b"", repr=False)  # unsigned bytes after the signature data
 
     def __post_init__(self) -> None:
         check_len(STRUCT, "isv_signature", self.isv_signature, 64)
         check_len(STRUCT, "attestation_key", self.attestation_key, 64)
+        if len(self.trailing) > MAX_TRAILING:
+            raise MalformedMessage(STRUCT, "<trailing>", 0, f"{len(self.trailing)} bytes exceeds {MAX_TRAILING}")
 
     @property
     def version(self) -> int:
@@ -122,11 +139,21 @@ class DcapQuote:
 
     @property
     def pck_chain_pem(self) -> bytes:
+        """The PEM PCK chain, every certificate in it checked to be well formed (see ``wire.certificates``)."""
+        self.pck_chain()
+        return self.qe.certification_data.data
+
+    def pck_chain(self) -> tuple[x509.Certificate, ...]:
+        """The PCK certificates the quote carries, leaf first; refused when the quote carries none."""
         cert = self.qe.certification_data
         if cert.cert_type != CERT_TYPE_PCK_CHAIN:
-            raise MalformedMessage(STRUCT, "certification_data.type", 0,
-                                   f"type {cert.cert_type} is not a PCK certificate chain (5)")
-        return cert.data
+            name = CERT_TYPE_NAMES.get(cert.cert_type, "unknown type")
+            raise MalformedMessage(
+                STRUCT, "certification_data.type", 0,
+                f"type {cert.cert_type} ({name}) is not a PCK certificate chain (type 5): this quote does not "
+                "carry the PCK certificates that verification needs",
+            )
+        return checked_pem_chain(cert.data, "PCK certificate chain")
 
     @classmethod
     def parse(cls, data: bytes) -> DcapQuote:
@@ -146,22 +173,31 @@ class DcapQuote:
         body: ReportBody | TdReport = (
             ReportBody.read(r) if body_type == BODY_TYPE_SGX else TdReport.read(r, _BODY_SIZES[body_type])
         )
+        sig_start = r.offset + 4
         sig_len = r.u32("sig_data_len")
-        if sig_len > MAX_SIG_DATA or sig_len != r.remaining:
-            raise r.error("sig_data_len", f"{sig_len} does not match the {r.remaining} bytes that follow", r.offset - 4)
-        isv_signature = r.take("isv_signature", 64)
-        attestation_key = r.take("attestation_key", 64)
+        if sig_len > MAX_SIG_DATA:
+            raise r.error("sig_data_len", f"{sig_len} exceeds {MAX_SIG_DATA}", sig_start - 4)
+        if sig_len > r.remaining:
+            raise r.error("sig_data_len", f"{sig_len} exceeds the {r.remaining} bytes that follow", sig_start - 4)
+        s = Reader(STRUCT, data[: sig_start + sig_len])  # the signature data must fill exactly sig_data_len
+        s.offset = sig_start
+        isv_signature = s.take("isv_signature", 64)
+        attestation_key = s.take("attestation_key", 64)
         if version == 3:
-            qe = QeReportCertificationData.read(r)
+            qe = QeReportCertificationData.read(s)
         else:
-            outer = CertificationData.read(r, "qe_certification_data")
+            outer = CertificationData.read(s, "qe_certification_data")
             if outer.cert_type != CERT_TYPE_QE_REPORT:
-                raise r.error("qe_certification_data.type", f"must be 6, got {outer.cert_type}", r.offset - len(outer.data) - 6)
+                raise s.error("qe_certification_data.type", f"must be 6, got {outer.cert_type}", s.offset - len(outer.data) - 6)
             inner = Reader(STRUCT + ".qe_certification_data", outer.data)
             qe = QeReportCertificationData.read(inner)
             inner.end()
-        r.end()
-        return cls(header, body_type, body, isv_signature, attestation_key, qe)
+        s.end()
+        r.offset = s.offset
+        trailing = r.rest("<trailing>")
+        if len(trailing) > MAX_TRAILING:
+            raise r.error("<trailing>", f"{len(trailing)} bytes after the signature data exceeds {MAX_TRAILING}", s.offset)
+        return cls(header, body_type, body, isv_signature, attestation_key, qe, trailing)
 
     @staticmethod
     def _body_type(r: Reader, version: int, tee_type: int) -> int:
@@ -184,4 +220,4 @@ class DcapQuote:
         qe = self.qe.to_bytes()
         tail = qe if self.version == 3 else CertificationData(CERT_TYPE_QE_REPORT, qe).to_bytes()
         sig_data = self.isv_signature + self.attestation_key + tail
-        return self.signed_bytes() + u32(len(sig_data)) + sig_data
+        return self.signed_bytes() + u32(len(sig_data)) + sig_data + self.trailing

@@ -14,6 +14,7 @@ BOOLEAN, INTEGER, OCTET_STRING, OID, ENUMERATED, SEQUENCE = 0x01, 0x02, 0x04, 0x
 
 
 class Tlv(NamedTuple):
+    """One DER tag-length-value, with where it sits in the input."""
     tag: int
     value: bytes
     offset: int  # where the TLV starts in the outermost input

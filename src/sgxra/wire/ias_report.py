@@ -24,6 +24,7 @@ STRUCT = "ias_report"
 
 
 class QuoteStatus(enum.Enum):
+    """An IAS report's isvEnclaveQuoteStatus."""
     OK = "OK"
     SIGNATURE_INVALID = "SIGNATURE_INVALID"
     GROUP_REVOKED = "GROUP_REVOKED"
@@ -38,6 +39,7 @@ class QuoteStatus(enum.Enum):
 
 @dataclass(frozen=True)
 class AttestationReport:
+    """An IAS Attestation Verification Report, parsed (its signature is checked elsewhere)."""
     id: str
     timestamp: datetime  # UTC, aware
     version: int  # the "version" field, or UNVERSIONED_API when the report has none

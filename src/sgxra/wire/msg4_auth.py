@@ -29,6 +29,7 @@ HEADER_SIZE = 8 + 4 + 4 + 101 + 4 + 12
 
 
 class ReasonCode(enum.IntEnum):
+    """Why msg4 says what it says, so a client can tell a fix it can make from one it cannot."""
     NONE = 0  # trusted
     POLICY = 1  # the enclave's identity, version or debug mode is not accepted
     PLATFORM_UPDATE_NEEDED = 2  # only the platform's TCB status or advisories stand in the way
@@ -38,6 +39,7 @@ class ReasonCode(enum.IntEnum):
 
 @dataclass(frozen=True)
 class AuthenticatedMsg4:
+    """sgxra's msg4: status, reason and platform info, a sealed secret, a MAC under MK."""
     status: AttestationStatus
     reason: ReasonCode
     platform_info_blob: PlatformInfoBlob

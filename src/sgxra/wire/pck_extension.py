@@ -10,6 +10,7 @@ from cryptography import x509
 
 from sgxra.errors import MalformedMessage
 from sgxra.wire import der
+from sgxra.wire.certificates import PYCA_ERRORS
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 STRUCT = "pck_sgx_extension"
@@ -19,6 +20,7 @@ _CONFIG_FLAGS = {f"{_CONFIG}.1": "dynamic_platform", f"{_CONFIG}.2": "cached_key
 
 
 class SgxType(enum.IntEnum):
+    """The PCK certificate's SGX type."""
     Standard = 0
     Scalable = 1
     ScalableWithIntegrity = 2
@@ -26,6 +28,7 @@ class SgxType(enum.IntEnum):
 
 @dataclass(frozen=True)
 class PlatformConfiguration:
+    """A Platform CA PCK's configuration flags (None: not stated)."""
     dynamic_platform: bool | None
     cached_keys: bool | None
     smt_enabled: bool | None
@@ -33,6 +36,7 @@ class PlatformConfiguration:
 
 @dataclass(frozen=True)
 class PckExtension:
+    """The SGX extension of a PCK certificate: PPID, TCB, PCE-ID, FMSPC, type, instance."""
     ppid: bytes
     tcb_components: tuple[int, ...]  # the 16 SGX TCB component SVNs
     pcesvn: int
@@ -49,6 +53,8 @@ class PckExtension:
             ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID))
         except x509.ExtensionNotFound:
             raise MalformedMessage(STRUCT, "<extension>", 0, "PCK certificate has no SGX extension") from None
+        except PYCA_ERRORS as e:  # another extension is malformed or repeated
+            raise MalformedMessage(STRUCT, "<extensions>", 0, f"PCK certificate extensions: {type(e).__name__}: {e}") from None
         value = ext.value
         if not isinstance(value, x509.UnrecognizedExtension):
             raise MalformedMessage(STRUCT, "<extension>", 0, "unexpected extension type")

@@ -20,12 +20,14 @@ PIB_TLV_VERSION = 0x02
 
 
 class EpidGroupFlags(enum.IntFlag):
+    """Platform info blob: the EPID group's flags."""
     QE_EPID_GROUP_REVOKED = 0x01
     PERF_REKEY_FOR_QE_EPID_GROUP_AVAILABLE = 0x02
     QE_EPID_GROUP_OUT_OF_DATE = 0x04
 
 
 class TcbEvaluationFlags(enum.IntFlag):
+    """Platform info blob: what in the quote's TCB is out of date."""
     QUOTE_CPUSVN_OUT_OF_DATE = 0x0001
     QUOTE_ISVSVN_QE_OUT_OF_DATE = 0x0002
     QUOTE_ISVSVN_PCE_OUT_OF_DATE = 0x0004
@@ -33,6 +35,7 @@ class TcbEvaluationFlags(enum.IntFlag):
 
 
 class PseEvaluationFlags(enum.IntFlag):
+    """Platform info blob: the platform services' evaluation flags."""
     PSE_ISVSVN_OUT_OF_DATE = 0x0001
     EPID_GROUP_ID_BY_PS_HW_GID_REVOKED = 0x0002
     SVN_FROM_PS_HW_SEC_INFO_OUT_OF_DATE = 0x0004

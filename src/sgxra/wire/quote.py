@@ -17,12 +17,14 @@ MAX_SIGNATURE_SIZE = 64 * 1024
 
 
 class QuoteSignType(enum.IntEnum):
+    """EPID signature kind: unlinkable or linkable (name-based)."""
     UNLINKABLE = 0
     LINKABLE = 1
 
 
 @dataclass(frozen=True)
 class EpidQuote:
+    """An EPID quote (version 1 or 2): header, report body and signature."""
     version: int
     sign_type: QuoteSignType
     epid_group_id: bytes

@@ -1,0 +1,65 @@
+"""Facts about verified collateral that Intel's supplemental data reports: dates, CRL numbers, root key id.
+
+The dates follow Intel's QvE (qve.cpp, qve_logic.cpp): a certificate chain
+counts with its earliest and latest notBefore and its earliest notAfter, a CRL
+with its thisUpdate and nextUpdate, signed JSON with its issueDate and nextUpdate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from sgxra.errors import CertificateChainError
+
+
+@dataclass(frozen=True)
+class IssueDates:
+    """Earliest and latest issue date and earliest expiration date over a set of collateral items."""
+
+    earliest_issue: datetime
+    latest_issue: datetime
+    earliest_expiration: datetime
+
+    def merge(self, *others: IssueDates) -> IssueDates:
+        every = (self, *others)
+        return IssueDates(min(d.earliest_issue for d in every), max(d.latest_issue for d in every),
+                          min(d.earliest_expiration for d in every))
+
+    @classmethod
+    def of_chain(cls, certs: Sequence[x509.Certificate]) -> IssueDates:
+        if not certs:
+            raise CertificateChainError("an empty certificate chain has no dates")
+        return cls(min(c.not_valid_before_utc for c in certs), max(c.not_valid_before_utc for c in certs),
+                   min(c.not_valid_after_utc for c in certs))
+
+    @classmethod
+    def of_crl(cls, crl: x509.CertificateRevocationList) -> IssueDates:
+        return cls.of_span(crl.last_update_utc, crl.next_update_utc or crl.last_update_utc)
+
+    @classmethod
+    def of_span(cls, issued: datetime, next_update: datetime) -> IssueDates:
+        return cls(issued, issued, next_update)
+
+
+def crl_number(crl: x509.CertificateRevocationList) -> int:
+    """The CRL's CRLNumber extension, or 0 when it has none (Intel's value then)."""
+    try:
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except x509.ExtensionNotFound:
+        return 0
+
+
+def root_key_id(root: x509.Certificate) -> bytes:
+    """SHA-384 of the root's public key as its subjectPublicKey BIT STRING holds it (the raw 04||X||Y point)."""
+    key = root.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise CertificateChainError("the DCAP root does not hold an EC key")
+    point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return hashlib.sha384(point).digest()

@@ -1,0 +1,138 @@
+"""``sgxra ratls cert|inspect|verify`` round trips on the simulated PKI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from sgxra.cli.main import main
+from sgxra.ratls.connect import connect
+from sgxra.ratls.der import load_certificate
+from sgxra.ratls.policy import TdxPolicy
+from sgxra.ratls.sim import certificate
+from sgxra.ratls.verify import RaTlsVerifier
+from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
+from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
+from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE
+from sgxra.sim.tdx_qe import DEFAULT_TDX_COMPONENTS, DEFAULT_TDX_FMSPC, DEFAULT_TEE_TCB_SVN, sim_td_report
+from sgxra.verify.pki import load_pem_certificate
+from sgxra.wire.collateral import Collateral, TcbStatus
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pki")
+    pki = SimIntelPki.load_or_create(folder, datetime.now(timezone.utc))
+    sgx = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)])
+    tdx = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", tcb_levels=[SimTcbLevel(
+        DEFAULT_TDX_COMPONENTS, 13, TcbStatus.UpToDate, tdx_components=tuple(DEFAULT_TEE_TCB_SVN))])
+    (folder / "sgx.json").write_text(pki.collateral(sgx).to_json())
+    (folder / "tdx.json").write_text(pki.collateral(tdx).to_json())
+    (folder / "sgx.toml").write_text(f'mr_enclaves = ["{DEFAULT_MR_ENCLAVE.hex()}"]\nallow_simulated = true\n')
+    (folder / "other.toml").write_text(f'mr_enclaves = ["{bytes(32).hex()}"]\nallow_simulated = true\n')
+    (folder / "tdx.toml").write_text(f'mr_tds = ["{sim_td_report().mr_td.hex()}"]\nallow_simulated = true\n')
+    return folder
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(("tee", "fmt", "policy"), [
+    ("sgx", "dice", "sgx"), ("sgx", "gramine-legacy", "sgx"), ("sgx", "both", "sgx"), ("tdx", "dice", "tdx"),
+])
+def test_cert_then_verify(state: Path, tee: str, fmt: str, policy: str) -> None:
+    cert, key = state / f"{tee}-{fmt}.pem", state / f"{tee}-{fmt}.key"
+    code, out = _run("ratls", "cert", "--out", str(cert), "--key", str(key), "--format", fmt,
+                     "--state-dir", str(state), *(["--tdx"] if tee == "tdx" else []))
+    assert code == 0, out
+    code, out = _run("ratls", "verify", str(cert), "--collateral", str(state / f"{tee}.json"),
+                     "--root", str(state / "sim-root.pem"), "--policy", str(state / f"{policy}.toml"), "--json")
+    assert code == 0, out
+    described = json.loads(out)
+    assert described["status"] == "UpToDate" and described["simulated"] is True
+    assert described["format"] == ("gramine-legacy" if fmt == "gramine-legacy" else "tcg-dice")
+    code, out = _run("ratls", "verify", str(cert), "--collateral", str(state / f"{tee}.json"),
+                     "--root", str(state / "sim-root.pem"), "--policy", str(state / "other.toml"))
+    assert code == 6, out  # policy refused (a TD under an SGX policy, or another enclave)
+
+
+def test_inspect_exits_10_for_evidence_about_another_key(state: Path) -> None:
+    cert = state / "moved.pem"
+    code, out = _run("ratls", "cert", "--out", str(cert), "--key", str(state / "moved.key"), "--state-dir", str(state))
+    assert code == 0, out
+    extensions = [(e.oid, e.value) for e in load_certificate(cert.read_bytes()).extensions if e.oid != "2.5.29.19"]
+    moved = state / "moved.der"
+    moved.write_bytes(certificate(ec.generate_private_key(ec.SECP384R1()), extensions))
+    code, out = _run("ratls", "inspect", str(moved))
+    assert code == 10 and "not bound" in out
+    code, out = _run("ratls", "verify", str(moved), "--collateral", str(state / "sgx.json"),
+                     "--root", str(state / "sim-root.pem"))
+    assert code == 10, out
+
+
+def test_malformed_certificate_exit_code(state: Path) -> None:
+    junk = state / "junk.der"
+    junk.write_bytes(b"\x30\x03\x02\x01")
+    code, out = _run("ratls", "inspect", str(junk))
+    assert code == 3 and "ratls_certificate" in out
+
+
+def test_secret_prov_serve_and_fetch(state: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "secret-prov CLI test")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    (state / "server.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (state / "server.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    (state / "secret.bin").write_bytes(b"s3cret\n")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sgxra", "secret-prov", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--policy", str(state / "sgx.toml"), "--collateral", str(state / "sgx.json"),
+         "--root", str(state / "sim-root.pem"), "--secret-file", str(state / "secret.bin"),
+         "--cert", str(state / "server.pem"), "--key", str(state / "server.key")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("secret provisioning on 127.0.0.1:"), line
+        port = line.rsplit(":", 1)[1].strip()
+        result = CliRunner().invoke(main, ["secret-prov", "fetch", "--server", f"127.0.0.1:{port}",
+                                           "--ca", str(state / "server.pem"), "--state-dir", str(state)])
+        assert result.exit_code == 0 and result.output == "s3cret\n", result.output
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=10)
+    assert "secret provisioned" in log
+
+
+def test_ratls_serve_is_an_attested_server(state: Path) -> None:
+
+    server = subprocess.Popen([sys.executable, "-m", "sgxra", "ratls", "serve", "--port", "0", "--tdx", "--format",
+                               "dice", "--state-dir", str(state)], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()  # type: ignore[union-attr]
+        host, port = line.split(" on ", 1)[1].split(" ", 1)[0].rsplit(":", 1)
+        verifier = RaTlsVerifier(
+            policy=TdxPolicy(frozenset({sim_td_report().mr_td}), allow_simulated=True),
+            clock=lambda: datetime.now(timezone.utc), collateral=Collateral.from_json((state / "tdx.json").read_bytes()),
+            root=load_pem_certificate((state / "sim-root.pem").read_bytes(), "root"))
+        with connect(host, int(port), verifier) as tls:
+            tls.sendall(b"echo")
+            assert tls.recv(4) == b"echo"
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
