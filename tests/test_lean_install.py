@@ -1,7 +1,7 @@
 """The core installs and starts without the server extras, and the `sgxra` command loads only what it runs.
 
 Each check runs in a fresh interpreter whose import system refuses FastAPI, Starlette, pydantic, uvicorn and
-redis, as if `pip install sgxra` had been run without `[server]` or `[redis]`.
+redis (and pyOpenSSL), as if `pip install sgxra` had been run without `[server]`, `[redis]` or `[ratls]`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from sgxra.cli.main import COMMANDS, EXTRA_FOR_PACKAGE
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS_PACKAGES = ("fastapi", "starlette", "pydantic", "uvicorn", "redis")
+EXTRAS_PACKAGES = ("fastapi", "starlette", "pydantic", "uvicorn", "redis", "OpenSSL")
 WITHOUT_EXTRAS = f"""
 import sys
 from importlib.abc import MetaPathFinder
@@ -115,10 +115,13 @@ def test_the_version_is_the_installed_one() -> None:
     (["demo"], "server"),
     (["ias-mock", "--port", "1"], "server"),
     (["pcs-mock", "--port", "1"], "server"),
+    (["secret-prov", "serve", "--policy", "F", "--secret-file", "F", "--cert", "F", "--key", "F"], "ratls"),
 ])
 def test_a_command_needing_a_missing_extra_says_which_in_one_line(args: list[str], extra: str, tmp_path: Path) -> None:
     if "--port" in args:
         args = [*args, "--state-dir", str(tmp_path)]
+    (tmp_path / "F").write_text("")
+    args = [str(tmp_path / "F") if arg == "F" else arg for arg in args]
     done = run_sgxra(*args)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

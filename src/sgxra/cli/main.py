@@ -45,11 +45,14 @@ EXTRA_FOR_PACKAGE = {
 }
 
 
-def missing_extra(error: ImportError) -> str | None:
-    """The extra whose absence caused this import error, if any."""
-    if not isinstance(error, ModuleNotFoundError) or not error.name:
-        return None
-    return EXTRA_FOR_PACKAGE.get(error.name.partition(".")[0])
+def missing_extra(error: BaseException | None) -> tuple[str, str] | None:
+    """The missing package and the extra that installs it, if an extra's absence caused this import error."""
+    while error is not None:  # the ModuleNotFoundError itself, or what an ImportError of ours was raised from
+        if isinstance(error, ModuleNotFoundError) and error.name:
+            extra = EXTRA_FOR_PACKAGE.get(error.name.partition(".")[0])
+            return (error.name, extra) if extra else None
+        error = error.__cause__
+    return None
 
 
 class LazyGroup(click.Group):
@@ -80,11 +83,12 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ModuleNotFoundError as e:
-            extra = missing_extra(e)
-            if extra is None:
+        except ImportError as e:
+            missing = missing_extra(e)
+            if missing is None:
                 raise
-            click.echo(f"error: sgxra {ctx.meta.get('sgxra.command')} needs {e.name}, part of the '{extra}' extra: "
+            package, extra = missing
+            click.echo(f"error: sgxra {ctx.meta.get('sgxra.command')} needs {package}, part of the '{extra}' extra: "
                        f"pip install 'sgxra[{extra}]'", err=True)
             ctx.exit(USAGE)
 
