@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography import x509
@@ -22,10 +22,6 @@ from sgxra.cli.exit_codes import MISMATCH
 from sgxra.cli.inputs import parse_time
 from sgxra.errors import MalformedMessage, SgxRaError
 from sgxra.pcs.verifier import CollateralSource
-from sgxra.ratls.der import MAX_CERTIFICATE, load_certificate
-from sgxra.ratls.evidence import RaTlsEvidence, extract
-from sgxra.ratls.policy import TdxPolicy
-from sgxra.ratls.verify import RaTlsResult, RaTlsVerifier, verify_certificate
 from sgxra.validate.policy import Policy
 from sgxra.validate.policy_file import PolicyFileError, parse_policy
 from sgxra.verify.dcap import DcapVerdict
@@ -33,12 +29,19 @@ from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.ias_report import AttestationReport
 
+if TYPE_CHECKING:  # sgxra.ratls loads httpx (its client transport): imported by the commands themselves
+    from sgxra.ratls.evidence import RaTlsEvidence
+    from sgxra.ratls.policy import TdxPolicy
+    from sgxra.ratls.verify import RaTlsResult
+
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 STATE_DIR = Path(".sgxra/pcs-mock")  # shared with `sgxra pcs-mock`, so its collateral verifies these quotes
 TDX_KEYS = {"mr_tds", "allow_debug", "accepted_statuses", "accepted_advisories", "allow_simulated"}
 
 
 def _read_certificate(arg: str) -> bytes:
+    from sgxra.ratls.der import MAX_CERTIFICATE
+
     if arg == "-":
         data = sys.stdin.buffer.read(2 * MAX_CERTIFICATE + 1)
     else:
@@ -49,6 +52,8 @@ def _read_certificate(arg: str) -> bytes:
 
 def load_ratls_policy(path: Path) -> Policy | TdxPolicy:
     """A policy file; one naming ``mr_tds`` is a TDX policy (SEAM: issue 10 brings one policy for both)."""
+    from sgxra.ratls.policy import TdxPolicy
+
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -110,6 +115,9 @@ def inspect_cmd(cert: str, as_json: bool) -> None:
 
     Nothing here says the evidence is genuine: `sgxra ratls verify` does that.
     """
+    from sgxra.ratls.der import load_certificate
+    from sgxra.ratls.evidence import extract
+
     try:
         evidence = extract(load_certificate(_read_certificate(cert)))
     except (SgxRaError, OSError) as e:
@@ -175,6 +183,8 @@ def _trust_options(command: Any) -> Any:
 def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy_file: Path | None,
                root_file: Path | None, ias_root_file: Path | None, at_text: str | None, as_json: bool) -> None:
     """Verify a certificate's evidence: bound to its key, genuine, and (with --policy) accepted."""
+    from sgxra.ratls.verify import verify_certificate
+
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         policy = load_ratls_policy(policy_file) if policy_file else None
@@ -273,6 +283,7 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     import logging
 
     from sgxra.ratls.secret_prov import SecretProvisioningServer
+    from sgxra.ratls.verify import RaTlsVerifier
 
     if policy_file is None:
         raise click.UsageError("--policy is required: the secret goes only to enclaves a policy accepts")
