@@ -32,6 +32,7 @@ from sgxra.wire._codec import check_len, u16, u32
 from sgxra.wire.local_report import Report, TargetInfo
 from sgxra.wire.report_body import ReportBody
 
+DEFAULT_IDENTITY = EnclaveIdentity()
 KEYNAME_REPORT = 3  # SGX_KEYSELECT_REPORT
 _LABEL = b"sgxra sim REPORT key"
 
@@ -83,7 +84,7 @@ def _with_cpu_svn(body: ReportBody, cpu_svn: bytes) -> ReportBody:
 class SimLocalEnclave:
     """A simulated enclave on a platform: sgx_self_target, sgx_create_report and sgx_verify_report."""
 
-    def __init__(self, platform: SimReportPlatform, identity: EnclaveIdentity = EnclaveIdentity()) -> None:
+    def __init__(self, platform: SimReportPlatform, identity: EnclaveIdentity = DEFAULT_IDENTITY) -> None:
         self.platform = platform
         self.identity = identity
         self._self_body = _with_cpu_svn(identity.report_body(bytes(64)), platform.cpu_svn)
