@@ -96,12 +96,13 @@ def _check_peer(body: ReportBody, peer_check: PeerCheck, who: str) -> None:
 class _Machine:
     """State bookkeeping shared by both roles: a failed step leaves the session failed."""
 
-    def __init__(self, enclave: LocalEnclave, peer_check: PeerCheck) -> None:
+    def __init__(self, enclave: LocalEnclave, peer_check: PeerCheck,
+                 ephemeral_key: ec.EllipticCurvePrivateKey | None) -> None:
         self.enclave = enclave
         self.peer_check = peer_check
         self.state = LaState.START
         self.error: BaseException | None = None
-        self._key = ec.generate_private_key(ec.SECP256R1())
+        self._key = ephemeral_key or ec.generate_private_key(ec.SECP256R1())
         self._own_point = crypto.public_key_to_point(self._key.public_key())
 
     @contextmanager
@@ -124,9 +125,9 @@ class Responder(_Machine):
     """The session responder (the LocalAttestation sample's EnclaveResponder)."""
 
     def __init__(self, enclave: LocalEnclave, peer_check: PeerCheck, *, session_id: int = 0,
-                 additional_prop: bytes = b"") -> None:
+                 additional_prop: bytes = b"", ephemeral_key: ec.EllipticCurvePrivateKey | None = None) -> None:
         check_uint("dh_session", "session_id", session_id, 32)
-        super().__init__(enclave, peer_check)
+        super().__init__(enclave, peer_check, ephemeral_key)
         self.session_id = session_id
         self.additional_prop = additional_prop
         self.session: LocalSession | None = None
@@ -165,8 +166,9 @@ class Responder(_Machine):
 class Initiator(_Machine):
     """The session initiator (the LocalAttestation sample's EnclaveInitiator)."""
 
-    def __init__(self, enclave: LocalEnclave, peer_check: PeerCheck) -> None:
-        super().__init__(enclave, peer_check)
+    def __init__(self, enclave: LocalEnclave, peer_check: PeerCheck, *,
+                 ephemeral_key: ec.EllipticCurvePrivateKey | None = None) -> None:
+        super().__init__(enclave, peer_check, ephemeral_key)
         self._peer_point = b""
         self._smk = b""
         self._shared = b""
