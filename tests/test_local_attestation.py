@@ -284,3 +284,15 @@ def test_oversized_inputs_are_refused_before_reading() -> None:
         DhMsg3.parse(MSG3[:448] + (1 << 31).to_bytes(4, "little"))
     with pytest.raises(MalformedMessage, match="payload_size"):
         SecureMessage.parse(bytes(4) + (1 << 31).to_bytes(4, "little") + bytes(28))
+
+
+def test_the_local_demo_attests_exchanges_and_refuses_twice() -> None:
+    from click.testing import CliRunner
+
+    from sgxra.cli.demo_local import demo_local_cmd
+
+    result = CliRunner().invoke(demo_local_cmd, [])
+    assert result.exit_code == 0, result.output
+    assert "AEK agreed: True" in result.output and "'pong from the responder'" in result.output
+    assert "REFUSED as it should be: ReportMacMismatch" in result.output
+    assert "REFUSED as it should be: BadMac" in result.output

@@ -181,3 +181,28 @@ def test_errors_are_typed() -> None:
         QeReportInfo.parse(bytes(959))
     with pytest.raises(SgxRaError):
         qve_report_data(bytes(15), QUOTE, DATE, 0, 0, None)
+
+
+def test_verify_trusted_prints_both_verdicts_and_says_the_qve_is_simulated(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from sgxra.cli.verify_command import verify_cmd
+
+    (tmp_path / "q.bin").write_bytes(QUOTE)
+    (tmp_path / "c.json").write_text(COLLATERAL.to_json())
+    (tmp_path / "root.pem").write_bytes(PKI.root.public_bytes(Encoding.PEM))
+    args = [str(tmp_path / "q.bin"), "--collateral", str(tmp_path / "c.json"), "--root", str(tmp_path / "root.pem"),
+            "--at", str(DATE), "--trusted"]
+    result = CliRunner().invoke(verify_cmd, args)
+    assert result.exit_code == 0, result.output
+    untrusted, trusted = result.output.split("trusted quote verification (QvE)")
+    assert "Info: App: Verification completed successfully." in untrusted
+    assert "SIMULATED" in trusted and "Verify QvE report and identity successfully returned" in trusted
+    assert "Info: App: Verification completed successfully." in trusted
+    as_json = json.loads(CliRunner().invoke(verify_cmd, [*args, "--json"]).output)
+    assert as_json["trusted"]["simulated_qve"] is True and as_json["trusted"]["quote_verification_result"] == 0
+    assert len(bytes.fromhex(as_json["trusted"]["supplemental_data"])) == 536
+    without = CliRunner().invoke(verify_cmd, [str(tmp_path / "q.bin"), "--trusted", "--root", str(tmp_path / "root.pem"),
+                                              "--at", str(DATE)])
+    assert without.exit_code == 1 and "--trusted verifies a DCAP quote against the collateral" in without.output

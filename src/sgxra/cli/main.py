@@ -10,6 +10,7 @@ import click
 from sgxra.cli.client_command import client_cmd
 from sgxra.cli.dcap_commands import collateral_group, pcs_mock_cmd, verify_quote_cmd
 from sgxra.cli.demo import run_demo
+from sgxra.cli.demo_local import demo_local_cmd
 from sgxra.cli.describe import DESCRIBERS, SHAPES, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
@@ -64,3 +65,4 @@ main.add_command(ratls_group)
 main.add_command(secret_prov_group)
 main.add_command(verify_cmd)
 main.add_command(token_group)
+main.add_command(demo_local_cmd, "demo-local")  # temporary: the integrator makes it `sgxra demo local`
