@@ -18,11 +18,7 @@ from sgxra.cli.keys import load_token_key
 from sgxra.errors import SgxRaError
 
 if TYPE_CHECKING:
-    from cryptography import x509
-
     from sgxra.pcs.cache import CollateralCache
-    from sgxra.sim.qve import TrustedVerification
-    from sgxra.wire.collateral import Collateral
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -64,6 +60,7 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
     """
     from sgxra.api import IasEvidence, verify
     from sgxra.cli.trusted import echo_both, trusted_dict
+    from sgxra.sim.qve import trusted_verification
     from sgxra.validate.policy_file import load_policy
     from sgxra.verify.pki import load_pem_certificate
     from sgxra.verify.result import DcapResult
@@ -86,7 +83,7 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         result = verify(IasEvidence.from_json(data) if is_ias else data, collateral=collateral, fetcher=fetcher,
                         policy=policy, at=at, root=root)
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
-        qve = _trusted(data, collateral, at, root) if trusted else None
+        qve = trusted_verification(data, collateral, at=at, root=root) if trusted and collateral else None
     except (SgxRaError, OSError, ValueError) as e:
         _error(e, as_json)
         return
@@ -112,15 +109,6 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         if qve is not None and isinstance(result, DcapResult):
             echo_both(result, qve, click.echo)
     sys.exit(OK if result.accepted else POLICY)
-
-
-def _trusted(quote: bytes, collateral: Collateral | None, at: datetime,
-             root: x509.Certificate | None) -> TrustedVerification:
-    from sgxra.sim.qve import trusted_verification
-
-    if collateral is None:
-        raise ValueError("--trusted verifies a DCAP quote against the collateral given with --collateral")
-    return trusted_verification(quote, collateral, at=at, root=root)
 
 
 def _pccs_cache(pccs: str) -> CollateralCache:
