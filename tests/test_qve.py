@@ -206,3 +206,15 @@ def test_verify_trusted_prints_both_verdicts_and_says_the_qve_is_simulated(tmp_p
     without = CliRunner().invoke(verify_cmd, [str(tmp_path / "q.bin"), "--trusted", "--root", str(tmp_path / "root.pem"),
                                               "--at", str(DATE)])
     assert without.exit_code == 1 and "--trusted verifies a DCAP quote against the collateral" in without.output
+
+
+def test_verify_both_is_the_dcap_demos_trusted_step() -> None:
+    from sgxra.cli.trusted import verify_both
+
+    lines: list[str] = []
+    assert verify_both(QUOTE, COLLATERAL, at=NOW, root=PKI.root, echo=lines.append)
+    assert sum("Verification completed successfully" in line for line in lines) == 2
+    assert any("SIMULATED" in line for line in lines)
+    revoked = PKI.collateral(spec(level(TcbStatus.Revoked)))
+    assert not verify_both(QUOTE, revoked, at=NOW, root=PKI.root, echo=lines.append)
+    assert any("Error: App: Verification completed with Terminal result: a005" in line for line in lines)
