@@ -209,7 +209,8 @@ class LocalSession:
     """An established session: the peer's identity, AEK, and the sample's counter-carrying AES-GCM messages.
 
     The initiator sends requests with its counter c in the IV; the responder accepts only c equal to
-    its own counter (at most 2^32 - 2), then answers with c + 1, which the initiator requires.
+    its own counter (at most 2^32 - 2), then answers with c + 1, which the initiator requires (the
+    sample compares only the IV's first byte there; this compares the whole u32).
     """
 
     def __init__(self, role: Role, session_id: int, aek: bytes, peer: ReportBody, additional_prop: bytes) -> None:

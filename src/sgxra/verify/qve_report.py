@@ -1,5 +1,6 @@
 """The calling enclave's check of a quote verification enclave's verdict, as Intel's
-``sgx_tvl_verify_qve_report_and_identity`` (QuoteVerification/dcap_tvl/sgx_dcap_tvl.cpp) does it:
+``sgx_tvl_verify_qve_report_and_identity`` (intel/SGXDataCenterAttestationPrimitives
+QuoteVerification/dcap_tvl/sgx_dcap_tvl.cpp and sgx_dcap_constant_val.h at 3c3ecb7) does it:
 
 1. the QvE's REPORT MAC, under the caller's own report key (so the REPORT was made for the caller,
    on its platform);

@@ -1,6 +1,7 @@
 """Local attestation structures, byte for byte as the SGX SDK lays them out (all packed, little-endian).
 
-Sources (intel/linux-sgx): ``common/inc/sgx_report.h`` (``sgx_target_info_t`` 512 bytes,
+Sources, read with the project's code search (intel/linux-sgx; sgx_dh.h and ec_dh.cpp at 0fa8c58,
+SampleCode/LocalAttestation at 4589dad / 26c4589 / 7c2e2f9): ``common/inc/sgx_report.h`` (``sgx_target_info_t`` 512 bytes,
 ``sgx_report_t`` 432 = body 384 + key_id 32 + mac 16), ``common/inc/sgx_dh.h``
 (``sgx_dh_msg1_t`` 576 = g_a 64 + target 512; ``sgx_dh_msg2_t`` 512 = g_b 64 + report
 432 + cmac 16; ``sgx_dh_msg3_t`` 452 + n = cmac 16 + {report 432, additional_prop_length
