@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import flip
 from sgxra import crypto
@@ -296,3 +298,22 @@ def test_the_local_demo_attests_exchanges_and_refuses_twice() -> None:
     assert "AEK agreed: True" in result.output and "'pong from the responder'" in result.output
     assert "REFUSED as it should be: ReportMacMismatch" in result.output
     assert "REFUSED as it should be: BadMac" in result.output
+
+
+PARSERS = (TargetInfo.parse, Report.parse, DhMsg1.parse, DhMsg2.parse, DhMsg3.parse, SecureMessage.parse)
+
+
+@given(data=st.data())
+def test_parsers_take_any_bytes_and_fail_only_with_malformed_message(data: st.DataObject) -> None:
+    parse = data.draw(st.sampled_from(PARSERS))
+    if data.draw(st.booleans()):
+        raw = data.draw(st.binary(max_size=1024))
+    else:  # a real message (or its TARGETINFO / REPORT) with one byte changed
+        seed = data.draw(st.sampled_from((MSG1, MSG2, MSG3, MSG1[64:], MSG2[64:496])))
+        index, value = data.draw(st.integers(0, len(seed) - 1)), data.draw(st.integers(0, 255))
+        raw = seed[:index] + bytes([value]) + seed[index + 1:]
+    try:
+        parsed = parse(raw)
+    except MalformedMessage:
+        return
+    assert parsed.to_bytes() == raw
