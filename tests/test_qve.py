@@ -14,7 +14,7 @@ import pytest
 
 from conftest import flip
 from dcap_env import NOW, PKI, level, quote, spec
-from sgxra.errors import ReportMacMismatch, SgxRaError, SignatureInvalid
+from sgxra.errors import CollateralExpired, ReportMacMismatch, SgxRaError, SignatureInvalid
 from sgxra.sim.enclave import EnclaveIdentity
 from sgxra.sim.qve import SIM_APP_ENCLAVE, SIM_QVE, SIM_QVE_ENCLAVE, QveOutput, SimQve, trusted_verification
 from sgxra.sim.report_keys import SimLocalEnclave, SimReportPlatform
@@ -218,3 +218,8 @@ def test_verify_both_is_the_dcap_demos_trusted_step() -> None:
     revoked = PKI.collateral(spec(level(TcbStatus.Revoked)))
     assert not verify_both(QUOTE, revoked, at=NOW, root=PKI.root, echo=lines.append)
     assert any("Error: App: Verification completed with Terminal result: a005" in line for line in lines)
+
+
+def test_collateral_not_yet_valid_at_the_check_date_is_an_error_not_a_status() -> None:
+    with pytest.raises(CollateralExpired, match="not yet valid"):
+        run_qve(date=DATE - 3600)
