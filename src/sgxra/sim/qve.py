@@ -12,7 +12,8 @@ check (:data:`~sgxra.verify.qve_report.INTEL_QVE`) refuses it and callers check 
 As Intel's QvE: the time of verification is ``expiration_check_date``; collateral that has expired
 by then does not fail verification but sets the expiration status to 1 (the set is then checked
 at the last instant all of it was valid); errors (a bad signature, a revoked PCK, a broken chain)
-raise, with no REPORT, as the QvE returns an error code.
+raise, with no REPORT, as the QvE returns an error code. Collateral not yet valid at the check date
+also raises: Intel's QVL may count that as an expiration (status 1); sgxra fails closed there.
 """
 
 from __future__ import annotations
