@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "verify": "sgxra.cli.verify_command:verify_cmd",
     "token": "sgxra.cli.verify_command:token_group",
     "pccs": "sgxra.cli.pccs_command:pccs_group",
+    "demo-local": "sgxra.cli.demo_local:demo_local_cmd",
 }
 
 # Top-level packages of the optional extras (pyproject.toml) -> the extra that installs them.
