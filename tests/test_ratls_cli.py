@@ -205,3 +205,27 @@ def test_ratls_serve_is_an_attested_server(state: Path) -> None:
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def test_verify_fetches_from_a_pccs_through_the_cache(state: Path, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from dcap_env import NOW, PKI, spec
+    from ratls_env import SGX
+    from servers import ServerThread
+    from sgxra.pcs.mock import MockPcs, create_app
+    from sgxra.sim.dcap_qe import DEFAULT_FMSPC
+
+    cert, root = tmp_path / "cert.der", tmp_path / "root.pem"
+    cert.write_bytes(SGX.certificate("dice")[0])
+    root.write_bytes(PKI.root.public_bytes(Encoding.PEM))
+    args = ["ratls", "verify", str(cert), "--root", str(root), "--at", NOW.isoformat(), "--policy",
+            str(state / "sgx.toml"), "--json"]
+    runner = CliRunner(env={"SGXRA_CACHE_DIR": str(tmp_path / "cache")})
+    with ServerThread(create_app(MockPcs(PKI, {DEFAULT_FMSPC: spec(issued=NOW)}, lambda: NOW))) as server:
+        first = runner.invoke(main, [*args, "--pccs", server.url])
+        url = server.url
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["ratls"]["format"] == "tcg-dice"
+    again = runner.invoke(main, [*args, "--pccs", url])  # the server is gone: the cache answers
+    assert again.exit_code == 0, again.output

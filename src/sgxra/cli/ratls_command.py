@@ -99,7 +99,7 @@ def _trust_options(command: Any) -> Any:
         click.option("--collateral", "collateral_file", type=PathArg, help="Collateral JSON (`sgxra collateral fetch`)."),
         click.option("--pccs", help="Fetch collateral from this PCCS or PCS base URL instead."),
         click.option("--policy", "policy_file", type=PathArg,
-                     help="Policy TOML (as for `sgxra verify`; a [tdx] table judges TDs); exit 6 when it refuses."),
+                     help="Policy TOML, as for `sgxra verify` (a [tdx] table judges TDs)."),
         click.option("--root", "root_file", envvar="SGXRA_DCAP_ROOT", type=PathArg,
                      help="Trust this SGX root instead of Intel's (a simulated PKI's; env SGXRA_DCAP_ROOT)."),
         click.option("--ias-root", "ias_root_file", envvar="SGXRA_IAS_ROOT", type=PathArg,

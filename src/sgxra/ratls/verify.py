@@ -77,16 +77,10 @@ def _dcap(evidence: RaTlsEvidence, at: datetime, collateral: Collateral | None, 
     return DcapResult(verdict, at, simulated=dcap.root != intel_sgx_root_ca(), envelope=evidence)
 
 
-def _ias_root(ias_root: x509.Certificate | None) -> tuple[x509.Certificate, bool]:
-    """The report-signing root to trust, and whether it is someone else's than Intel's (simulation)."""
-    root = ias_root or intel_ias_report_signing_root()
-    return root, root != intel_ias_report_signing_root()
-
-
-def _ias_result(report: AttestationReport, at: datetime, simulated: bool, evidence: RaTlsEvidence) -> IasResult:
+def _ias_result(report: AttestationReport, at: datetime, root: x509.Certificate, evidence: RaTlsEvidence) -> IasResult:
     if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:  # a forged quote is not evidence
         raise VerificationError("IAS: the quote's EPID signature is invalid")
-    return IasResult(report, at, simulated=simulated, envelope=evidence)
+    return IasResult(report, at, simulated=root != intel_ias_report_signing_root(), envelope=evidence)
 
 
 def _embedded_ias(evidence: RaTlsEvidence, at: datetime, ias_root: x509.Certificate | None,
@@ -94,10 +88,10 @@ def _embedded_ias(evidence: RaTlsEvidence, at: datetime, ias_root: x509.Certific
     embedded = evidence.ias_report
     if embedded is None:
         raise VerificationError("no IAS report")
-    root, simulated = _ias_root(ias_root)
+    root = ias_root or intel_ias_report_signing_root()
     report = verify_report(embedded.body, embedded.signature, chain=embedded.chain, at=at, root=root,
                            max_age=max_report_age)
-    return _ias_result(report, at, simulated, evidence)
+    return _ias_result(report, at, root, evidence)
 
 
 def _epid(evidence: RaTlsEvidence, at: datetime, ias: ReportSource | None, ias_root: x509.Certificate | None,
@@ -109,14 +103,14 @@ def _epid(evidence: RaTlsEvidence, at: datetime, ias: ReportSource | None, ias_r
         raise VerificationError("an EPID quote must be sent to IAS: no IAS client was given")
     nonce = new_nonce()
     response = ias.get_report(quote.to_bytes(), nonce=nonce)
-    root, simulated = _ias_root(ias_root)
+    root = ias_root or intel_ias_report_signing_root()
     report = verify_report(response.body, response.signature, chain=response.chain, at=at, root=root,
                            api_version=response.api_version, quote=quote.to_bytes(), nonce=nonce,
                            max_age=max_report_age)
     unsigned = set(response.header_advisory_ids) - set(report.advisory_ids)
     if unsigned:  # API v3 names advisories only in headers, which the signature does not cover: fail closed
         raise VerificationError(f"IAS named advisories outside the signed report: {', '.join(sorted(unsigned))}")
-    return _ias_result(report, at, simulated, evidence)
+    return _ias_result(report, at, root, evidence)
 
 
 def judge(result: Result, policy: Policy) -> Result:

@@ -85,7 +85,7 @@ class PolicyVerdict:
 class Envelope(Protocol):
     """How the evidence reached the verifier (an RA-TLS certificate, say): facts a result carries beside it.
 
-    ``to_dict`` appears under ``name`` in the result's ``to_dict`` and as the
+    ``to_dict`` appears under ``name`` (a key no result has) in the result's ``to_dict`` and as the
     ``sgxra_<name>`` claim of its token.
     """
 
