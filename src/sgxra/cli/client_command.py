@@ -8,23 +8,20 @@ import string
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, exit_code_for
 from sgxra.errors import SgxRaError
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
-from sgxra.protocol.client import ClientSession, ClientVerdict
-from sgxra.sim import SAMPLE_SP_PUBLIC_KEY_LE, EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
-from sgxra.sim.dcap_pki import SimIntelPki
-from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
-from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE, DEFAULT_MR_SIGNER, QuotingEnclave
+from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE, DEFAULT_MR_SIGNER
 from sgxra.sim.epid import DEFAULT_GID
-from sgxra.transport.client import attest_http, attest_stdio, attest_tcp
-from sgxra.wire.msg4_auth import ReasonCode
+from sgxra.sim.sample_keys import SAMPLE_SP_PUBLIC_KEY_LE
 
-_EXIT_FOR_REASON = {ReasonCode.POLICY: POLICY, ReasonCode.PLATFORM_UPDATE_NEEDED: POLICY,
-                    ReasonCode.NOT_GENUINE: NOT_GENUINE, ReasonCode.SERVICE_UNAVAILABLE: SERVICE}
+if TYPE_CHECKING:
+    from sgxra.protocol.client import ClientVerdict
+    from sgxra.sim.enclave import QuotingEnclave
 
 
 def _hex32(value: str, name: str) -> bytes:
@@ -51,6 +48,10 @@ def _gid(value: str | None, platform: str) -> int:
 
 
 def make_quoting_enclave(platform: str, seed: str, dcap_state: Path, gid: int = DEFAULT_GID) -> QuotingEnclave:
+    from sgxra.sim import SimPlatform, SimQuotingEnclave
+    from sgxra.sim.dcap_pki import SimIntelPki
+    from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
+
     if platform == "ecdsa":
         return SimEcdsaQuotingEnclave(SimIntelPki.load_or_create(dcap_state, datetime.now(timezone.utc)))
     return SimQuotingEnclave(SimPlatform.from_seed(seed.encode(), gid))
@@ -62,6 +63,10 @@ def describe_secret(secret: bytes) -> str:
 
 
 def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
+    from sgxra.wire.msg4_auth import ReasonCode
+
+    exit_for_reason = {ReasonCode.POLICY: POLICY, ReasonCode.PLATFORM_UPDATE_NEEDED: POLICY,
+                       ReasonCode.NOT_GENUINE: NOT_GENUINE, ReasonCode.SERVICE_UNAVAILABLE: SERVICE}
     form = "authenticated msg4 (MAC under MK)" if verdict.authenticated else "the sample's msg4 (unauthenticated)"
     reason = verdict.reason.name if verdict.reason is not None else "not given by the sample's msg4"
     click.echo(f"verdict: {verdict.status.name}")
@@ -78,7 +83,7 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
         click.echo("secret: none")
     if verdict.trusted:
         return 0
-    return _EXIT_FOR_REASON.get(verdict.reason, POLICY) if verdict.reason is not None else POLICY
+    return exit_for_reason.get(verdict.reason, POLICY) if verdict.reason is not None else POLICY
 
 
 @click.command("client")
@@ -110,6 +115,10 @@ def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, platform
                debug_enclave: bool, sp_public_key: str, sample_msg4: bool, secret_out: Path | None,
                timeout: float) -> None:
     """Attest a simulated enclave (the enclave backend is pluggable) and print the verdict."""
+    from sgxra.protocol.client import ClientSession
+    from sgxra.sim import EnclaveIdentity, SimEnclave
+    from sgxra.transport.client import attest_http, attest_stdio, attest_tcp
+
     identity = EnclaveIdentity(_hex32(mr_enclave, "--mr-enclave"), _hex32(mr_signer, "--mr-signer"),
                                isv_prod_id, isv_svn, debug_enclave)
     gid = _gid(gid_hex, platform)

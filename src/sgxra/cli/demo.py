@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra import crypto
+from sgxra.cli.demo_dcap import run_dcap_demo
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED, DEMO_SUBSCRIPTION_KEY, MockIasConfig
@@ -121,4 +122,5 @@ def run_demo(echo: Echo) -> bool:
             loop.run(stop())
     finally:
         sp_log.removeHandler(handler)
-    return trusted.trusted and trusted.secret == SECRET and not refused.trusted and refused.secret is None
+    epid_shown = trusted.trusted and trusted.secret == SECRET and not refused.trusted and refused.secret is None
+    return run_dcap_demo(echo) and epid_shown

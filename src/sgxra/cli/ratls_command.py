@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography import x509
@@ -18,18 +18,21 @@ from sgxra.cli.exit_codes import MISMATCH, OK, POLICY
 from sgxra.cli.inputs import parse_time
 from sgxra.cli.verify_command import _error, _pccs_cache, print_result
 from sgxra.errors import MalformedMessage, SgxRaError
-from sgxra.ratls.der import MAX_CERTIFICATE, load_certificate
-from sgxra.ratls.evidence import RaTlsEvidence, extract
-from sgxra.ratls.verify import CollateralFetcher, RaTlsVerifier, ratls_evidence, verify_certificate
 from sgxra.validate.policy_file import load_policy
 from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
+
+if TYPE_CHECKING:  # sgxra.ratls loads httpx (its client transport): imported by the commands themselves
+    from sgxra.ratls.evidence import RaTlsEvidence
+    from sgxra.ratls.verify import CollateralFetcher
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 STATE_DIR = Path(".sgxra/pcs-mock")  # shared with `sgxra pcs-mock`, so its collateral verifies these quotes
 
 
 def _read_certificate(arg: str) -> bytes:
+    from sgxra.ratls.der import MAX_CERTIFICATE
+
     if arg == "-":
         data = sys.stdin.buffer.read(2 * MAX_CERTIFICATE + 1)
     else:
@@ -72,6 +75,9 @@ def inspect_cmd(cert: str, as_json: bool) -> None:
 
     Nothing here says the evidence is genuine: `sgxra ratls verify` does that.
     """
+    from sgxra.ratls.der import load_certificate
+    from sgxra.ratls.evidence import extract
+
     try:
         evidence = extract(load_certificate(_read_certificate(cert)))
     except (SgxRaError, OSError) as e:
@@ -127,6 +133,7 @@ def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy
     the failure, as `sgxra verify`.
     """
     from sgxra.cli.keys import load_token_key
+    from sgxra.ratls.verify import ratls_evidence, verify_certificate
 
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
@@ -223,6 +230,7 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     import logging
 
     from sgxra.ratls.secret_prov import SecretProvisioningServer
+    from sgxra.ratls.verify import RaTlsVerifier
 
     if policy_file is None:
         raise click.UsageError("--policy is required: the secret goes only to enclaves a policy accepts")
