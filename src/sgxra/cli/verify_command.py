@@ -19,6 +19,7 @@ from sgxra.errors import SgxRaError
 
 if TYPE_CHECKING:
     from sgxra.pcs.cache import CollateralCache
+    from sgxra.verify.result import DcapResult, IasResult
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -91,24 +92,29 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         extra = ({"token": token} if token else {}) | ({"trusted": trusted_dict(qve)} if qve else {})
         click.echo(json.dumps(result.to_dict() | extra, indent=2))
     else:
-        described = result.to_dict()
-        click.echo(f"genuine {result.tee} evidence ({described['kind']}), verified at {at.isoformat()}"
-                   + (" [SIMULATED]" if result.simulated else ""))
-        for name in ("status", "advisory_ids", "tcb_date", "tcb_evaluation_data_number", "fmspc", "pck_ca"):
-            if described.get(name) is not None:
-                click.echo(f"  {name}: {described[name]}")
-        for name in ("mr_enclave", "mr_signer", "isv_prod_id", "isv_svn", "mr_td"):
-            if name in described["body"]:
-                click.echo(f"  {name}: {described['body'][name]}")
-        if result.policy is not None:
-            click.echo("policy: accepted" if result.policy.accepted else "policy: REFUSED")
-            for violation in result.policy.violations:
-                click.echo(f"  - {violation}")
-        if token:
-            click.echo(f"token: {token}")
+        print_result(result, at, token)
         if qve is not None and isinstance(result, DcapResult):
             echo_both(result, qve, click.echo)
     sys.exit(OK if result.accepted else POLICY)
+
+
+def print_result(result: DcapResult | IasResult, at: datetime, token: str | None) -> None:
+    """A result for people: what was verified, its measurements, the policy's verdict, the token."""
+    described = result.to_dict()
+    click.echo(f"genuine {result.tee} evidence ({described['kind']}), verified at {at.isoformat()}"
+               + (" [SIMULATED]" if result.simulated else ""))
+    for name in ("status", "advisory_ids", "tcb_date", "tcb_evaluation_data_number", "fmspc", "pck_ca"):
+        if described.get(name) is not None:
+            click.echo(f"  {name}: {described[name]}")
+    for name in ("mr_enclave", "mr_signer", "isv_prod_id", "isv_svn", "mr_td"):
+        if name in described["body"]:
+            click.echo(f"  {name}: {described['body'][name]}")
+    if result.policy is not None:
+        click.echo("policy: accepted" if result.policy.accepted else "policy: REFUSED")
+        for violation in result.policy.violations:
+            click.echo(f"  - {violation}")
+    if token:
+        click.echo(f"token: {token}")
 
 
 def _pccs_cache(pccs: str) -> CollateralCache:
