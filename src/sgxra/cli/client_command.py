@@ -11,10 +11,12 @@ from pathlib import Path
 
 import click
 
+from sgxra.backends.base import BackendEnclave
 from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, exit_code_for
+from sgxra.cli.quote_command import BACKEND_HELP, BACKENDS, ROOT_HELP, make_source
 from sgxra.errors import SgxRaError
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
-from sgxra.protocol.client import ClientSession, ClientVerdict
+from sgxra.protocol.client import ClientSession, ClientVerdict, EnclaveBackend
 from sgxra.sim import SAMPLE_SP_PUBLIC_KEY_LE, EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
@@ -86,6 +88,10 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
 @click.option("--port", default=7777, show_default=True, type=int, help="Service provider port (TCP).")
 @click.option("--http", "http_url", help="Use the HTTP/JSON API at this base URL instead of TCP.")
 @click.option("-z", "--stdio", is_flag=True, help="Copy/paste mode: write our lines to stdout, read the SP's from stdin.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="sim", show_default=True,
+              help=BACKEND_HELP + " With gramine or tsm the key exchange runs in this process, which is the "
+                                  "enclave (Gramine) or the TD; the options of the simulated enclave do not apply.")
+@click.option("--backend-root", type=click.Path(file_okay=False, path_type=Path), help=ROOT_HELP)
 @click.option("--platform", type=click.Choice(["epid", "ecdsa"]), default="epid", show_default=True,
               help="Simulated quoting enclave: EPID (judged by IAS) or ECDSA (DCAP).")
 @click.option("--platform-seed", default=DEMO_PLATFORM_SEED, show_default=True,
@@ -105,17 +111,22 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
 @click.option("--sample-msg4", is_flag=True, help="Accept the sample's unauthenticated msg4 (Intel's sample SP).")
 @click.option("--secret-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the secret here.")
 @click.option("--timeout", default=30.0, show_default=True, type=float)
-def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, platform: str, platform_seed: str,
+def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, backend: str, backend_root: Path | None,
+               platform: str, platform_seed: str,
                gid_hex: str | None, dcap_state: Path, mr_enclave: str, mr_signer: str, isv_prod_id: int, isv_svn: int,
                debug_enclave: bool, sp_public_key: str, sample_msg4: bool, secret_out: Path | None,
                timeout: float) -> None:
-    """Attest a simulated enclave (the enclave backend is pluggable) and print the verdict."""
+    """Attest an enclave (simulated, or this process under Gramine or in a TD) and print the verdict."""
     identity = EnclaveIdentity(_hex32(mr_enclave, "--mr-enclave"), _hex32(mr_signer, "--mr-signer"),
                                isv_prod_id, isv_svn, debug_enclave)
     gid = _gid(gid_hex, platform)
     try:
-        enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state, gid), identity,
-                             bytes.fromhex(sp_public_key))
+        enclave: EnclaveBackend
+        if backend == "sim":
+            enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state, gid), identity,
+                                 bytes.fromhex(sp_public_key))
+        else:
+            enclave = BackendEnclave(make_source(backend, backend_root), bytes.fromhex(sp_public_key))
         session = ClientSession(enclave, require_authenticated_msg4=not sample_msg4)
         if stdio:
             verdict = attest_stdio(session, sys.stdin.buffer, sys.stdout.buffer)

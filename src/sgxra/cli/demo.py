@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import click
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra import crypto
+from sgxra.cli.demo_dcap import dcap_cmd
+from sgxra.cli.exit_codes import FAILURE
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED, DEMO_SUBSCRIPTION_KEY, MockIasConfig
@@ -122,3 +126,19 @@ def run_demo(echo: Echo) -> bool:
     finally:
         sp_log.removeHandler(handler)
     return trusted.trusted and trusted.secret == SECRET and not refused.trusted and refused.secret is None
+
+
+@click.group("demo", invoke_without_command=True)
+@click.pass_context
+def demo_group(ctx: click.Context) -> None:
+    """Run a simulated attestation end to end and show each step; the subcommands show the other stories."""
+    if ctx.invoked_subcommand is not None:
+        return
+    ok = run_demo(click.echo)
+    others = ", ".join(f"`sgxra demo {name}` ({command.get_short_help_str(100)})"
+                       for name, command in sorted(demo_group.commands.items()))
+    click.echo(f"\nMore walkthroughs: {others}.")
+    sys.exit(0 if ok else FAILURE)
+
+
+demo_group.add_command(dcap_cmd)

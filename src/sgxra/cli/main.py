@@ -9,11 +9,12 @@ import click
 
 from sgxra.cli.client_command import client_cmd
 from sgxra.cli.dcap_commands import collateral_group, pcs_mock_cmd, verify_quote_cmd
-from sgxra.cli.demo import run_demo
+from sgxra.cli.demo import demo_group
 from sgxra.cli.describe import DESCRIBERS, SHAPES, flatten
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.ias_commands import ias_mock_cmd, verify_report_cmd
 from sgxra.cli.inputs import INPUT_HELP, read_input
+from sgxra.cli.quote_command import quote_cmd
 from sgxra.cli.ratls_command import ratls_group, secret_prov_group
 from sgxra.cli.sp_command import keygen_cmd, sp_cmd
 from sgxra.cli.verify_command import token_group, verify_cmd
@@ -46,12 +47,6 @@ def inspect(kind: str, data: str, as_json: bool) -> None:
         click.echo(f"{name.ljust(width)} = {value}")
 
 
-@main.command()
-def demo() -> None:
-    """Run a simulated attestation end to end and show each step."""
-    sys.exit(0 if run_demo(click.echo) else FAILURE)
-
-
 main.add_command(verify_report_cmd)
 main.add_command(ias_mock_cmd)
 main.add_command(verify_quote_cmd)
@@ -60,6 +55,8 @@ main.add_command(pcs_mock_cmd)
 main.add_command(sp_cmd)
 main.add_command(keygen_cmd)
 main.add_command(client_cmd)
+main.add_command(quote_cmd)
+main.add_command(demo_group)
 main.add_command(ratls_group)
 main.add_command(secret_prov_group)
 main.add_command(verify_cmd)

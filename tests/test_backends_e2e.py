@@ -1,0 +1,139 @@
+"""msg0..msg4 from a client on the Gramine backend (a fake /dev/attestation over the simulated ECDSA QE)
+against `sgxra sp` as a real process on loopback, its collateral from a PCS mock; and `sgxra quote`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from backends_env import GRAMINE_ROOT, FakeGramine
+from sgxra.backends import BackendEnclave, BackendError, GramineAttestation
+from sgxra.backends.base import quoted_report_data
+from sgxra.backends.sim import SimQuoteSource
+from sgxra.pcs.mock import MockPcs, create_app
+from sgxra.protocol.client import ClientSession
+from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
+from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
+from sgxra.sim.enclave import EnclaveIdentity
+from sgxra.transport.background import UvicornThread
+from sgxra.transport.client import attest_tcp
+from sgxra.wire.collateral import TcbStatus
+from sgxra.wire.dcap_quote import DcapQuote
+from sp_env import free_port
+from test_sp_program import SGXRA, wait_for_port
+
+IDENTITY = EnclaveIdentity()
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def dcap_sp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimIntelPki, int, str, Path]]:
+    """`sgxra sp` (DCAP only) over a PCS mock; yields the PKI, the SP's port, its public key and its directory."""
+    tmp = tmp_path_factory.mktemp("dcap-sp")
+    pki = SimIntelPki.load_or_create(tmp / "pcs", now())
+    spec = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)],
+                          issued=now() - timedelta(minutes=1))
+    (tmp / "root.pem").write_bytes(pki.root.public_bytes(Encoding.PEM))
+    (tmp / "secret.txt").write_text("gramine secret")
+    (tmp / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
+    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(tmp / "sp.key")], capture_output=True, text=True)
+    assert keygen.returncode == 0, keygen.stderr
+    public = keygen.stdout.split("little-endian): ")[1].split()[0]
+    port = free_port()
+    with UvicornThread(create_app(MockPcs(pki, {DEFAULT_FMSPC: spec}, now))) as pcs:
+        (tmp / "settings.toml").write_text(f"""
+[sp]
+key_file = "{tmp / 'sp.key'}"
+policy_file = "{tmp / 'policy.toml'}"
+secret_file = "{tmp / 'secret.txt'}"
+hosts = ["127.0.0.1"]
+
+[dcap]
+pccs_url = "{pcs.url}/sgx/certification/v4"
+root_ca = "{tmp / 'root.pem'}"
+cache_file = "{tmp / 'collateral.sqlite'}"
+""")
+        sp = subprocess.Popen([*SGXRA, "sp", "--settings", str(tmp / "settings.toml"), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for_port(port, sp)
+            yield pki, port, public, tmp
+        finally:
+            sp.send_signal(signal.SIGTERM)
+            sp.communicate(timeout=30)
+
+
+def gramine_client(tree: FakeGramine, public: str) -> ClientSession:
+    return ClientSession(BackendEnclave(GramineAttestation(GRAMINE_ROOT, tree), bytes.fromhex(public)))
+
+
+def test_gramine_client_gets_its_secret_from_the_sp_program(dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
+    pki, port, public, _ = dcap_sp
+    tree = FakeGramine(SimQuoteSource(pki, identity=IDENTITY).quote)
+    session = gramine_client(tree, public)
+    verdict = asyncio.run(attest_tcp(session, "127.0.0.1", port, timeout=30))
+    assert verdict.trusted and verdict.authenticated and verdict.secret == b"gramine secret"
+    assert tree.quotes == 1  # one quote, over the session's binding, written through user_report_data
+    sk, _ = session.keys
+    assert len(sk) == 16 and tree.user_report_data[32:] == bytes(32)
+
+
+def test_gramine_client_refused_for_its_identity_and_for_a_stale_quote(
+        dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
+    pki, port, public, _ = dcap_sp
+    debug = FakeGramine(SimQuoteSource(pki, identity=EnclaveIdentity(debug=True)).quote)
+    verdict = asyncio.run(attest_tcp(gramine_client(debug, public), "127.0.0.1", port, timeout=30))
+    assert not verdict.trusted and verdict.secret is None and verdict.reason is not None
+    assert verdict.reason.name == "POLICY"
+    stale = FakeGramine(SimQuoteSource(pki, identity=IDENTITY).quote, stale=True)
+    with pytest.raises(BackendError, match="other report data"):  # refused by the client before msg3 is sent
+        asyncio.run(attest_tcp(gramine_client(stale, public), "127.0.0.1", port, timeout=30))
+
+
+def test_quote_command_on_each_backend(tmp_path: Path, dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
+    _, _, _, state = dcap_sp
+    data = bytes(range(64))
+    out = tmp_path / "quote.dat"
+    sim = subprocess.run([*SGXRA, "quote", "--report-data", data.hex(), "-o", str(out), "--dcap-state",
+                          str(state / "pcs")], capture_output=True, text=True, timeout=60)
+    assert sim.returncode == 0, sim.stderr
+    assert "SIMULATED" in sim.stderr and "DCAP quote version 3, SGX" in sim.stderr
+    assert quoted_report_data(out.read_bytes()) == data
+    tdx = subprocess.run([*SGXRA, "quote", "--tdx", "--report-data", data.hex(), "--dcap-state", str(state / "pcs")],
+                         capture_output=True, text=True, timeout=60)
+    assert tdx.returncode == 0 and DcapQuote.parse(bytes.fromhex(tdx.stdout.strip())).is_tdx
+    tree = tmp_path / "attestation"  # a real tree holding one quote, read through plain files
+    tree.mkdir()
+    (tree / "attestation_type").write_text("dcap")
+    (tree / "user_report_data").write_bytes(bytes(64))
+    (tree / "quote").write_bytes(out.read_bytes())
+    gramine = subprocess.run([*SGXRA, "quote", "--backend", "gramine", "--backend-root", str(tree), "--report-data",
+                              data.hex()], capture_output=True, text=True, timeout=60)
+    assert gramine.returncode == 0, gramine.stderr
+    assert bytes.fromhex(gramine.stdout.strip()) == out.read_bytes() and "SIMULATED" not in gramine.stderr
+    stale = subprocess.run([*SGXRA, "quote", "--backend", "gramine", "--backend-root", str(tree), "--report-data",
+                            "00" * 64], capture_output=True, text=True, timeout=60)
+    assert stale.returncode == 1 and "BackendBusy" in stale.stderr and not stale.stdout
+    tsm = subprocess.run([*SGXRA, "quote", "--backend", "tsm", "--backend-root", str(tmp_path / "none"),
+                          "--report-data", data.hex()], capture_output=True, text=True, timeout=60)
+    assert tsm.returncode == 1 and "BackendUnavailable" in tsm.stderr and "configfs-tsm" in tsm.stderr
+    bad = subprocess.run([*SGXRA, "quote", "--report-data", "abcd"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "128 hex digits" in bad.stderr
+
+
+def test_client_command_on_the_gramine_backend_outside_gramine(tmp_path: Path,
+                                                               dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
+    _, port, public, _ = dcap_sp
+    run = subprocess.run([*SGXRA, "client", "--backend", "gramine", "--backend-root", str(tmp_path / "absent"),
+                          "--port", str(port), "--sp-public-key", public], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and "BackendUnavailable" in run.stderr and "not running under Gramine" in run.stderr
