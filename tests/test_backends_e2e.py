@@ -4,6 +4,8 @@ against `sgxra sp` as a real process on loopback, its collateral from a PCS mock
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from sgxra.protocol.client import ClientSession
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
 from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
 from sgxra.sim.enclave import EnclaveIdentity
+from sgxra.sim.tdx_qe import DEFAULT_TDX_COMPONENTS, DEFAULT_TDX_FMSPC, DEFAULT_TEE_TCB_SVN
 from sgxra.transport.background import UvicornThread
 from sgxra.transport.client import attest_tcp
 from sgxra.wire.collateral import TcbStatus
@@ -50,7 +53,11 @@ def dcap_sp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimIntel
     assert keygen.returncode == 0, keygen.stderr
     public = keygen.stdout.split("little-endian): ")[1].split()[0]
     port = free_port()
-    with UvicornThread(create_app(MockPcs(pki, {DEFAULT_FMSPC: spec}, now))) as pcs:
+    tdx = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", issued=spec.issued, tcb_levels=[SimTcbLevel(
+        DEFAULT_TDX_COMPONENTS, 13, TcbStatus.UpToDate, tdx_components=tuple(DEFAULT_TEE_TCB_SVN))])
+    mock = MockPcs(pki, {DEFAULT_FMSPC: spec}, now, tdx_specs={DEFAULT_TDX_FMSPC: tdx})
+    with UvicornThread(create_app(mock)) as pcs:
+        (tmp / "pcs-url").write_text(pcs.url + "/sgx/certification/v4")
         (tmp / "settings.toml").write_text(f"""
 [sp]
 key_file = "{tmp / 'sp.key'}"
@@ -112,6 +119,13 @@ def test_quote_command_on_each_backend(tmp_path: Path, dcap_sp: tuple[SimIntelPk
     tdx = subprocess.run([*SGXRA, "quote", "--tdx", "--report-data", data.hex(), "--dcap-state", str(state / "pcs")],
                          capture_output=True, text=True, timeout=60)
     assert tdx.returncode == 0 and DcapQuote.parse(bytes.fromhex(tdx.stdout.strip())).is_tdx
+    (tmp_path / "td.dat").write_bytes(bytes.fromhex(tdx.stdout.strip()))
+    verified = subprocess.run([*SGXRA, "verify", str(tmp_path / "td.dat"), "--pccs", (state / "pcs-url").read_text(),
+                               "--root", str(state / "root.pem"), "--json"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "SGXRA_CACHE_DIR": str(tmp_path / "cache")})
+    result = json.loads(verified.stdout)
+    assert verified.returncode == 0, verified.stderr
+    assert result["tee"] == "TDX" and result["status"] == "UpToDate" and result["simulated"]
     tree = tmp_path / "attestation"  # a real tree holding one quote, read through plain files
     tree.mkdir()
     (tree / "attestation_type").write_text("dcap")

@@ -13,7 +13,7 @@ import click
 
 from sgxra.backends.base import BackendEnclave
 from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, exit_code_for
-from sgxra.cli.quote_command import BACKEND_HELP, BACKENDS, ROOT_HELP, make_source
+from sgxra.cli.quote_command import ROOT_HELP, make_source
 from sgxra.errors import SgxRaError
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
 from sgxra.protocol.client import ClientSession, ClientVerdict, EnclaveBackend
@@ -25,6 +25,7 @@ from sgxra.sim.epid import DEFAULT_GID
 from sgxra.transport.client import attest_http, attest_stdio, attest_tcp
 from sgxra.wire.msg4_auth import ReasonCode
 
+CLIENT_BACKENDS = ("sim", "gramine")
 _EXIT_FOR_REASON = {ReasonCode.POLICY: POLICY, ReasonCode.PLATFORM_UPDATE_NEEDED: POLICY,
                     ReasonCode.NOT_GENUINE: NOT_GENUINE, ReasonCode.SERVICE_UNAVAILABLE: SERVICE}
 
@@ -88,9 +89,10 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
 @click.option("--port", default=7777, show_default=True, type=int, help="Service provider port (TCP).")
 @click.option("--http", "http_url", help="Use the HTTP/JSON API at this base URL instead of TCP.")
 @click.option("-z", "--stdio", is_flag=True, help="Copy/paste mode: write our lines to stdout, read the SP's from stdin.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="sim", show_default=True,
-              help=BACKEND_HELP + " With gramine or tsm the key exchange runs in this process, which is the "
-                                  "enclave (Gramine) or the TD; the options of the simulated enclave do not apply.")
+@click.option("--backend", type=click.Choice(CLIENT_BACKENDS), default="sim", show_default=True,
+              help="The enclave: sim (simulated; the options below describe it) or gramine (this process, run "
+                   "under Gramine on SGX hardware, quoting through /dev/attestation). A TD's configfs-tsm quote "
+                   "attests no SGX enclave: take it with `sgxra quote --backend tsm` to `sgxra verify` or RA-TLS.")
 @click.option("--backend-root", type=click.Path(file_okay=False, path_type=Path), help=ROOT_HELP)
 @click.option("--platform", type=click.Choice(["epid", "ecdsa"]), default="epid", show_default=True,
               help="Simulated quoting enclave: EPID (judged by IAS) or ECDSA (DCAP).")
