@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -13,14 +12,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from backends_env import GRAMINE_ROOT, FakeGramine
 from sgxra.backends import BackendEnclave, BackendError, GramineAttestation
 from sgxra.backends.base import quoted_report_data
 from sgxra.backends.sim import SimQuoteSource
+from sgxra.cli.main import main
 from sgxra.pcs.mock import MockPcs, create_app
 from sgxra.protocol.client import ClientSession
+from sgxra.sim import SimPlatform, SimQuotingEnclave
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, SimTcbLevel
 from sgxra.sim.dcap_qe import DEFAULT_COMPONENTS, DEFAULT_FMSPC
 from sgxra.sim.enclave import EnclaveIdentity
@@ -29,7 +31,8 @@ from sgxra.transport.background import UvicornThread
 from sgxra.transport.client import attest_tcp
 from sgxra.wire.collateral import TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
-from sp_env import free_port
+from sgxra.wire.quote import QuoteSignType
+from sp_env import PLATFORMS, SECRET, SP_PUBLIC, SPID, free_port, mock_ias, tcp_sp
 from test_sp_program import SGXRA, wait_for_port
 
 IDENTITY = EnclaveIdentity()
@@ -107,47 +110,67 @@ def test_gramine_client_refused_for_its_identity_and_for_a_stale_quote(
         asyncio.run(attest_tcp(gramine_client(stale, public), "127.0.0.1", port, timeout=30))
 
 
+def sgxra(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
 def test_quote_command_on_each_backend(tmp_path: Path, dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
     _, _, _, state = dcap_sp
     data = bytes(range(64))
     out = tmp_path / "quote.dat"
     sim = subprocess.run([*SGXRA, "quote", "--report-data", data.hex(), "-o", str(out), "--dcap-state",
-                          str(state / "pcs")], capture_output=True, text=True, timeout=60)
+                          str(state / "pcs")], capture_output=True, text=True, timeout=60)  # the program, once
     assert sim.returncode == 0, sim.stderr
     assert "SIMULATED" in sim.stderr and "DCAP quote version 3, SGX" in sim.stderr
     assert quoted_report_data(out.read_bytes()) == data
-    tdx = subprocess.run([*SGXRA, "quote", "--tdx", "--report-data", data.hex(), "--dcap-state", str(state / "pcs")],
-                         capture_output=True, text=True, timeout=60)
-    assert tdx.returncode == 0 and DcapQuote.parse(bytes.fromhex(tdx.stdout.strip())).is_tdx
+    tdx = sgxra("quote", "--tdx", "--report-data", data.hex(), "--dcap-state", str(state / "pcs"))
+    assert tdx.exit_code == 0 and DcapQuote.parse(bytes.fromhex(tdx.stdout.strip())).is_tdx
     (tmp_path / "td.dat").write_bytes(bytes.fromhex(tdx.stdout.strip()))
-    verified = subprocess.run([*SGXRA, "verify", str(tmp_path / "td.dat"), "--pccs", (state / "pcs-url").read_text(),
-                               "--root", str(state / "root.pem"), "--json"], capture_output=True, text=True,
-                              timeout=60, env={**os.environ, "SGXRA_CACHE_DIR": str(tmp_path / "cache")})
+    verified = sgxra("verify", str(tmp_path / "td.dat"), "--pccs", (state / "pcs-url").read_text(), "--root",
+                     str(state / "root.pem"), "--json", env={"SGXRA_CACHE_DIR": str(tmp_path / "cache")})
+    assert verified.exit_code == 0, verified.output
     result = json.loads(verified.stdout)
-    assert verified.returncode == 0, verified.stderr
     assert result["tee"] == "TDX" and result["status"] == "UpToDate" and result["simulated"]
     tree = tmp_path / "attestation"  # a real tree holding one quote, read through plain files
     tree.mkdir()
     (tree / "attestation_type").write_text("dcap")
     (tree / "user_report_data").write_bytes(bytes(64))
     (tree / "quote").write_bytes(out.read_bytes())
-    gramine = subprocess.run([*SGXRA, "quote", "--backend", "gramine", "--backend-root", str(tree), "--report-data",
-                              data.hex()], capture_output=True, text=True, timeout=60)
-    assert gramine.returncode == 0, gramine.stderr
+    gramine = sgxra("quote", "--backend", "gramine", "--backend-root", str(tree), "--report-data", data.hex())
+    assert gramine.exit_code == 0, gramine.output
     assert bytes.fromhex(gramine.stdout.strip()) == out.read_bytes() and "SIMULATED" not in gramine.stderr
-    stale = subprocess.run([*SGXRA, "quote", "--backend", "gramine", "--backend-root", str(tree), "--report-data",
-                            "00" * 64], capture_output=True, text=True, timeout=60)
-    assert stale.returncode == 1 and "BackendBusy" in stale.stderr and not stale.stdout
-    tsm = subprocess.run([*SGXRA, "quote", "--backend", "tsm", "--backend-root", str(tmp_path / "none"),
-                          "--report-data", data.hex()], capture_output=True, text=True, timeout=60)
-    assert tsm.returncode == 1 and "BackendUnavailable" in tsm.stderr and "configfs-tsm" in tsm.stderr
-    bad = subprocess.run([*SGXRA, "quote", "--report-data", "abcd"], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "128 hex digits" in bad.stderr
+    stale = sgxra("quote", "--backend", "gramine", "--backend-root", str(tree), "--report-data", "00" * 64)
+    assert stale.exit_code == 1 and "BackendBusy" in stale.stderr and not stale.stdout
+    tsm = sgxra("quote", "--backend", "tsm", "--backend-root", str(tmp_path / "none"), "--report-data", data.hex())
+    assert tsm.exit_code == 1 and "BackendUnavailable" in tsm.stderr and "configfs-tsm" in tsm.stderr
+    bad = sgxra("quote", "--report-data", "abcd")
+    assert bad.exit_code == 2 and "128 hex digits" in bad.stderr
+    tdx_elsewhere = sgxra("quote", "--backend", "tsm", "--tdx", "--report-data", data.hex())
+    assert tdx_elsewhere.exit_code == 2 and "only the sim backend" in tdx_elsewhere.stderr
 
 
 def test_client_command_on_the_gramine_backend_outside_gramine(tmp_path: Path,
                                                                dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
     _, port, public, _ = dcap_sp
-    run = subprocess.run([*SGXRA, "client", "--backend", "gramine", "--backend-root", str(tmp_path / "absent"),
-                          "--port", str(port), "--sp-public-key", public], capture_output=True, text=True, timeout=60)
-    assert run.returncode == 1 and "BackendUnavailable" in run.stderr and "not running under Gramine" in run.stderr
+    run = sgxra("client", "--backend", "gramine", "--backend-root", str(tmp_path / "absent"), "--port", str(port),
+                "--sp-public-key", public)
+    assert run.exit_code == 1 and "BackendUnavailable" in run.stderr and "not running under Gramine" in run.stderr
+    tsm = sgxra("client", "--backend", "tsm", "--port", str(port), "--sp-public-key", public)
+    assert tsm.exit_code == 2  # a TD's quote attests no SGX enclave: not a client backend
+
+
+def _epid_tree(sign_type: QuoteSignType) -> FakeGramine:
+    """Gramine with sgx.remote_attestation = "epid": the SPID and linkability are the manifest's."""
+    qe = SimQuotingEnclave(SimPlatform.from_seed(PLATFORMS["ok"].seed.encode()))
+    return FakeGramine(lambda data: qe.get_quote(IDENTITY.report_body(data), sign_type, SPID),
+                       attestation_type="epid")
+
+
+def test_gramine_epid_client_against_an_ias_backed_sp() -> None:
+    with mock_ias() as ias, tcp_sp(ias.url) as sp:
+        tree = _epid_tree(QuoteSignType.UNLINKABLE)
+        verdict = asyncio.run(attest_tcp(gramine_client(tree, SP_PUBLIC.hex()), "127.0.0.1", sp.port, timeout=30))
+        assert verdict.trusted and verdict.secret == SECRET and tree.quotes == 2  # one told msg1 the EPID group
+        with pytest.raises(BackendError, match="asks for unlinkable quotes, this platform makes linkable ones"):
+            asyncio.run(attest_tcp(gramine_client(_epid_tree(QuoteSignType.LINKABLE), SP_PUBLIC.hex()),
+                                   "127.0.0.1", sp.port, timeout=30))
