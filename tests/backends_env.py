@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class FakeGramine:
     quote_fails: bool = False  # the quoting enclave / AESM fails: EACCES
     short_write: bool = False  # a write that stops early (Gramine would pad the rest with zeros)
     stale: bool = False  # the quote is over other report data than the last written
+    pause: float = 0.0  # seconds after each write, so other threads run between a write and the quote
     user_report_data: bytes = bytes(64)
     target_info: bytes = bytes(512)
     identity: EnclaveIdentity = field(default_factory=EnclaveIdentity)
@@ -80,6 +82,7 @@ class FakeGramine:
         if self.short_write:
             data = data[: len(data) // 2]
         setattr(self, name, data[:size].ljust(size, b"\0"))  # Gramine's update_buffer: pad or truncate
+        time.sleep(self.pause)
         return len(data)
 
     def mkdir(self, path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,19 @@ def test_real_files_in_a_directory(tmp_path: Path) -> None:
     with pytest.raises(BackendBusy, match="other report data"):
         backend.quote(other)
     assert (tmp_path / "user_report_data").read_bytes() == other  # written through the real file
+    (tmp_path / "quote").write_bytes(bytes(8193))
+    with pytest.raises(BackendError, match="quoting failed") as too_big:
+        backend.quote(DATA)
+    assert too_big.value.errno == errno.EFBIG  # reads are bounded: at most Gramine's QUOTE_MAX_SIZE
     with pytest.raises(BackendUnavailable, match="not running under Gramine") as raised:
         GramineAttestation(tmp_path / "missing").quote(DATA)
     assert raised.value.errno == errno.ENOENT
+
+
+def test_threads_sharing_the_pseudo_files_each_get_their_own_quote() -> None:
+    """Gramine does not serialise threads on /dev/attestation; the backend does."""
+    backend = GramineAttestation(GRAMINE_ROOT, fake(pause=0.01))
+    wanted = [bytes([i]) * 64 for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        quotes = list(pool.map(backend.quote, wanted))
+    assert [quoted_report_data(q) for q in quotes] == wanted
