@@ -7,11 +7,14 @@ for the sources.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,3 +183,43 @@ class FakeTsm:
             return _bounded(self.outblob_override, limit, path)
         return _bounded(self.quote(entry.inblob), limit, path)
 
+
+
+@contextmanager
+def fifo_gramine_tree(root: Path, quote: Callable[[bytes], bytes]) -> Iterator[Path]:
+    """A real /dev/attestation tree for another process: ``quote`` is a FIFO that, each time it is opened,
+    yields a quote over what ``user_report_data`` holds then (as Gramine makes the quote when it is read)."""
+    root.mkdir()
+    (root / "attestation_type").write_text("dcap")
+    (root / "user_report_data").write_bytes(bytes(64))
+    os.mkfifo(root / "quote")
+    stop = threading.Event()
+
+    def reader_gone(path: Path) -> bool:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError as e:
+            return e.errno == errno.ENXIO  # no reader has the FIFO open
+        return False
+
+    def serve() -> None:
+        path = root / "quote"
+        while not stop.is_set():
+            fd = os.open(path, os.O_WRONLY)  # blocks until a reader opens the file
+            try:
+                if not stop.is_set():
+                    with contextlib.suppress(BrokenPipeError):
+                        os.write(fd, quote((root / "user_report_data").read_bytes()))
+            finally:
+                os.close(fd)
+            while not stop.is_set() and not reader_gone(path):  # one quote per open, as a file read to EOF
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield root
+    finally:
+        stop.set()
+        os.close(os.open(root / "quote", os.O_RDONLY | os.O_NONBLOCK))  # releases a writer waiting to open
+        thread.join(timeout=10)

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from backends_env import GRAMINE_ROOT, FakeGramine
+from backends_env import GRAMINE_ROOT, FakeGramine, fifo_gramine_tree
 from sgxra.backends import BackendEnclave, BackendError, GramineAttestation
 from sgxra.backends.base import quoted_report_data
 from sgxra.backends.sim import SimQuoteSource
@@ -174,3 +174,16 @@ def test_gramine_epid_client_against_an_ias_backed_sp() -> None:
         with pytest.raises(BackendError, match="asks for unlinkable quotes, this platform makes linkable ones"):
             asyncio.run(attest_tcp(gramine_client(_epid_tree(QuoteSignType.LINKABLE), SP_PUBLIC.hex()),
                                    "127.0.0.1", sp.port, timeout=30))
+
+
+def test_client_program_on_a_gramine_tree_gets_its_secret_from_the_sp_program(
+        tmp_path: Path, dcap_sp: tuple[SimIntelPki, int, str, Path]) -> None:
+    """Both ends real processes: the client reads a real tree whose quote file is served by the simulated QE."""
+    pki, port, public, _ = dcap_sp
+    with fifo_gramine_tree(tmp_path / "attestation", SimQuoteSource(pki, identity=IDENTITY).quote) as tree:
+        run = subprocess.run([*SGXRA, "client", "--backend", "gramine", "--backend-root", str(tree), "--port",
+                              str(port), "--sp-public-key", public], capture_output=True, text=True, timeout=60)
+        written = (tree / "user_report_data").read_bytes()
+    assert run.returncode == 0, run.stderr
+    assert "verdict: Trusted" in run.stdout and "'gramine secret'" in run.stdout
+    assert written[32:] == bytes(32) and written[:32] != bytes(32)  # the session's binding went through the file
