@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from sgxra.cli import demo_dcap
+from sgxra.cli.exit_codes import EXPIRED
 from sgxra.cli.main import main
+from sgxra.errors import CollateralExpired
 
 
 def test_walkthrough_shows_every_step() -> None:
@@ -39,3 +41,12 @@ def test_demo_is_a_group_whose_plain_form_is_the_first_demo() -> None:
     run = subprocess.run([sys.executable, "-m", "sgxra", "demo", "dcap"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "SIMULATION MODE" in run.stdout and "secret unsealed inside the enclave" in run.stdout
+
+
+def test_a_walkthrough_error_is_one_line_and_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    def expired(echo: object) -> bool:
+        raise CollateralExpired("TCB info expired")
+
+    monkeypatch.setattr(demo_dcap, "run_dcap_demo", expired)
+    result = CliRunner().invoke(main, ["demo", "dcap"])
+    assert result.exit_code == EXPIRED and result.stderr == "error: CollateralExpired: TCB info expired\n"

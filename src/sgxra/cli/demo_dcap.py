@@ -24,8 +24,9 @@ from sgxra import crypto
 from sgxra.api import verify
 from sgxra.backends.base import BackendEnclave
 from sgxra.backends.sim import SimQuoteSource
-from sgxra.cli.exit_codes import FAILURE
+from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.quote_command import describe_quote
+from sgxra.errors import SgxRaError
 from sgxra.pcs.cache import CollateralCache
 from sgxra.pcs.client import PcsClient, PcsSettings
 from sgxra.pcs.mock import MockPcs, create_app
@@ -136,7 +137,7 @@ def run_dcap_demo(echo: Echo) -> bool:
         at = now()
         result = verify(quote, fetcher=cache, at=at, root=pki.root)
         if not isinstance(result, DcapResult):
-            raise click.ClickException("a DCAP quote gave a non-DCAP result")
+            raise SgxRaError("a DCAP quote gave a result that is not DCAP's")
         _show_result(result, echo)
 
         echo("5. Trusted verification (inside a quote verification enclave):")
@@ -164,5 +165,10 @@ def run_dcap_demo(echo: Echo) -> bool:
 @click.command("dcap")
 def dcap_cmd() -> None:
     """Intel's DCAP walkthrough: quote, verification, policy verdict, secret."""
-    if not run_dcap_demo(click.echo):
+    try:
+        shown = run_dcap_demo(click.echo)
+    except SgxRaError as e:
+        click.echo(f"error: {type(e).__name__}: {e}", err=True)
+        sys.exit(exit_code_for(e))
+    if not shown:
         sys.exit(FAILURE)
