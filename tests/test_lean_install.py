@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sgxra.cli.main import COMMANDS, EXTRA_FOR_PACKAGE
+from sgxra.cli.lazy import EXTRA_FOR_PACKAGE
+from sgxra.cli.main import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRAS_PACKAGES = ("fastapi", "starlette", "pydantic", "uvicorn", "redis", "OpenSSL")
