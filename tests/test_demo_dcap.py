@@ -22,6 +22,7 @@ def test_walkthrough_shows_every_step() -> None:
                  "5. Trusted verification", "6. Policy verdict", "7. Secret provisioning"):
         assert step in text
     assert "DCAP quote version 3, SGX" in text and "status UpToDate, TEE SGX, simulated root: True" in text
+    assert "caching service: 4 items fetched from the PCS mock" in text  # PCK CRL, TCB info, QE identity, root CRL
     assert "trusted quote verification (QvE) [SIMULATED" in text
     assert text.count("Info: App: Verification completed successfully.") == 2  # untrusted and trusted agree
     assert "policy: accepted" in text and "policy: refused (debug:" in text

@@ -15,7 +15,6 @@ from cryptography import x509
 from dcap_env import NOW, PKI, QE, spec
 from pccs_env import ADMIN_TOKEN, USER_TOKEN, Clock, service, sha512, upstream_for
 from servers import ServerThread
-from sgxra.cli.demo_dcap import run_dcap_demo
 from sgxra.pccs.api import create_app
 from sgxra.pccs.guard import Tokens
 from sgxra.pccs.service import Evaluation, Mode, PccsService
@@ -150,13 +149,6 @@ def test_req_mode_fetches_at_registration_and_a_runtime_miss_says_so(tmp_path: P
     # Everything the platform needs (the mock has no QvE identity: that one is logged and skipped).
     assert fetched == {"pckcerts": 1, "tcb": 1, "qe/identity": 1, "pckcrl": 1, "rootcacrl": 1}
     assert [h.status_code for h in hits] == [200, 200] and s.mock.requests == fetched
-
-
-def test_demo_shows_workload_relying_party_and_caching_service() -> None:
-    lines: list[str] = []
-    assert run_dcap_demo(lines.append)
-    second = next(line for line in lines if "second attestation" in line)
-    assert "Trusted, secret received; PCS asked so far: 4 requests, caching service fetched 4 items" in second
 
 
 def test_without_a_margin_an_item_is_refetched_exactly_at_its_next_update(tmp_path: Path) -> None:

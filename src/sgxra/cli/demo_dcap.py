@@ -150,6 +150,7 @@ def run_dcap_demo(echo: Echo) -> bool:
         if not isinstance(result, DcapResult):
             raise SgxRaError("a DCAP quote gave a result that is not DCAP's")
         _show_result(result, echo)
+        echo(f"   caching service: {pccs.fetches} items fetched from the PCS mock, verified and stored")
 
         echo("5. Trusted verification (inside a quote verification enclave):")
         trusted = trusted_verification(quote, cache, at, pki.root, echo)
