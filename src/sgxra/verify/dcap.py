@@ -25,7 +25,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -59,7 +59,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, signed_bytes
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.report_body import ReportBody
@@ -195,6 +195,7 @@ def verify_collateral(
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
     chains: dict[str, list[x509.Certificate]] = {}  # TCB info and QE identity usually share one chain
+    objects: dict[str, dict[str, Any]] = {}  # each signed JSON, read once for its signature and its content
     dates = IssueDates.of_crl(root_crl)
     for what, (chain_pem, signature, text) in signed.items():
         if chain_pem not in chains:
@@ -202,11 +203,12 @@ def verify_collateral(
         chain = chains[chain_pem]
         leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
-        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_bytes(text, what), f"{what} signature")
+        signed_json, objects[what] = read_signed(text, what)
+        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_json, f"{what} signature")
         window = window.within(_cert_window(chain))
         dates = dates.merge(IssueDates.of_chain(chain))
-    tcb_info = TcbInfo.parse(collateral.tcb_info)
-    qe_identity = QeIdentity.parse(collateral.qe_identity)
+    tcb_info = TcbInfo.parse(collateral.tcb_info, objects["TCB info"])
+    qe_identity = QeIdentity.parse(collateral.qe_identity, objects["QE identity"])
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
     _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
     window = window.narrow(tcb_info.issue_date, tcb_info.next_update)

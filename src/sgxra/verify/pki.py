@@ -16,6 +16,8 @@ from typing import Literal
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
 
 from sgxra.errors import (
     CertificateChainError,
@@ -85,11 +87,7 @@ def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x5
 
 
 def _subject_der(cert: x509.Certificate) -> bytes:
-    """The DER of the subject name, read from the TBS bytes.
-
-    pyca builds Python ``Name`` objects on first access, which costs ~40 us a
-    certificate; reading the DER takes a quarter of that.
-    """
+    """The DER of the subject name, read from the TBS bytes."""
     outer, _ = der.read_one(cert.tbs_certificate_bytes, 0, "certificate", 0)
     body = outer.value
     first, pos = der.read_one(body, 0, "certificate", 0)
@@ -102,7 +100,16 @@ def _subject_der(cert: x509.Certificate) -> bytes:
 
 
 def common_name(cert: x509.Certificate) -> str:
-    """The subject's common name, read from DER (see :func:`_subject_der`)."""
+    """The subject's first common name as its bytes read (as Intel reads them: a BMPString CN is not text).
+
+    Taken from pyca's decoded subject (decoded once, when the certificate was
+    read) when its value is those bytes as UTF-8; other string types from DER.
+    """
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if not names:
+        return ""
+    if isinstance(names[0].value, str) and names[0]._type not in _NOT_UTF8:
+        return names[0].value
     for rdn in der.read_all(_subject_der(cert), "certificate"):
         for attribute in der.read_all(rdn.value, "certificate"):
             oid, value = der.read_all(attribute.value, "certificate")
@@ -111,6 +118,7 @@ def common_name(cert: x509.Certificate) -> str:
     return ""
 
 
+_NOT_UTF8 = frozenset({_ASN1Type.BMPString, _ASN1Type.UniversalString, _ASN1Type.BitString})
 _CN_OID = bytes((0x55, 0x04, 0x03))
 
 
@@ -156,12 +164,29 @@ class ChainMemo:
     """What one verification already checked, so chains sharing CAs are not checked twice.
 
     Intel's collateral repeats certificates (the TCB signing chain twice, the
-    PCK CA in the CRL chain and in the quote); each signature costs ~0.1 ms.
+    PCK CA in the CRL chain and in the quote; read once, they are the same
+    objects); each signature costs ~0.1 ms. Keyed on the objects' identity
+    (hashing a certificate re-encodes it), which the memo keeps alive.
     """
 
     def __init__(self) -> None:
-        self.signatures: set[tuple[x509.Certificate, x509.Certificate]] = set()
-        self.cas: set[tuple[x509.Certificate, int]] = set()
+        self.signatures: set[tuple[int, int]] = set()
+        self.cas: set[tuple[int, int]] = set()
+        self._held: list[x509.Certificate] = []
+
+    def signed(self, child: x509.Certificate, parent: x509.Certificate) -> bool:
+        return (id(child), id(parent)) in self.signatures
+
+    def add_signed(self, child: x509.Certificate, parent: x509.Certificate) -> None:
+        self._held += (child, parent)
+        self.signatures.add((id(child), id(parent)))
+
+    def ca_checked(self, cert: x509.Certificate, below: int) -> bool:
+        return (id(cert), below) in self.cas
+
+    def add_ca(self, cert: x509.Certificate, below: int) -> None:
+        self._held.append(cert)
+        self.cas.add((id(cert), below))
 
 
 def verify_chain(
@@ -197,12 +222,12 @@ def verify_chain(
     memo = memo or ChainMemo()
     parents = [*path[1:], root]
     for depth, (child, parent) in enumerate(zip(path, parents, strict=True)):
-        if (child, parent) not in memo.signatures:
+        if not memo.signed(child, parent):
             _check_issued_by(child, parent, root)
-            memo.signatures.add((child, parent))
-        if (parent, depth) not in memo.cas:
+            memo.add_signed(child, parent)
+        if not memo.ca_checked(parent, depth):
             _check_ca(parent, below=depth)
-            memo.cas.add((parent, depth))
+            memo.add_ca(parent, depth)
     return path[0]
 
 
