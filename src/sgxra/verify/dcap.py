@@ -104,6 +104,8 @@ class VerifiedCollateral:
     dates: IssueDates  # over every collateral item, as Intel's supplemental data counts them
     qe_identity_dates: IssueDates  # the QE identity and its issuer chain (Intel's qe_iden_* dates)
     root_key_id: bytes
+    pck_crl_number: int
+    root_ca_crl_number: int
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ def verify_collateral(
     window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
     dates = dates.merge(IssueDates.of_chain(crl_pool), IssueDates.of_crl(pck_crl))
     return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window, dates, qe_identity_dates,
-                              root_key_id(root))
+                              root_key_id(root), crl_number(pck_crl), crl_number(root_crl))
 
 
 def verify_pck_chain(
@@ -264,8 +266,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     if not hmac.compare_digest(quote.header.qe_vendor_id, INTEL_QE_VENDOR_ID):
         raise VerificationError(f"QE vendor {quote.header.qe_vendor_id.hex()} is not Intel's")
     qe = quote.qe
-    qe_report = qe.qe_report.to_bytes()
-    _verify_p256(_ec_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe_report, "QE report signature")
+    _verify_p256(_ec_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe.qe_report_bytes(), "QE report signature")
     binding = hashlib.sha256(quote.attestation_key + qe.qe_auth_data).digest() + bytes(32)
     if not hmac.compare_digest(qe.qe_report.report_data, binding):
         raise VerificationError("QE report data does not bind the attestation key and QE auth data")
@@ -283,8 +284,8 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     # As Intel: the report's masked value must equal the identity's value as given (not masked).
     if report.misc_select & identity.miscselect_mask != identity.miscselect:
         raise VerificationError("QE identity mismatch: MISCSELECT")
-    attributes = bytes(a & m for a, m in zip(report.attributes.to_bytes(), identity.attributes_mask, strict=True))
-    if attributes != identity.attributes:
+    attributes = int.from_bytes(report.attributes.to_bytes(), "big") & int.from_bytes(identity.attributes_mask, "big")
+    if attributes != int.from_bytes(identity.attributes, "big"):  # both 16 bytes (the parser holds them to it)
         raise VerificationError("QE identity mismatch: attributes")
     qe_level = tcb.match_module_level(identity.tcb_levels, report.isv_svn, "QE")
 
@@ -312,7 +313,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
         collateral_issued=min(info.issue_date, identity.issue_date, trusted.pck_crl.last_update_utc),
         qe_identity_dates=trusted.qe_identity_dates, qe_tcb_date=qe_level.tcb_date,
         qe_tcb_evaluation_data_number=identity.tcb_evaluation_data_number,
-        pck_crl_number=crl_number(trusted.pck_crl), root_ca_crl_number=crl_number(trusted.root_ca_crl),
+        pck_crl_number=trusted.pck_crl_number, root_ca_crl_number=trusted.root_ca_crl_number,
         root_key_id=trusted.root_key_id,
     )
 
