@@ -50,6 +50,7 @@ from sgxra.verify.pki import (
     check_crl_current,
     check_not_revoked,
     common_name,
+    crl_names_issuer_of,
     find_crl_issuer,
     load_crl,
     load_pem_chain,
@@ -251,7 +252,7 @@ def verify_pck_chain(
         raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
     # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
-    same_ca = trusted.pck_crl.issuer == leaf.issuer and (intermediate == trusted.pck_ca or (
+    same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (intermediate == trusted.pck_ca or (
         intermediate.subject == trusted.pck_ca.subject and intermediate.public_key() == trusted.pck_ca.public_key()
     ))
     if not same_ca:

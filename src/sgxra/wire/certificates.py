@@ -10,13 +10,15 @@ the certificate and the part, so later code meets only well-formed objects.
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from sgxra.errors import MalformedMessage
+from sgxra.wire import der
 from sgxra.wire.memo import Memo
 
 MAX_CHAIN_PEM = 64 * 1024
@@ -45,13 +47,33 @@ _PARTS: tuple[tuple[str, Callable[[x509.Certificate], Any]], ...] = (
 )
 
 
-def check_certificate(cert: x509.Certificate, what: str) -> None:
-    """Decode every lazily parsed part of ``cert``; a defect is a MalformedMessage naming the part."""
+class Names(NamedTuple):
+    """The DER (whole TLV) of a certificate's issuer and subject: compared as bytes, decoded once per name."""
+    issuer: bytes
+    subject: bytes
+
+
+# Names pyca decoded without complaint, by their DER (a name decodes alike in any certificate or CRL):
+# one verification meets four names fourteen times.
+_DECODED_NAMES: Memo[bytes, bool] = Memo(256)
+_NAME_PARTS = frozenset(Names._fields)
+
+
+def check_certificate(cert: x509.Certificate, what: str, names: Names | None = None) -> None:
+    """Decode every lazily parsed part of ``cert``; a defect is a MalformedMessage naming the part.
+
+    ``names``: the DER of its names, when known; a name already decoded elsewhere is not decoded again.
+    """
     for part, read in _PARTS:
+        name = getattr(names, part) if names is not None and part in _NAME_PARTS else None
+        if name is not None and _DECODED_NAMES.get(name):
+            continue
         try:
             read(cert)
         except PYCA_ERRORS as e:
             raise MalformedMessage(what, part, 0, f"{type(e).__name__}: {e}") from None
+        if name is not None:
+            _DECODED_NAMES.put(name, True)
     if cert.serial_number < 1:  # pyca parses it, but its CRL lookup refuses negative numbers with a ValueError
         raise MalformedMessage(what, "serial_number", 0, f"{cert.serial_number} is not positive (RFC 5280 4.1.2.2)")
 
@@ -90,10 +112,88 @@ def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificat
     known = _CERTS.get(block) if block else None
     if known is not None and known == cert:
         return known
-    check_certificate(cert, what)
+    found = _block_names(block, cert) if block else None
+    check_certificate(cert, what, found)
+    if found is not None:
+        _NAMES.put(id(cert), (cert, found))
     if block:
         _CERTS.put(block, cert)
     return cert
+
+
+def _block_names(block: bytes, cert: x509.Certificate) -> Names | None:
+    """The names of ``cert`` read from its PEM block's DER (cheaper than pyca's re-encoded TBS), if that DER is
+    the certificate's; None otherwise."""
+    try:
+        data = binascii.a2b_base64(block)
+        if x509.load_der_x509_certificate(data) != cert:
+            return None
+    except (binascii.Error, *PYCA_ERRORS):
+        return None
+    return _tbs_names(data, der.span(data, 0, len(data), "certificate")[1])
+
+
+# The names of certificates read here, by the identity of the certificate, which the memo holds (so no
+# other object takes its id while the entry lasts).
+_NAMES: Memo[int, tuple[x509.Certificate, Names]] = Memo(256)
+_CRL_ISSUERS: Memo[int, tuple[x509.CertificateRevocationList, bytes]] = Memo(64)
+
+
+def certificate_names(cert: x509.Certificate) -> Names:
+    """The DER of ``cert``'s issuer and subject."""
+    entry = _NAMES.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    return _NAMES.put(id(cert), (cert, _tbs_names(cert.tbs_certificate_bytes, 0)))[1]
+
+
+def _tbs_names(data: bytes, pos: int) -> Names:
+    """Issuer and subject of the TBSCertificate at ``pos``: [0] version, serial, signature, issuer, validity, subject."""
+    _, pos, end = der.span(data, pos, len(data), "certificate")
+    fields: list[tuple[int, int]] = []
+    while pos < end and len(fields) < 6:
+        tag, _, stop = der.span(data, pos, end, "certificate")
+        if fields or tag != 0xA0:
+            fields.append((pos, stop))
+        pos = stop
+    if len(fields) < 5:
+        raise MalformedMessage("certificate", "<tbs>", pos, "too few fields")
+    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]])
+
+
+def checked_crl_issuer(crl: x509.CertificateRevocationList, data: bytes | None, what: str) -> bytes:
+    """The DER of ``crl``'s issuer, decoded by pyca unless that name was decoded before (a defect raises
+    MalformedMessage). ``data``: the CRL's DER, when it was read from DER."""
+    issuer = _crl_issuer(data if data is not None else crl.tbs_certlist_bytes, data is not None)
+    if not _DECODED_NAMES.get(issuer):
+        try:
+            _ = crl.issuer
+        except PYCA_ERRORS as e:
+            raise MalformedMessage(what, "issuer", 0, f"{type(e).__name__}: {e}") from None
+        _DECODED_NAMES.put(issuer, True)
+    _CRL_ISSUERS.put(id(crl), (crl, issuer))
+    return issuer
+
+
+def crl_issuer(crl: x509.CertificateRevocationList) -> bytes:
+    """The DER of ``crl``'s issuer."""
+    entry = _CRL_ISSUERS.get(id(crl))
+    if entry is not None and entry[0] is crl:
+        return entry[1]
+    return _CRL_ISSUERS.put(id(crl), (crl, _crl_issuer(crl.tbs_certlist_bytes, False)))[1]
+
+
+def _crl_issuer(data: bytes, whole: bool) -> bytes:
+    """The issuer of a CertificateList (``whole``) or of its TBSCertList: version (optional), signature, issuer."""
+    _, pos, end = der.span(data, 0, len(data), "CRL")
+    if whole:
+        _, pos, end = der.span(data, pos, end, "CRL")
+    tag, _, stop = der.span(data, pos, end, "CRL")
+    if tag == der.INTEGER:
+        pos = stop
+    _, _, pos = der.span(data, pos, end, "CRL")  # signature algorithm
+    _, _, stop = der.span(data, pos, end, "CRL")
+    return data[pos:stop]
 
 
 def _check_pem_lines(pem: bytes, what: str) -> list[bytes]:

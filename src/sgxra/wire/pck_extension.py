@@ -107,26 +107,12 @@ class PckExtension:
         return der.sequence(*items)
 
 
-# (tag, value start, value end) of one TLV, as offsets into the extension's bytes.
-Span = tuple[int, int, int]
+Span = der.Span
 INTEGER = der.INTEGER
 
 
 def _tlv(data: bytes, pos: int, end: int) -> Span:
-    """The TLV at ``pos``, which must end by ``end`` (definite lengths only, as ``der.read_one``)."""
-    if end - pos < 2:
-        raise MalformedMessage(STRUCT, "<der>", pos, "truncated tag or length")
-    tag, length = data[pos], data[pos + 1]
-    start = pos + 2
-    if length >= 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or end - start < count:
-            raise MalformedMessage(STRUCT, "<der>", pos, "unsupported or truncated length")
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    if length > end - start:
-        raise MalformedMessage(STRUCT, "<der>", pos, f"length {length} exceeds the {end - start} bytes left")
-    return tag, start, start + length
+    return der.span(data, pos, end, STRUCT)
 
 
 def _members(data: bytes, tag: int, start: int, end: int, field: str) -> dict[bytes, Span]:
