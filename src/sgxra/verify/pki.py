@@ -110,12 +110,17 @@ _COMMON_NAMES: Memo[bytes, str] = Memo(256)  # by the subject's DER
 
 
 def _first_cn(name: bytes) -> str:
-    subject = der.read_all(name, "certificate")[0]
-    for rdn in der.read_all(subject.value, "certificate"):
-        for attribute in der.read_all(rdn.value, "certificate"):
-            oid, value = der.read_all(attribute.value, "certificate")
-            if oid.value == _CN_OID:
-                return value.value.decode("utf-8", "replace")
+    """Name ::= SEQUENCE OF SET OF SEQUENCE { OID, value }, walked by offsets."""
+    _, pos, end = der.span(name, 0, len(name), "certificate")
+    while pos < end:
+        _, item, rdn_end = der.span(name, pos, end, "certificate")
+        pos = rdn_end
+        while item < rdn_end:
+            _, attribute, item = der.span(name, item, rdn_end, "certificate")
+            _, oid_start, oid_end = der.span(name, attribute, item, "certificate")
+            if name[oid_start:oid_end] == _CN_OID:
+                _, value_start, value_end = der.span(name, oid_end, item, "certificate")
+                return name[value_start:value_end].decode("utf-8", "replace")
     return ""
 
 

@@ -305,6 +305,14 @@ _INT_OR_STR = {int: frozenset({int}), str: frozenset({str})}  # exactly these ty
 
 
 def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) -> ModuleTcbLevel:
+    """A QE identity's or TDX module's level; read straight from the dict, through JsonObject only to name an error."""
+    level = j.obj
+    raw_status, tcb, date, ids = level.get("tcbStatus"), level.get("tcb"), level.get("tcbDate"), level.get("advisoryIDs", ())
+    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    isvsvn = tcb.get("isvsvn") if isinstance(tcb, dict) else None
+    if (status is not None and (allowed is None or status in allowed) and type(isvsvn) is int and isvsvn >= 0
+            and isinstance(ids, list) and _INT_OR_STR[str].issuperset(map(type, ids))):
+        return ModuleTcbLevel(isvsvn, status, tuple(ids), date if isinstance(date, str) else None)
     status = _status(j)
     if allowed is not None and status not in allowed:
         raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")

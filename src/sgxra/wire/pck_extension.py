@@ -62,7 +62,7 @@ class PckExtension:
     @classmethod
     def parse(cls, data: bytes) -> PckExtension:
         """Read in one pass over ``data``, by offsets (no copies, OIDs compared as their DER bytes)."""
-        tag, start, end = _tlv(data, 0, len(data))
+        tag, start, end = der.span(data, 0, len(data), STRUCT)
         if end != len(data):
             raise MalformedMessage(STRUCT, "<der>", end, "expected one SEQUENCE")
         members = _members(data, tag, start, end, "<root>")
@@ -111,10 +111,6 @@ Span = der.Span
 INTEGER = der.INTEGER
 
 
-def _tlv(data: bytes, pos: int, end: int) -> Span:
-    return der.span(data, pos, end, STRUCT)
-
-
 def _members(data: bytes, tag: int, start: int, end: int, field: str) -> dict[bytes, Span]:
     """SEQUENCE { SEQUENCE { OID, value } ... } as a dict from the OID's DER content to the value's span.
 
@@ -126,13 +122,13 @@ def _members(data: bytes, tag: int, start: int, end: int, field: str) -> dict[by
     found: dict[bytes, Span] = {}
     pos = start
     while pos < end:
-        item_tag, item_start, item_end = _tlv(data, pos, end)
+        item_tag, item_start, item_end = der.span(data, pos, end, STRUCT)
         if item_tag != der.SEQUENCE:
             raise MalformedMessage(STRUCT, "<member>", pos, f"expected DER tag 0x30, got 0x{item_tag:02x}")
-        oid_tag, oid_start, oid_end = _tlv(data, item_start, item_end)
+        oid_tag, oid_start, oid_end = der.span(data, item_start, item_end, STRUCT)
         if oid_tag != der.OID:
             raise MalformedMessage(STRUCT, "<oid>", item_start, f"expected DER tag 0x06, got 0x{oid_tag:02x}")
-        value = _tlv(data, oid_end, item_end)
+        value = der.span(data, oid_end, item_end, STRUCT)
         if value[2] != item_end:
             raise MalformedMessage(STRUCT, "<member>", pos, "expected only OID and value")
         oid = data[oid_start:oid_end]
