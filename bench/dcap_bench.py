@@ -8,7 +8,9 @@ warm: one collateral object; sgxra reuses a DcapVerifier that remembers what it
       verified (dcap-qvl has no cache: it verifies everything each time).
 
 Rounds alternate the four variants so machine noise hits all of them alike;
-each figure is the median over rounds. Run: make bench-dcap
+each figure is the median over rounds, in CPU time of this process (both
+verifiers run in it, single-threaded): on a shared machine wall time also
+counts the time other processes hold the cores. Run: make bench-dcap
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ PER_ROUND = 60
 
 
 def per_call_seconds(fn: Callable[[], object], n: int) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - start) / n
+    return (time.process_time() - start) / n
 
 
 def main() -> int:
