@@ -25,7 +25,7 @@ from sgxra.wire import certificates, der
 from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, read_signed
 from sgxra.wire.dcap_quote import DcapQuote
-from sgxra.wire.memo import clear_parse_memos
+from sgxra.wire.memo import Memo, clear_parse_memos
 from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
 
 AT = datetime.fromtimestamp(1752919277, timezone.utc)
@@ -229,3 +229,13 @@ def test_verdict_the_same_cold_remembered_and_cached(real: tuple[bytes, str]) ->
     cached = [verifier.verify(real[0], Collateral.from_json(real[1]), at=AT) for _ in range(2)][-1]
     assert cold == remembered == cached
     assert cold.pck_crl_number == remembered.pck_crl_number and cold.root_key_id == cached.root_key_id
+
+
+def test_memos_are_bounded_and_keep_no_oversized_input() -> None:
+    memo: Memo[bytes, int] = Memo(3, largest=8)
+    for i in range(5):
+        assert memo.put(bytes([i]), i) == i
+    assert len(memo) == 3 and memo.get(b"\x00") is None and memo.get(b"\x04") == 4  # the oldest went first
+    assert memo.put(b"x" * 9, 9) == 9 and memo.get(b"x" * 9) is None  # returned, not kept
+    clear_parse_memos()
+    assert len(memo) == 0

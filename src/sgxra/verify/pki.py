@@ -306,9 +306,17 @@ def _path_to(root: x509.Certificate, cert: x509.Certificate, pool: Sequence[x509
 
 
 def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
-    """A CRL given as DER, PEM or hex of DER (PCCS serves hex)."""
+    """A CRL given as DER, PEM or hex of DER (PCCS serves hex); remembered per input, as read (not judged)."""
     if len(data) > MAX_CRL_SIZE:
         raise MalformedMessage(what, "<crl>", 0, f"larger than {MAX_CRL_SIZE} bytes")
+    known = _CRLS.get(data)
+    return known if known is not None else _CRLS.put(data, _read_crl(data, what))
+
+
+_CRLS: Memo[bytes, x509.CertificateRevocationList] = Memo(32, largest=64 * 1024)
+
+
+def _read_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
     stripped = data.strip()
     der_data: bytes | None = data
     try:

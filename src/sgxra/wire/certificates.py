@@ -79,7 +79,7 @@ def check_certificate(cert: x509.Certificate, what: str, names: Names | None = N
 
 
 _CHAINS: Memo[bytes, tuple[x509.Certificate, ...]] = Memo(64)  # PEM text -> its certificates, checked
-_CERTS: Memo[bytes, x509.Certificate] = Memo(128)  # one certificate's PEM block -> the certificate, checked
+_CERTS: Memo[bytes, x509.Certificate] = Memo(128, largest=16 * 1024)  # one certificate's PEM block -> the certificate, checked
 
 
 def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:

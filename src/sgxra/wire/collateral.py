@@ -205,9 +205,9 @@ class QeIdentity:
 
 
 # Parsed signed JSON, per exact text (frozen results; collateral is re-read for each verification without a cache).
-_TCB_INFOS: Memo[str, TcbInfo] = Memo(32)
-_QE_IDENTITIES: Memo[str, QeIdentity] = Memo(32)
-_SIGNED: Memo[str, tuple[bytes, dict[str, Any]]] = Memo(64)
+_TCB_INFOS: Memo[str, TcbInfo] = Memo(32, largest=64 * 1024)
+_QE_IDENTITIES: Memo[str, QeIdentity] = Memo(32, largest=64 * 1024)
+_SIGNED: Memo[str, tuple[bytes, dict[str, Any]]] = Memo(64, largest=64 * 1024)
 
 
 def _typed(memo: Memo[str, T], structure: str, text: str, parsed: dict[str, Any] | None,

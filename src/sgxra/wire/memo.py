@@ -21,8 +21,10 @@ _ALL: list[Memo[Any, Any]] = []
 class Memo(Generic[K, V]):
     """A bounded map from an exact input to what parsing it gave; the oldest entry goes first."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, largest: int | None = None) -> None:
+        """``largest``: inputs longer than this are not kept (a memo holds a few real inputs, not the largest allowed)."""
         self.max_entries = max_entries
+        self.largest = largest
         self._data: dict[K, V] = {}
         self._lock = threading.Lock()
         _ALL.append(self)
@@ -31,6 +33,8 @@ class Memo(Generic[K, V]):
         return self._data.get(key)
 
     def put(self, key: K, value: V) -> V:
+        if self.largest is not None and len(key) > self.largest:  # type: ignore[arg-type]  # sized keys only
+            return value
         with self._lock:
             while len(self._data) >= self.max_entries:
                 del self._data[next(iter(self._data))]

@@ -10,6 +10,7 @@ from cryptography import x509
 from sgxra.errors import MalformedMessage
 from sgxra.wire import der
 from sgxra.wire.certificates import PYCA_ERRORS
+from sgxra.wire.memo import Memo
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 STRUCT = "pck_sgx_extension"
@@ -61,7 +62,13 @@ class PckExtension:
 
     @classmethod
     def parse(cls, data: bytes) -> PckExtension:
-        """Read in one pass over ``data``, by offsets (no copies, OIDs compared as their DER bytes)."""
+        """Read in one pass over ``data``, by offsets (no copies, OIDs compared as their DER bytes);
+        remembered per input (a platform's PCK certificate comes with each of its quotes)."""
+        known = _PARSED.get(data)
+        return known if known is not None else _PARSED.put(data, cls._parse(data))
+
+    @classmethod
+    def _parse(cls, data: bytes) -> PckExtension:
         tag, start, end = der.span(data, 0, len(data), STRUCT)
         if end != len(data):
             raise MalformedMessage(STRUCT, "<der>", end, "expected one SEQUENCE")
@@ -108,6 +115,7 @@ class PckExtension:
 
 
 Span = der.Span
+_PARSED: Memo[bytes, PckExtension] = Memo(128)
 INTEGER = der.INTEGER
 
 
