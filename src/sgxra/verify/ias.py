@@ -6,6 +6,8 @@ Verification, not policy: the report's status is returned, not judged.
 from __future__ import annotations
 
 import hmac
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -29,6 +31,55 @@ from sgxra.wire.quote import QUOTE_BODY_SIZE
 FUTURE_SKEW = timedelta(minutes=5)
 
 
+def _signing_key(chain: Sequence[x509.Certificate], root: x509.Certificate, at: datetime) -> rsa.RSAPublicKey:
+    key = verify_chain(chain, root, at=at).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SignatureInvalid("report signing certificate does not hold an RSA key")
+    return key
+
+
+class SigningChainCache:
+    """Which report-signing chains were found to lead to which root, and the key they certify.
+
+    IAS signs every report under the same chain, so its verification (two RSA
+    signatures, names, roles) need not be repeated per report. An entry is keyed
+    by the exact certificates (DER) and the exact root, and is used only while
+    the verification time lies inside every certificate's validity window
+    (leaf, intermediates and root); outside it the chain is verified afresh,
+    which refuses it. The report's own signature is never cached. Bounded: the
+    least recently used entry goes first.
+    """
+
+    def __init__(self, max_entries: int = 8) -> None:
+        if max_entries < 1:
+            raise ValueError("a chain cache holds at least one entry")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[x509.Certificate, ...], tuple[rsa.RSAPublicKey, datetime, datetime]] = (
+            OrderedDict())
+        self._lock = threading.Lock()  # the sync verifier may be shared between threads
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def signing_key(self, chain: Sequence[x509.Certificate], root: x509.Certificate, at: datetime) -> rsa.RSAPublicKey:
+        entry_key = (*chain, root)
+        with self._lock:
+            entry = self._entries.get(entry_key)
+            if entry is not None:
+                self._entries.move_to_end(entry_key)
+        if entry is not None and entry[1] <= at <= entry[2]:
+            return entry[0]
+        key = _signing_key(chain, root, at)  # raises for a chain outside its window, cached or not
+        certificates = (*chain, root)
+        window = (max(c.not_valid_before_utc for c in certificates), min(c.not_valid_after_utc for c in certificates))
+        with self._lock:
+            self._entries[entry_key] = (key, *window)
+            self._entries.move_to_end(entry_key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return key
+
+
 def verify_report(
     body: bytes,
     signature: bytes,
@@ -40,6 +91,7 @@ def verify_report(
     quote: bytes | None = None,
     nonce: str | None = None,
     max_age: timedelta | None = None,
+    chain_cache: SigningChainCache | None = None,
 ) -> AttestationReport:
     """Verify a report body and its signature; return the parsed report.
 
@@ -49,15 +101,14 @@ def verify_report(
     API version (an API v2 report has no version field: it passes only when no
     version is required, and is then reported as version 2), the nonce echo, that ``isvEnclaveQuoteBody`` is the first 432
     bytes of ``quote``, and that the report is at most ``max_age`` old at ``at``.
+    ``chain_cache`` skips re-verifying a chain it has seen (see :class:`SigningChainCache`).
     """
     if at.tzinfo is None:
         raise ValueError("verification time must be timezone-aware")
     if len(body) > MAX_REPORT_SIZE:
         raise MalformedMessage("ias_report", "<body>", 0, f"{len(body)} bytes exceeds {MAX_REPORT_SIZE}")
-    leaf = verify_chain(chain, root or intel_ias_report_signing_root(), at=at)
-    key = leaf.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SignatureInvalid("report signing certificate does not hold an RSA key")
+    root = root or intel_ias_report_signing_root()
+    key = chain_cache.signing_key(chain, root, at) if chain_cache is not None else _signing_key(chain, root, at)
     try:
         key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
