@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -48,8 +49,10 @@ class Launched:
 
 
 @contextmanager
-def ias_and_sp(work: Path, *sp_options: str) -> Iterator[Launched]:
-    """The default mock IAS and an SP with a fresh key, a policy for the simulated enclave and a secret."""
+def ias_and_sp(work: Path, *sp_options: str, env: dict[str, str] | None = None) -> Iterator[Launched]:
+    """The default mock IAS and an SP with a fresh key, a policy for the simulated enclave and a secret.
+
+    ``env`` adds to the SP's environment (SGXRA_LOOP=asyncio, say)."""
     ias_port, sp_port = free_port(), free_port()
     ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -66,7 +69,8 @@ def ias_and_sp(work: Path, *sp_options: str) -> Iterator[Launched]:
              "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
              "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
              "--secret-file", str(work / "secret"), "--log-file", str(work / "sp.log"), *sp_options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # logs go to sp.log: a full pipe would stall it
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # logs go to sp.log: a full pipe would stall it
+            env={**os.environ, **(env or {})})
         try:
             wait_for(sp_port, sp)
             yield Launched(sp, sp_port, crypto.public_key_to_point(key.public_key()), work / "sp.log")

@@ -116,6 +116,17 @@ def test_entries_are_per_root(chain_checks: list[int]) -> None:
     assert len(chain_checks) == 2 and len(cache) == 1
 
 
+def test_an_equal_chain_parsed_anew_is_verified_anew(chain_checks: list[int]) -> None:
+    """Entries are found by the certificate objects: the client hands over the same ones for the same header."""
+    cache = SigningChainCache()
+    body, signature, chain = signed_report(PKI)
+    verify_report(body, signature, chain=chain, at=T0, root=PKI.root, chain_cache=cache)
+    again = load_urlencoded_chain(urllib.parse.quote(PKI.chain_pem.decode(), safe=""))
+    assert again == chain
+    verify_report(body, signature, chain=again, at=T0, root=PKI.root, chain_cache=cache)
+    assert len(chain_checks) == 2 and len(cache) == 2
+
+
 def test_bounded_least_recently_used_goes_first(chain_checks: list[int]) -> None:
     cache = SigningChainCache(max_entries=2)
     reports = [signed_report(pki) for pki in (PKI, MockIasPki.generate(T0), MockIasPki.generate(T0))]

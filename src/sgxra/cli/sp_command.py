@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,18 @@ class _Uvicorn(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+
+def run_loop(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when it is installed (`sgxra[uvloop]`; less CPU per attestation), unless SGXRA_LOOP=asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    if os.environ.get("SGXRA_LOOP") == "asyncio":
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 async def run_sp(settings: SpSettings) -> int:
@@ -116,7 +129,7 @@ def sp_cmd(settings_file: str | None, sample_msg4: bool | None, **options: Any) 
         settings = load_settings(Path(settings_file) if settings_file else None, options)
         listener = configure_logging(settings)
         try:
-            code = asyncio.run(run_sp(settings))
+            code = run_loop(run_sp(settings))
         finally:
             listener.stop()  # flushes what is queued
         sys.exit(code)

@@ -9,6 +9,7 @@ import hmac
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -42,42 +43,52 @@ class SigningChainCache:
     """Which report-signing chains were found to lead to which root, and the key they certify.
 
     IAS signs every report under the same chain, so its verification (two RSA
-    signatures, names, roles) need not be repeated per report. An entry is keyed
-    by the exact certificates (DER) and the exact root, and is used only while
-    the verification time lies inside every certificate's validity window
-    (leaf, intermediates and root); outside it the chain is verified afresh,
-    which refuses it. The report's own signature is never cached. Bounded: the
-    least recently used entry goes first.
+    signatures, names, roles) need not be repeated per report. An entry is found
+    by the identity of the certificate objects and the root (the client parses
+    each exact header value once, so a chain IAS repeats arrives as the same
+    objects; the entry holds them, so no other object can take their identity),
+    and is used only while the verification time lies inside every certificate's
+    validity window (leaf, intermediates and root); outside it the chain is
+    verified afresh, which refuses it. The report's own signature is never
+    cached. Bounded: the least recently used entry goes first.
     """
 
     def __init__(self, max_entries: int = 8) -> None:
         if max_entries < 1:
             raise ValueError("a chain cache holds at least one entry")
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[x509.Certificate, ...], tuple[rsa.RSAPublicKey, datetime, datetime]] = (
-            OrderedDict())
+        self._entries: OrderedDict[tuple[int, ...], _Verified] = OrderedDict()
         self._lock = threading.Lock()  # the sync verifier may be shared between threads
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def signing_key(self, chain: Sequence[x509.Certificate], root: x509.Certificate, at: datetime) -> rsa.RSAPublicKey:
-        entry_key = (*chain, root)
-        with self._lock:
-            entry = self._entries.get(entry_key)
-            if entry is not None:
-                self._entries.move_to_end(entry_key)
-        if entry is not None and entry[1] <= at <= entry[2]:
-            return entry[0]
-        key = _signing_key(chain, root, at)  # raises for a chain outside its window, cached or not
         certificates = (*chain, root)
-        window = (max(c.not_valid_before_utc for c in certificates), min(c.not_valid_after_utc for c in certificates))
+        identity = tuple(map(id, certificates))
         with self._lock:
-            self._entries[entry_key] = (key, *window)
-            self._entries.move_to_end(entry_key)
+            entry = self._entries.get(identity)
+            if entry is not None:
+                self._entries.move_to_end(identity)
+        if entry is not None and entry.not_before <= at <= entry.not_after:
+            return entry.key
+        key = _signing_key(chain, root, at)  # raises for a chain outside its window, cached or not
+        verified = _Verified(certificates, key, max(c.not_valid_before_utc for c in certificates),
+                             min(c.not_valid_after_utc for c in certificates))
+        with self._lock:
+            self._entries[identity] = verified
+            self._entries.move_to_end(identity)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return key
+
+
+@dataclass(frozen=True)
+class _Verified:
+    certificates: tuple[x509.Certificate, ...]  # held, so that their identities (the entry's key) stay theirs
+    key: rsa.RSAPublicKey
+    not_before: datetime  # the latest start and the earliest end of all their validity windows
+    not_after: datetime
 
 
 def verify_report(
