@@ -5,7 +5,7 @@ per attestation (from /proc, for the SP process only) next to the cost of the
 bare cryptography an attestation needs on the SP side, measured in the same
 run. Both sides are CPU time, so a busy machine slows them alike; figures are
 medians over rounds. Run: make bench-handshake
-(options: --clients N --seconds S --rounds R --loop asyncio|uvloop --profile FILE)
+(options: --clients N --seconds S --rounds R --loop asyncio --replicas N --profile FILE)
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ import sys
 import tempfile
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
-from launch import ias_and_sp
+from launch import free_port, ias_and_sps, wait_for
 
 from sgxra import crypto
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
@@ -72,12 +73,13 @@ def crypto_floor_us() -> dict[str, float]:
     }
 
 
-async def load(port: int, sp_public: bytes, clients: int, seconds: float) -> tuple[int, int, float]:
+async def load(ports: list[int], sp_public: bytes, clients: int, seconds: float) -> tuple[int, int, float]:
+    """``clients`` clients attesting for ``seconds``, spread over the SPs at ``ports``."""
     platform = SimPlatform.from_seed(DEMO_PLATFORM_SEED.encode())
     done, failed = 0, 0
     stop_at = time.monotonic() + seconds
 
-    async def worker() -> None:
+    async def worker(port: int) -> None:
         nonlocal done, failed
         while time.monotonic() < stop_at:
             session = ClientSession(SimEnclave(SimQuotingEnclave(platform), EnclaveIdentity(), sp_public))
@@ -89,7 +91,7 @@ async def load(port: int, sp_public: bytes, clients: int, seconds: float) -> tup
                 failed += 1
 
     start = time.monotonic()
-    await asyncio.gather(*(worker() for _ in range(clients)))
+    await asyncio.gather(*(worker(ports[i % len(ports)]) for i in range(clients)))
     return done, failed, time.monotonic() - start
 
 
@@ -104,6 +106,26 @@ def profiled(pid: int, seconds: float, output: str) -> subprocess.Popen[bytes] |
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@contextmanager
+def redis_store(work: Path, replicas: int) -> Iterator[tuple[list[str], subprocess.Popen[bytes] | None]]:
+    """With more than one replica, a redis-server for them to share sessions: the SP options and its process."""
+    if replicas == 1:
+        yield [], None
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("--replicas needs redis-server")
+    port = free_port()
+    redis = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                              "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port, redis)
+        yield ["--redis", f"redis://127.0.0.1:{port}/0"], redis
+    finally:
+        redis.terminate()
+        redis.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=64)
@@ -111,17 +133,25 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--loop", choices=("default", "asyncio"), default="default",
                         help="the SP's event loop: its default (uvloop when installed) or plain asyncio")
-    parser.add_argument("--profile", help="write py-spy's collapsed stacks of the SP's last round here")
+    parser.add_argument("--replicas", type=int, default=1, help="SP processes sharing sessions in a redis-server")
+    parser.add_argument("--profile", help="write py-spy's collapsed stacks of the (first) SP's last round here")
     args = parser.parse_args()
-    rounds: list[tuple[int, int, float, float]] = []  # trusted, failed, seconds, SP CPU seconds
+    rounds: list[tuple[int, int, float, float, float]] = []  # trusted, failed, seconds, SP and Redis CPU seconds
     env = {"SGXRA_LOOP": "asyncio"} if args.loop == "asyncio" else {}
-    with tempfile.TemporaryDirectory() as tmp, ias_and_sp(Path(tmp), env=env) as launched:
-        asyncio.run(load(launched.port, launched.sp_public, 4, 1.0))  # warm-up
+    with tempfile.TemporaryDirectory() as tmp, redis_store(Path(tmp), args.replicas) as (store, redis), \
+            ias_and_sps(Path(tmp), args.replicas, *store, env=env) as sps:
+        ports, pids, sp_public = [sp.port for sp in sps], [sp.sp.pid for sp in sps], sps[0].sp_public
+
+        def cpu() -> tuple[float, float]:
+            return sum(map(cpu_seconds, pids)), cpu_seconds(redis.pid) if redis else 0.0
+
+        asyncio.run(load(ports, sp_public, 4, 1.0))  # warm-up
         for i in range(args.rounds):
-            spy = profiled(launched.sp.pid, args.seconds, args.profile) if args.profile and i == args.rounds - 1 else None
-            before = cpu_seconds(launched.sp.pid)
-            done, failed, elapsed = asyncio.run(load(launched.port, launched.sp_public, args.clients, args.seconds))
-            rounds.append((done, failed, elapsed, cpu_seconds(launched.sp.pid) - before))
+            spy = profiled(pids[0], args.seconds, args.profile) if args.profile and i == args.rounds - 1 else None
+            (sp_before, redis_before) = cpu()
+            done, failed, elapsed = asyncio.run(load(ports, sp_public, args.clients, args.seconds))
+            sp_after, redis_after = cpu()
+            rounds.append((done, failed, elapsed, sp_after - sp_before, redis_after - redis_before))
             if spy is not None:
                 spy.wait(timeout=60)
     floor = crypto_floor_us()
@@ -133,12 +163,15 @@ def main() -> int:
     rate = statistics.median(r[0] / r[2] for r in rounds)
     floor_total = sum(floor.values())
     print(f"{args.clients} concurrent clients, {args.rounds} rounds of {args.seconds:.0f} s: {done} attestations "
-          f"trusted, {failed} failed; SP event loop: {args.loop}")
+          f"trusted, {failed} failed; SP event loop: {args.loop}; {args.replicas} SP process(es)"
+          + (" sharing a redis-server" if redis else ", memory store"))
     print(f"end to end: {rate:.0f} attestations/s, median of rounds "
           f"({', '.join(f'{r[0] / r[2]:.0f}' for r in rounds)}; clients, SP and mock IAS share this machine's "
           f"{os.cpu_count()} cores)")
-    print(f"SP process CPU per attestation: {per_attestation:.0f} us, median of rounds "
+    print(f"SP CPU per attestation (all SP processes): {per_attestation:.0f} us, median of rounds "
           f"({', '.join(f'{r[3] / r[0] * 1e6:.0f}' for r in rounds)})")
+    if redis:
+        print(f"redis-server CPU per attestation: {statistics.median(r[4] / r[0] * 1e6 for r in rounds):.0f} us")
     print("bare SP crypto per attestation, measured now (CPU time):")
     for name, us in floor.items():
         print(f"  {name:34s} {us:8.1f} us")

@@ -53,7 +53,14 @@ def ias_and_sp(work: Path, *sp_options: str, env: dict[str, str] | None = None) 
     """The default mock IAS and an SP with a fresh key, a policy for the simulated enclave and a secret.
 
     ``env`` adds to the SP's environment (SGXRA_LOOP=asyncio, say)."""
-    ias_port, sp_port = free_port(), free_port()
+    with ias_and_sps(work, 1, *sp_options, env=env) as (launched,):
+        yield launched
+
+
+@contextmanager
+def ias_and_sps(work: Path, replicas: int, *sp_options: str, env: dict[str, str] | None = None) -> Iterator[list[Launched]]:
+    """As :func:`ias_and_sp`, with ``replicas`` SPs sharing the key (give them a shared store in ``sp_options``)."""
+    ias_port = free_port()
     ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -62,21 +69,24 @@ def ias_and_sp(work: Path, *sp_options: str, env: dict[str, str] | None = None) 
     (work / "policy.toml").write_text(f'mr_signers = ["{EnclaveIdentity().mr_signer.hex()}"]\nallow_simulated = true\n')
     (work / "secret").write_bytes(b"s" * 32)
     (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
+    started: list[Launched] = []
     try:
         wait_for(ias_port, ias)
-        sp = subprocess.Popen(
-            [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
-             "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
-             "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
-             "--secret-file", str(work / "secret"), "--log-file", str(work / "sp.log"), *sp_options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # logs go to sp.log: a full pipe would stall it
-            env={**os.environ, **(env or {})})
-        try:
+        for i in range(replicas):
+            sp_port, log = free_port(), work / ("sp.log" if i == 0 else f"sp{i}.log")
+            sp = subprocess.Popen(
+                [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
+                 "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
+                 "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
+                 "--secret-file", str(work / "secret"), "--log-file", str(log), *sp_options],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # logs go to the log file: a full pipe would stall it
+                env={**os.environ, **(env or {})})
+            started.append(Launched(sp, sp_port, crypto.public_key_to_point(key.public_key()), log))
             wait_for(sp_port, sp)
-            yield Launched(sp, sp_port, crypto.public_key_to_point(key.public_key()), work / "sp.log")
-        finally:
-            sp.terminate()
-            sp.wait(timeout=60)
+        yield started
     finally:
+        for launched in started:
+            launched.sp.terminate()
+            launched.sp.wait(timeout=60)
         ias.terminate()
         ias.wait(timeout=30)
