@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import ipaddress
 import ssl
 import threading
@@ -114,6 +115,20 @@ def test_connection_the_server_closed_while_idle_is_replaced() -> None:
 
     with ConfiguredServer(create_app(MockIas(CONFIG, PKI, now)), timeout_keep_alive=1) as server:
         assert run_client(server.url, scenario, retries=0) == (b"", 2)
+
+
+# What the closed loops leave can only be collected, not closed: asyncio warns when it is.
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+def test_a_client_outlives_its_event_loop() -> None:
+    """Connections pooled under one asyncio.run() are not used under the next one (they belong to a closed loop)."""
+    with running_mock(CONFIG) as (_, server):
+        client = AsyncIasClient(settings(server.url))
+        assert asyncio.run(sigrl(client)) == b""
+        assert asyncio.run(sigrl(client)) == b""
+        asyncio.run(client.aclose())
+    assert client.connections_opened == 2
+    del client
+    gc.collect()  # the connections of the closed loops, now, under this test's warning filter
 
 
 @asynccontextmanager

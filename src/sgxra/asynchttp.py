@@ -65,12 +65,15 @@ class _Connection:
         self.reader, self.writer = reader, writer
         self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
         self.reused = False
+        self.loop = asyncio.get_running_loop()
 
     def idle_and_open(self) -> bool:
-        return self.h11.our_state is h11.IDLE and not self.reader.at_eof() and not self.writer.is_closing()
+        return (self.h11.our_state is h11.IDLE and not self.reader.at_eof() and not self.writer.is_closing()
+                and self.loop is asyncio.get_running_loop())  # a client may outlive an asyncio.run()
 
     def close(self) -> None:
-        self.writer.close()
+        if not self.loop.is_closed():  # else nothing can close it: it goes with the garbage
+            self.writer.close()
 
     async def exchange(self, request: h11.Request, body: bytes, limit: int) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         answered = False  # any byte back: from then on a failure is the server's, not a stale connection
@@ -173,7 +176,7 @@ class H11Pool:
             connection = idle.pop()
             if connection.idle_and_open():
                 return connection
-            connection.close()  # the server hung up while it was idle
+            connection.close()  # the server hung up while it was idle, or its event loop is gone
         return None
 
     async def _connect(self, origin: Origin) -> _Connection:
@@ -191,6 +194,8 @@ class H11Pool:
         for connection in connections:
             connection.close()
         for connection in connections:
+            if connection.loop is not asyncio.get_running_loop():
+                continue
             with suppress(OSError, asyncio.TimeoutError):
                 await asyncio.wait_for(connection.writer.wait_closed(), 1.0)
 
