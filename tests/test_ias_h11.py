@@ -184,6 +184,16 @@ def test_fresh_connection_closed_unanswered_is_a_failure_not_a_loop() -> None:
     assert asyncio.run(scenario()) == 2
 
 
+def test_a_url_that_is_not_http_is_a_typed_error() -> None:
+    async def scenario() -> None:
+        fetch = H11Fetcher(RetryPolicy("IAS"), timeout=2)
+        for url in ("ftp://127.0.0.1/x", "http:///x", "127.0.0.1:80/x"):
+            with pytest.raises(ServiceError, match="IAS: not an http"):
+                await fetch.request("GET", url, limit=100)
+
+    asyncio.run(scenario())
+
+
 # --- keys, retries -------------------------------------------------------------------------------------------------
 
 

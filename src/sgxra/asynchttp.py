@@ -21,6 +21,7 @@ from typing import Any
 
 import h11
 
+from sgxra.errors import ServiceError
 from sgxra.httpfetch import HttpResponse, RetryPolicy, RetryRun
 
 MAX_HEADER_BYTES = 64 * 1024  # IAS's certificate header is ~4 KiB
@@ -32,6 +33,10 @@ class ResponseTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"answer exceeds {limit} bytes")
         self.limit = limit
+
+
+class InvalidUrl(ValueError):
+    pass
 
 
 class StaleConnection(ConnectionError):
@@ -49,7 +54,7 @@ class Origin:
         """The origin of an http(s) URL and the request target (path and query)."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url[:100]!r}")
+            raise InvalidUrl(f"not an http(s) URL: {url[:100]!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(parts.scheme, parts.hostname, port), target
@@ -227,6 +232,8 @@ class H11Fetcher:
                 continue
             except ResponseTooLarge as e:
                 raise self.policy.too_large(e.limit) from None
+            except InvalidUrl as e:
+                raise ServiceError(f"{self.policy.service}: {e}") from None
             if run.answered(response):
                 return response
         return run.outcome()
