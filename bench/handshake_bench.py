@@ -5,7 +5,7 @@ per attestation (from /proc, for the SP process only) next to the cost of the
 bare cryptography an attestation needs on the SP side, measured in the same
 run. Both sides are CPU time, so a busy machine slows them alike; figures are
 medians over rounds. Run: make bench-handshake
-(options: --clients N --seconds S --rounds R --loop asyncio --replicas N --profile FILE)
+(options: --clients N --seconds S --rounds R --loop asyncio --replicas N --redis --profile FILE)
 """
 
 from __future__ import annotations
@@ -107,14 +107,14 @@ def profiled(pid: int, seconds: float, output: str) -> subprocess.Popen[bytes] |
 
 
 @contextmanager
-def redis_store(work: Path, replicas: int) -> Iterator[tuple[list[str], subprocess.Popen[bytes] | None]]:
-    """With more than one replica, a redis-server for them to share sessions: the SP options and its process."""
-    if replicas == 1:
+def redis_store(work: Path, wanted: bool) -> Iterator[tuple[list[str], subprocess.Popen[bytes] | None]]:
+    """A redis-server for the replicas to share sessions in, if ``wanted``: the SP options and its process."""
+    if not wanted:
         yield [], None
         return
     binary = shutil.which("redis-server")
     if binary is None:
-        raise SystemExit("--replicas needs redis-server")
+        raise SystemExit("--redis and --replicas need redis-server")
     port = free_port()
     redis = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                               "--dir", str(work)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -134,11 +134,12 @@ def main() -> int:
     parser.add_argument("--loop", choices=("default", "asyncio"), default="default",
                         help="the SP's event loop: its default (uvloop when installed) or plain asyncio")
     parser.add_argument("--replicas", type=int, default=1, help="SP processes sharing sessions in a redis-server")
+    parser.add_argument("--redis", action="store_true", help="sessions in a redis-server even with one SP")
     parser.add_argument("--profile", help="write py-spy's collapsed stacks of the (first) SP's last round here")
     args = parser.parse_args()
     rounds: list[tuple[int, int, float, float, float]] = []  # trusted, failed, seconds, SP and Redis CPU seconds
     env = {"SGXRA_LOOP": "asyncio"} if args.loop == "asyncio" else {}
-    with tempfile.TemporaryDirectory() as tmp, redis_store(Path(tmp), args.replicas) as (store, redis), \
+    with tempfile.TemporaryDirectory() as tmp, redis_store(Path(tmp), args.redis or args.replicas > 1) as (store, redis), \
             ias_and_sps(Path(tmp), args.replicas, *store, env=env) as sps:
         ports, pids, sp_public = [sp.port for sp in sps], [sp.sp.pid for sp in sps], sps[0].sp_public
 
