@@ -42,6 +42,8 @@ from sgxra.transport.client import attest_tcp
 from sgxra.wire import QuoteSignType
 
 TICKS = os.sysconf("SC_CLK_TCK")
+# Counted in the floor as the issue that set the target did; the SP now verifies a chain once, not per report.
+CHAIN_RSA = "RSA verify (chain)"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -71,9 +73,9 @@ def crypto_floor_us() -> dict[str, float]:
         "ECDH": per_call(lambda: crypto.ecdh_shared_x_le(sp_key, peer, "g_a")),
         "ECDSA sign": per_call(lambda: crypto.sign_gb_ga(sp_key, peer, peer)),
         "8 CMACs (KDF, msg2, msg3, msg4)": 8 * per_call(lambda: crypto.aes_cmac(key16, data)),
-        "2 RSA verifies (report, chain)": per_call(
-            lambda: leaf_public.verify(signature, report, padding.PKCS1v15(), hashes.SHA256())
-        ) + per_call(lambda: root_public.verify(leaf_sig, tbs, padding.PKCS1v15(), hashes.SHA256())),
+        "RSA verify (report)": per_call(
+            lambda: leaf_public.verify(signature, report, padding.PKCS1v15(), hashes.SHA256())),
+        CHAIN_RSA: per_call(lambda: root_public.verify(leaf_sig, tbs, padding.PKCS1v15(), hashes.SHA256())),
         "AES-GCM seal of the secret": per_call(lambda: crypto.seal(key16, bytes(12), b"s" * 32, data[:137])),
     }
 
@@ -217,6 +219,8 @@ def main() -> int:
     for name, us in floor.items():
         print(f"  {name:34s} {us:8.1f} us")
     print(f"  {'total (the floor)':34s} {floor_total:8.1f} us")
+    print(f"  (the chain is verified once per chain now: against the floor without it, "
+          f"{floor_total - floor[CHAIN_RSA]:.1f} us, the ratio is {per_attestation / (floor_total - floor[CHAIN_RSA]):.2f})")
     print(f"server_cpu_vs_crypto_floor={per_attestation / floor_total:.2f} "
           f"sp_attestations_per_core_s={1e6 / per_attestation:.0f} attestations_per_s={rate:.0f}")
     return 0
