@@ -313,7 +313,7 @@ def test_slow_answer_times_out() -> None:
         start = time.monotonic()
         with pytest.raises(ServiceUnavailable, match="IAS timed out: TimeoutError: no complete answer within 0.2 s"):
             run_client(server.url, sigrl, timeout=0.2, retries=1)
-        assert time.monotonic() - start < 1.2  # two attempts of 0.2 s, not the server's 1.5 s
+        assert time.monotonic() - start < 2.5  # two attempts of 0.2 s; unbounded, they would take 2 x 1.5 s
 
 
 # --- TLS -----------------------------------------------------------------------------------------------------------
