@@ -110,7 +110,11 @@ def test_concurrent_requests_stay_within_the_connection_limit() -> None:
 def test_connection_the_server_closed_while_idle_is_replaced() -> None:
     async def scenario(client: AsyncIasClient) -> tuple[bytes, int]:
         await client.get_sigrl(GID)
-        await asyncio.sleep(1.3)  # past the server's keep-alive timeout: it hangs up
+        pooled = [c for idle in client._fetch.pool._idle.values() for c in idle]
+        for _ in range(100):  # until the server's keep-alive timeout (1 s) has it hang up, however busy the machine
+            await asyncio.sleep(0.1)
+            if all(c.reader.at_eof() for c in pooled):
+                break
         return await client.get_sigrl(GID), client.connections_opened
 
     with ConfiguredServer(create_app(MockIas(CONFIG, PKI, now)), timeout_keep_alive=1) as server:
