@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench-dcap bench-handshake bench-soak diff-intel clean
+.PHONY: demo test fuzz typecheck bench-dcap bench-handshake bench-soak bench-pccs bench-startup diff-intel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[server,redis,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -39,6 +39,12 @@ bench-handshake: $(STAMP)
 
 bench-soak: $(STAMP)
 	$(BIN)/python bench/soak_bench.py
+
+bench-pccs: $(STAMP)
+	$(BIN)/python bench/pccs_bench.py
+
+bench-startup: $(STAMP)
+	$(BIN)/python bench/startup_bench.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src

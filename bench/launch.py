@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -48,31 +49,60 @@ class Launched:
 
 
 @contextmanager
-def ias_and_sp(work: Path, *sp_options: str) -> Iterator[Launched]:
-    """The default mock IAS and an SP with a fresh key, a policy for the simulated enclave and a secret."""
-    ias_port, sp_port = free_port(), free_port()
-    ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(ias_port), "--state-dir", str(work / "ias")],
+def ias_and_sp(work: Path, *sp_options: str, env: dict[str, str] | None = None) -> Iterator[Launched]:
+    """The default mock IAS and an SP with a fresh key, a policy for the simulated enclave and a secret.
+
+    ``env`` adds to the SP's environment (SGXRA_LOOP=asyncio, say)."""
+    with ias_and_sps(work, 1, *sp_options, env=env) as (launched,):
+        yield launched
+
+
+@contextmanager
+def mock_ias(work: Path) -> Iterator[int]:
+    """`sgxra ias-mock` (state in ``work``/ias) on a free loopback port: the port."""
+    port = free_port()
+    ias = subprocess.Popen([*SGXRA, "ias-mock", "--port", str(port), "--state-dir", str(work / "ias")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port, ias)
+        yield port
+    finally:
+        ias.terminate()
+        ias.wait(timeout=30)
+
+
+@contextmanager
+def ias_and_sps(work: Path, replicas: int, *sp_options: str, env: dict[str, str] | None = None) -> Iterator[list[Launched]]:
+    """As :func:`ias_and_sp`, with ``replicas`` SPs sharing the key (give them a shared store in ``sp_options``)."""
     key = ec.generate_private_key(ec.SECP256R1())
     (work / "sp.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                     serialization.NoEncryption()))
     (work / "policy.toml").write_text(f'mr_signers = ["{EnclaveIdentity().mr_signer.hex()}"]\nallow_simulated = true\n')
     (work / "secret").write_bytes(b"s" * 32)
     (work / "ias.key").write_text(DEMO_SUBSCRIPTION_KEY)
-    try:
-        wait_for(ias_port, ias)
+    started: list[Launched] = []
+    with mock_ias(work) as ias_port:
+        try:
+            yield _start_sps(work, replicas, ias_port, sp_options, env, crypto.public_key_to_point(key.public_key()),
+                             started)
+        finally:
+            for launched in started:
+                launched.sp.terminate()
+                launched.sp.wait(timeout=60)
+
+
+def _start_sps(work: Path, replicas: int, ias_port: int, sp_options: tuple[str, ...], env: dict[str, str] | None,
+               sp_public: bytes, started: list[Launched]) -> list[Launched]:
+    """Start the SPs, each added to ``started`` as soon as it runs (so that it is stopped whatever happens next)."""
+    for i in range(replicas):
+        sp_port, log = free_port(), work / ("sp.log" if i == 0 else f"sp{i}.log")
         sp = subprocess.Popen(
             [*SGXRA, "sp", "--key", str(work / "sp.key"), "--policy", str(work / "policy.toml"),
              "--host", "127.0.0.1", "--port", str(sp_port), "--ias-url", f"http://127.0.0.1:{ias_port}",
              "--ias-primary-key-file", str(work / "ias.key"), "--ias-root", str(work / "ias" / "ias-root.pem"),
-             "--secret-file", str(work / "secret"), "--log-file", str(work / "sp.log"), *sp_options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # logs go to sp.log: a full pipe would stall it
-        try:
-            wait_for(sp_port, sp)
-            yield Launched(sp, sp_port, crypto.public_key_to_point(key.public_key()), work / "sp.log")
-        finally:
-            sp.terminate()
-            sp.wait(timeout=60)
-    finally:
-        ias.terminate()
-        ias.wait(timeout=30)
+             "--secret-file", str(work / "secret"), "--log-file", str(log), *sp_options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,  # logs go to the log file: a full pipe would stall it
+            env={**os.environ, **(env or {})})
+        started.append(Launched(sp, sp_port, sp_public, log))
+        wait_for(sp_port, sp)
+    return started

@@ -75,7 +75,7 @@ def test_a_slow_fetch_for_one_key_does_not_block_others(tmp_path: Path) -> None:
     slow.join(WAIT)
     assert TcbInfo.parse(results[0].tcb_info).fmspc == A.fmspc
     assert fetch.calls == [B, A, C] and (cache.fetches, cache.hits) == (3, 1)
-    assert cache._locks == {}  # idle keys are forgotten
+    assert cache._key_lock._locks == {}  # idle keys are forgotten
 
 
 def test_a_refresh_in_progress_does_not_hold_up_the_still_valid_copy(tmp_path: Path) -> None:

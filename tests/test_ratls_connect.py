@@ -18,7 +18,7 @@ from sgxra.ratls.der import load_certificate
 from sgxra.ratls.evidence import Format, NotAttested
 from sgxra.ratls.server import AttestedEchoServer
 from sgxra.ratls.sim import PrivateKey, certificate, mbedtls_style
-from sgxra.ratls.verify import KeyNotBound
+from sgxra.ratls.verify import KeyNotBound, ratls_evidence
 from sgxra.validate.policy import Policy
 
 
@@ -48,7 +48,8 @@ def attested() -> Iterator[AttestedEchoServer]:
 def test_attested_server_is_accepted(attested: AttestedEchoServer) -> None:
     host, port = attested.address
     with connect(host, port, sgx_verifier()) as tls:
-        assert tls.ratls_result is not None and tls.ratls_result.format is Format.DICE
+        assert tls.ratls_result is not None and tls.ratls_result.accepted
+        assert ratls_evidence(tls.ratls_result).format is Format.DICE
         tls.sendall(b"ping")
         assert tls.recv(16) == b"ping"
 
@@ -137,6 +138,7 @@ def test_mbedtls_style_server_certificate_is_verified() -> None:
     server, _ = _serve(mbedtls_style(der, key), key)  # type: ignore[arg-type]
     try:
         with connect(*server.address, sgx_verifier()) as tls:
-            assert tls.ratls_result is not None and tls.ratls_result.evidence.certificate.null_signature_parameter
+            assert tls.ratls_result is not None
+            assert ratls_evidence(tls.ratls_result).certificate.null_signature_parameter
     finally:
         server.close()

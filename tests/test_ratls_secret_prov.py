@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 from collections.abc import Iterator
@@ -14,11 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
-from dcap_env import NOW
-from ratls_env import SGX, sgx_verifier
+from dcap_env import NOW, PKI
+from ratls_env import SGX, SGX_COLLATERAL, SGX_POLICY, TDX, TDX_COLLATERAL, TDX_POLICY, sgx_verifier
 from sgxra.errors import RemoteProtocolError
 from sgxra.ratls.secret_prov import REQUEST, RESPONSE, SecretProvisioningServer, fetch_secret
 from sgxra.ratls.sim import certificate, mbedtls_style
+from sgxra.ratls.verify import RaTlsVerifier
 from sgxra.validate.policy import Policy
 
 SECRET = b"the wrapping key \x00\x01\x02"
@@ -138,3 +140,28 @@ def test_client_without_certificate_fails_the_handshake(server: SecretProvisioni
         conn.close()
         server.close()
     assert "failed" in caplog.text and "secret provisioned" not in caplog.text
+
+
+def test_one_unified_policy_serves_enclaves_and_tds(caplog: pytest.LogCaptureFixture) -> None:
+    """A policy file's SGX rules and [tdx] table judge both kinds of client; collateral comes from a fetcher."""
+    both = dataclasses.replace(SGX_POLICY, tdx=TDX_POLICY.tdx)
+    verifier = RaTlsVerifier(policy=both, clock=lambda: NOW, root=PKI.root,
+                             fetcher=lambda key: TDX_COLLATERAL if key.tee == "TDX" else SGX_COLLATERAL)
+    prov = SecretProvisioningServer(verifier, SECRET, certificate=SERVER_CERT, key=SERVER_KEY, timeout=5).start()
+    try:
+        with caplog.at_level(logging.INFO, "sgxra.secret_prov"):
+            for attester in (SGX, TDX):
+                der, key = attester.certificate("dice")
+                assert _fetch(prov, der, key) == SECRET  # type: ignore[arg-type]
+            refuses_tds = SecretProvisioningServer(
+                RaTlsVerifier(policy=SGX_POLICY, clock=lambda: NOW, root=PKI.root, fetcher=verifier.fetcher), SECRET,
+                certificate=SERVER_CERT, key=SERVER_KEY, timeout=5).start()
+            try:
+                der, key = TDX.certificate("dice")
+                with pytest.raises(RemoteProtocolError, match="no secret"):
+                    _fetch(refuses_tds, der, key)  # type: ignore[arg-type]
+            finally:
+                refuses_tds.close()
+    finally:
+        prov.close()
+    assert caplog.text.count("secret provisioned") == 2 and "no [tdx] rules" in caplog.text

@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import os
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
+from sgxra.one_call import OneCall
 from sgxra.pcs.cache import CollateralCache
 from sgxra.pcs.key import CollateralKey
 from sgxra.pcs.verifier import collateral_key
@@ -128,22 +128,7 @@ def verify(
     evidence: EvidenceInput, *, collateral: Collateral | None = None, fetcher: CollateralFetcher | None = None,
     policy: Policy | None = None, at: datetime | None = None, root: x509.Certificate | None = None,
 ) -> DcapResult | IasResult:
-    """Verify any evidence and, given a policy, judge it: one call.
-
-    ``evidence``: a DCAP quote (bytes or :class:`DcapQuote`; SGX or TDX is
-    detected) or an IAS report (:class:`IasEvidence`, or its JSON as bytes).
-    ``collateral``: the DCAP quote's collateral; without it the collateral is
-    asked of ``fetcher`` (a :class:`CollateralCache`, or any callable taking a
-    :class:`CollateralKey`), and without a fetcher of a cache at
-    :func:`default_cache_path` over Intel's PCS. ``at``: the verification time
-    (default: now). ``root``: trust this root instead of Intel's (a simulated
-    PKI's); results under another root say ``simulated``.
-
-    Returns a :class:`DcapResult` or :class:`IasResult`; with a policy, its
-    ``policy`` holds the verdict and every violation (``result.accepted``).
-    Evidence that is not genuine raises a :class:`~sgxra.errors.VerificationError`
-    (or another :class:`~sgxra.errors.SgxRaError` naming what failed).
-    """
+    # The docstring is OneCall.__call__'s (sgxra/one_call.py): help(sgxra.verify) shows it without importing this module.
     at = at or datetime.now(timezone.utc)
     if at.tzinfo is None:
         raise ValueError("verification time must be timezone-aware")
@@ -174,27 +159,4 @@ async def averify(
                                    root=root)
 
 
-class OneCall:
-    """``sgxra.verify``: the one call (see :func:`verify` below), and still the ``sgxra.verify`` package.
-
-    Calling it is :func:`sgxra.api.verify`. Any attribute is the package's, so
-    ``sgxra.verify.dcap``, ``import sgxra.verify.dcap as dcap`` and
-    ``from sgxra.verify import verify_report`` keep working.
-    """
-
-    def __call__(
-        self, evidence: EvidenceInput, *, collateral: Collateral | None = None,
-        fetcher: CollateralFetcher | None = None, policy: Policy | None = None, at: datetime | None = None,
-        root: x509.Certificate | None = None,
-    ) -> DcapResult | IasResult:
-        return verify(evidence, collateral=collateral, fetcher=fetcher, policy=policy, at=at, root=root)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(sys.modules["sgxra.verify"], name)
-
-    def __repr__(self) -> str:
-        return "<sgxra.verify: the one call, and the sgxra.verify package>"
-
-
-OneCall.__call__.__doc__ = verify.__doc__
-one_call = OneCall()
+verify.__doc__ = OneCall.__call__.__doc__

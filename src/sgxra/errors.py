@@ -99,6 +99,11 @@ class CertificateRevoked(CertificateChainError):
     """A certificate is on its issuer's CRL."""
 
 
+class ReportMacMismatch(VerificationError):
+    """A local REPORT's MAC does not verify under this enclave's report key: the REPORT was altered,
+    targeted at another enclave, or made on another platform."""
+
+
 class EvidenceMismatch(VerificationError):
     """Genuine evidence that does not belong to this request (quote, nonce, API version)."""
 

@@ -8,13 +8,10 @@ caller-given number of bytes.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
-import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,12 +72,45 @@ class RetryPolicy:
     def header_sets(self) -> list[dict[str, str]]:
         return [{self.key_header: k} for k in self.keys] or [{}]
 
-    def unreachable(self, error: httpx.TransportError) -> ServiceUnavailable:
-        kind = "timed out" if isinstance(error, httpx.TimeoutException) else "unreachable"
+    def unreachable(self, error: Exception) -> ServiceUnavailable:
+        kind = "timed out" if isinstance(error, (httpx.TimeoutException, TimeoutError)) else "unreachable"
         return ServiceUnavailable(f"{self.service} {kind}: {type(error).__name__}: {error}")
 
     def too_large(self, limit: int) -> ServiceError:
         return ServiceError(f"{self.service} answer exceeds {limit} bytes")
+
+
+class RetryRun:
+    """One request's retry decisions under a policy, free of I/O: shared by the sync and async fetchers."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.attempt = 0
+        self.last: HttpResponse | None = None
+        self.failure: ServiceError | None = None
+
+    def next_wait(self) -> float | None:
+        """Seconds to wait before the next attempt (0 before the first), None when no attempt is left."""
+        attempt, self.attempt = self.attempt, self.attempt + 1
+        if attempt == 0:
+            return 0.0
+        if attempt > self.policy.retries:
+            return None
+        return self.policy.delay(attempt, self.last)  # None: asked to wait longer than we may
+
+    def failed(self, error: Exception) -> None:
+        self.last, self.failure = None, self.policy.unreachable(error)
+
+    def answered(self, response: HttpResponse) -> bool:
+        """Whether ``response`` is final (not a 429 or 503 to retry)."""
+        self.last = response
+        return response.status not in RETRIED_STATUSES
+
+    def outcome(self) -> HttpResponse:
+        """After the last attempt: the final 429 or 503 (the caller's status check reports it), or the failure."""
+        if self.last is not None:
+            return self.last
+        raise self.failure or ServiceUnavailable(f"{self.policy.service} unreachable")
 
 
 def retry_after(response: HttpResponse, now: float) -> float | None:
@@ -123,24 +153,18 @@ class Fetcher:
         self._http.close()
 
     def request(self, method: str, url: str, *, limit: int, json: Any = None) -> HttpResponse:
-        last: HttpResponse | None = None
-        failure: ServiceError | None = None
-        for attempt in range(self.policy.retries + 1):
-            if attempt:
-                wait = self.policy.delay(attempt, last)
-                if wait is None:
-                    break  # asked to wait longer than we may: the caller's status check reports the answer
+        run = RetryRun(self.policy)
+        while (wait := run.next_wait()) is not None:
+            if wait:
                 self._sleep(wait)
             try:
-                last = self._with_keys(method, url, json, limit)
+                response = self._with_keys(method, url, json, limit)
             except httpx.TransportError as e:
-                last, failure = None, self.policy.unreachable(e)
+                run.failed(e)
                 continue
-            if last.status not in RETRIED_STATUSES:
-                return last
-        if last is not None:
-            return last  # the final 429 or 503: the caller's status check reports it
-        raise failure or ServiceUnavailable(f"{self.policy.service} unreachable")
+            if run.answered(response):
+                return response
+        return run.outcome()
 
     def _with_keys(self, method: str, url: str, json: Any, limit: int) -> HttpResponse:
         response = HttpResponse(401, {}, b"")
@@ -150,29 +174,6 @@ class Fetcher:
             if response.status != 401:
                 break
         return response
-
-
-class AsyncFetcher:
-    """Asynchronous requests under a :class:`RetryPolicy`, behaving as :class:`Fetcher`.
-
-    It runs :class:`Fetcher` in worker threads: httpx's synchronous pool costs a
-    fraction of the CPU of its asyncio one (anyio's per-request bookkeeping and a
-    scan of every pooled connection), which dominated the service provider's profile.
-    """
-
-    def __init__(self, policy: RetryPolicy, *, timeout: float, transport: httpx.BaseTransport | None = None) -> None:
-        self.policy = policy
-        self._sync = Fetcher(policy, timeout=timeout, transport=transport)
-        # As many threads as pooled connections: more requests wait here, not in the service.
-        self._threads = ThreadPoolExecutor(max_workers=POOL_LIMITS.max_connections or 8, thread_name_prefix="http")
-
-    async def aclose(self) -> None:
-        self._threads.shutdown(wait=True)
-        self._sync.close()
-
-    async def request(self, method: str, url: str, *, limit: int, json: Any = None) -> HttpResponse:
-        call = functools.partial(self._sync.request, method, url, limit=limit, json=json)
-        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 
 
 def raise_for_status(response: HttpResponse, service: str, what: str) -> None:

@@ -11,18 +11,20 @@ from pathlib import Path
 
 import click
 
+from sgxra.backends.base import BackendEnclave
 from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, exit_code_for
+from sgxra.cli.quote_command import ROOT_HELP, make_source
 from sgxra.errors import SgxRaError
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
-from sgxra.protocol.client import ClientSession, ClientVerdict
+from sgxra.protocol.client import ClientSession, ClientVerdict, EnclaveBackend
 from sgxra.sim import SAMPLE_SP_PUBLIC_KEY_LE, EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.sim.enclave import DEFAULT_MR_ENCLAVE, DEFAULT_MR_SIGNER, QuotingEnclave
 from sgxra.sim.epid import DEFAULT_GID
-from sgxra.transport.client import attest_http, attest_stdio, attest_tcp
 from sgxra.wire.msg4_auth import ReasonCode
 
+CLIENT_BACKENDS = ("sim", "gramine")
 _EXIT_FOR_REASON = {ReasonCode.POLICY: POLICY, ReasonCode.PLATFORM_UPDATE_NEEDED: POLICY,
                     ReasonCode.NOT_GENUINE: NOT_GENUINE, ReasonCode.SERVICE_UNAVAILABLE: SERVICE}
 
@@ -86,6 +88,11 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
 @click.option("--port", default=7777, show_default=True, type=int, help="Service provider port (TCP).")
 @click.option("--http", "http_url", help="Use the HTTP/JSON API at this base URL instead of TCP.")
 @click.option("-z", "--stdio", is_flag=True, help="Copy/paste mode: write our lines to stdout, read the SP's from stdin.")
+@click.option("--backend", type=click.Choice(CLIENT_BACKENDS), default="sim", show_default=True,
+              help="The enclave: sim (simulated; the options below describe it) or gramine (this process, run "
+                   "under Gramine on SGX hardware, quoting through /dev/attestation). A TD's configfs-tsm quote "
+                   "attests no SGX enclave: take it with `sgxra quote --backend tsm` to `sgxra verify` or RA-TLS.")
+@click.option("--backend-root", type=click.Path(file_okay=False, path_type=Path), help=ROOT_HELP)
 @click.option("--platform", type=click.Choice(["epid", "ecdsa"]), default="epid", show_default=True,
               help="Simulated quoting enclave: EPID (judged by IAS) or ECDSA (DCAP).")
 @click.option("--platform-seed", default=DEMO_PLATFORM_SEED, show_default=True,
@@ -105,18 +112,25 @@ def report(verdict: ClientVerdict, secret_out: Path | None) -> int:
 @click.option("--sample-msg4", is_flag=True, help="Accept the sample's unauthenticated msg4 (Intel's sample SP).")
 @click.option("--secret-out", type=click.Path(dir_okay=False, path_type=Path), help="Write the secret here.")
 @click.option("--timeout", default=30.0, show_default=True, type=float)
-def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, platform: str, platform_seed: str,
+def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, backend: str, backend_root: Path | None,
+               platform: str, platform_seed: str,
                gid_hex: str | None, dcap_state: Path, mr_enclave: str, mr_signer: str, isv_prod_id: int, isv_svn: int,
                debug_enclave: bool, sp_public_key: str, sample_msg4: bool, secret_out: Path | None,
                timeout: float) -> None:
-    """Attest a simulated enclave (the enclave backend is pluggable) and print the verdict."""
+    """Attest an enclave (simulated, or this process under Gramine or in a TD) and print the verdict."""
     identity = EnclaveIdentity(_hex32(mr_enclave, "--mr-enclave"), _hex32(mr_signer, "--mr-signer"),
                                isv_prod_id, isv_svn, debug_enclave)
     gid = _gid(gid_hex, platform)
     try:
-        enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state, gid), identity,
-                             bytes.fromhex(sp_public_key))
+        enclave: EnclaveBackend
+        if backend == "sim":
+            enclave = SimEnclave(make_quoting_enclave(platform, platform_seed, dcap_state, gid), identity,
+                                 bytes.fromhex(sp_public_key))
+        else:
+            enclave = BackendEnclave(make_source(backend, backend_root), bytes.fromhex(sp_public_key))
         session = ClientSession(enclave, require_authenticated_msg4=not sample_msg4)
+        from sgxra.transport.client import attest_http, attest_stdio, attest_tcp  # httpx: only when attesting
+
         if stdio:
             verdict = attest_stdio(session, sys.stdin.buffer, sys.stdout.buffer)
         elif http_url:

@@ -6,19 +6,17 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgxra.cli.describe import to_json_value
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_input
 from sgxra.errors import SgxRaError
 from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
-from sgxra.verify.dcap import DcapVerdict, verify_dcap_quote
-from sgxra.verify.pki import load_pem_certificate
-from sgxra.wire.collateral import Collateral
-from sgxra.wire.dcap_quote import DcapQuote
+
+if TYPE_CHECKING:
+    from sgxra.verify.dcap import DcapVerdict
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -29,6 +27,8 @@ def _fail(error: Exception) -> None:
 
 
 def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
+    from sgxra.cli.describe import to_json_value
+
     return {
         "status": verdict.status.value,
         "advisory_ids": list(verdict.advisory_ids),
@@ -56,6 +56,10 @@ def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def verify_quote_cmd(quote_arg: str, collateral_file: Path, at_text: str | None, root_file: Path | None,
                      as_json: bool) -> None:
+    from sgxra.verify.dcap import verify_dcap_quote
+    from sgxra.verify.pki import load_pem_certificate
+    from sgxra.wire.collateral import Collateral
+
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
@@ -103,6 +107,7 @@ def collateral_fetch_cmd(quote_arg: str, pccs: str | None, tdx_base_url: str | N
                          output: Path | None) -> None:
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
     from sgxra.pcs.verifier import collateral_key
+    from sgxra.wire.dcap_quote import DcapQuote
 
     try:
         key = collateral_key(DcapQuote.parse(read_input(quote_arg, "quote", QUOTE)), update=update,

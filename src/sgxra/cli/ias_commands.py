@@ -12,8 +12,6 @@ import click
 from sgxra.cli.exit_codes import FAILURE, exit_code_for
 from sgxra.cli.inputs import INPUT_HELP, QUOTE, REPORT, SIGNATURE, parse_time, read_chain, read_input
 from sgxra.errors import CertificateChainError, SgxRaError
-from sgxra.verify.ias import verify_report
-from sgxra.verify.pki import load_pem_certificate
 
 
 @click.command("verify-report", help="Verify a saved IAS Attestation Verification Report and print it.\n\n"
@@ -35,6 +33,9 @@ def verify_report_cmd(
     body_arg: str, signature_arg: str, chain_file: Path | None, root_file: Path | None, api_version: int | None,
     nonce: str | None, quote_arg: str | None, max_age: float | None, at_text: str | None, as_json: bool,
 ) -> None:
+    from sgxra.verify.ias import verify_report
+    from sgxra.verify.pki import load_pem_certificate
+
     try:
         if [body_arg, signature_arg, quote_arg].count("-") > 1:
             raise click.BadParameter("only one input can be read from standard input (-)")

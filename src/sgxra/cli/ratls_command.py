@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sgxra.cli.dcap_commands import _fail, verdict_json
+from sgxra.cli.dcap_commands import _fail
 from sgxra.cli.describe import DESCRIBERS, flatten, to_json_value
-from sgxra.cli.exit_codes import MISMATCH
+from sgxra.cli.exit_codes import MISMATCH, OK, POLICY
 from sgxra.cli.inputs import parse_time
+from sgxra.cli.verify_command import _error, _pccs_cache, print_result
 from sgxra.errors import MalformedMessage, SgxRaError
-from sgxra.pcs.verifier import CollateralSource
-from sgxra.ratls.der import MAX_CERTIFICATE, load_certificate
-from sgxra.ratls.evidence import RaTlsEvidence, extract
-from sgxra.ratls.policy import TdxPolicy
-from sgxra.ratls.verify import RaTlsResult, RaTlsVerifier, verify_certificate
-from sgxra.validate.policy import Policy
-from sgxra.validate.policy_file import PolicyFileError, parse_policy
-from sgxra.verify.dcap import DcapVerdict
+from sgxra.validate.policy_file import load_policy
 from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
-from sgxra.wire.ias_report import AttestationReport
+
+if TYPE_CHECKING:  # sgxra.ratls loads httpx (its client transport): imported by the commands themselves
+    from sgxra.ratls.evidence import RaTlsEvidence
+    from sgxra.ratls.verify import CollateralFetcher
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 STATE_DIR = Path(".sgxra/pcs-mock")  # shared with `sgxra pcs-mock`, so its collateral verifies these quotes
-TDX_KEYS = {"mr_tds", "allow_debug", "accepted_statuses", "accepted_advisories", "allow_simulated"}
 
 
 def _read_certificate(arg: str) -> bytes:
+    from sgxra.ratls.der import MAX_CERTIFICATE
+
     if arg == "-":
         data = sys.stdin.buffer.read(2 * MAX_CERTIFICATE + 1)
     else:
@@ -47,37 +41,8 @@ def _read_certificate(arg: str) -> bytes:
     return data
 
 
-def load_ratls_policy(path: Path) -> Policy | TdxPolicy:
-    """A policy file; one naming ``mr_tds`` is a TDX policy (SEAM: issue 10 brings one policy for both)."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise PolicyFileError([f"{path}: {e}"]) from None
-    if "mr_tds" not in data:
-        return parse_policy(data).policy
-    if set(data) - TDX_KEYS:
-        raise PolicyFileError([f"a TDX policy takes only {', '.join(sorted(TDX_KEYS))}"])
-    sgx = parse_policy({k: v for k, v in data.items() if k != "mr_tds"} | {"mr_enclaves": [bytes(32).hex()]}).policy
-    mr_tds = data["mr_tds"]
-    if not isinstance(mr_tds, list) or not all(isinstance(m, str) and len(m) == 96 for m in mr_tds):
-        raise PolicyFileError(["mr_tds must be a list of 96-hex-digit strings"])
-    try:
-        measurements = frozenset(bytes.fromhex(m) for m in mr_tds)
-    except ValueError:
-        raise PolicyFileError(["mr_tds must be hexadecimal"]) from None
-    return TdxPolicy(measurements, sgx.allow_debug, sgx.accepted_statuses, sgx.accepted_advisories, sgx.allow_simulated)
-
-
 def describe_evidence(evidence: RaTlsEvidence) -> dict[str, Any]:
-    cert = evidence.certificate
-    described: dict[str, Any] = {
-        "format": evidence.format.value,
-        "unused_extensions": list(evidence.unused),
-        "signature_algorithm": cert.signature_algorithm,
-        "signature_algorithm_null_parameter": cert.null_signature_parameter,
-        "spki_sha256": hashlib.sha256(cert.spki).hexdigest(),
-        "binding": to_json_value(evidence.binding),
-    }
+    described = evidence.to_dict()
     if evidence.claims is not None:
         described["claims"] = {k: to_json_value(v) for k, v in evidence.claims.items()}
     if evidence.ias_report is not None:
@@ -110,6 +75,9 @@ def inspect_cmd(cert: str, as_json: bool) -> None:
 
     Nothing here says the evidence is genuine: `sgxra ratls verify` does that.
     """
+    from sgxra.ratls.der import load_certificate
+    from sgxra.ratls.evidence import extract
+
     try:
         evidence = extract(load_certificate(_read_certificate(cert)))
     except (SgxRaError, OSError) as e:
@@ -121,43 +89,23 @@ def inspect_cmd(cert: str, as_json: bool) -> None:
         sys.exit(MISMATCH)
 
 
-@contextmanager
-def _collateral_source(collateral_file: Path | None, pccs: str | None) -> Iterator[Collateral | CollateralSource | None]:
+def _trust(collateral_file: Path | None, pccs: str | None) -> tuple[Collateral | None, CollateralFetcher | None]:
+    """Collateral from a file, or a cache over a PCCS, as `sgxra verify` takes them."""
     if collateral_file:
-        yield Collateral.from_json(collateral_file.read_bytes())
-    elif pccs:
-        from sgxra.pcs.client import PcsClient, PcsSettings
-
-        with PcsClient(PcsSettings(base_url=pccs)) as client:
-            yield client.fetch
-    else:
-        yield None
+        return Collateral.from_json(collateral_file.read_bytes()), None
+    return None, _pccs_cache(pccs) if pccs else None
 
 
 def _root(path: Path | None) -> x509.Certificate | None:
     return load_pem_certificate(path.read_bytes(), str(path)) if path else None
 
 
-def result_json(result: RaTlsResult) -> dict[str, Any]:
-    described: dict[str, Any] = {"format": result.format.value, "binding": to_json_value(result.binding),
-                                 "status": result.status, "simulated": result.simulated}
-    verdict = result.verdict
-    if isinstance(verdict, DcapVerdict):
-        described["dcap"] = verdict_json(verdict)
-    elif isinstance(verdict, AttestationReport):
-        described["ias_report"] = verdict.to_json_dict()
-    else:
-        described["evidence"] = {"kind": verdict.kind, "status": verdict.status,
-                                 "advisory_ids": list(verdict.advisory_ids)}
-    described["report_body"] = to_json_value(result.report_body)
-    return described
-
-
 def _trust_options(command: Any) -> Any:
     for option in reversed([
         click.option("--collateral", "collateral_file", type=PathArg, help="Collateral JSON (`sgxra collateral fetch`)."),
         click.option("--pccs", help="Fetch collateral from this PCCS or PCS base URL instead."),
-        click.option("--policy", "policy_file", type=PathArg, help="Policy TOML (`mr_tds` makes it a TDX policy)."),
+        click.option("--policy", "policy_file", type=PathArg,
+                     help="Policy TOML, as for `sgxra verify` (a [tdx] table judges TDs)."),
         click.option("--root", "root_file", envvar="SGXRA_DCAP_ROOT", type=PathArg,
                      help="Trust this SGX root instead of Intel's (a simulated PKI's; env SGXRA_DCAP_ROOT)."),
         click.option("--ias-root", "ias_root_file", envvar="SGXRA_IAS_ROOT", type=PathArg,
@@ -171,31 +119,40 @@ def _trust_options(command: Any) -> Any:
 @click.argument("cert", metavar="CERT")
 @_trust_options
 @click.option("--at", "at_text", help="Verification time: ISO-8601 or Unix seconds (default: now).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result, RA-TLS facts and violations included.")
+@click.option("--token-key", "token_key_file", type=PathArg,
+              help="Also print the result as a JWT signed with this EC private key (PEM; ES256 or ES384).")
+@click.option("--nonce", help="Put this verifier nonce in the token.")
 def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy_file: Path | None,
-               root_file: Path | None, ias_root_file: Path | None, at_text: str | None, as_json: bool) -> None:
-    """Verify a certificate's evidence: bound to its key, genuine, and (with --policy) accepted."""
+               root_file: Path | None, ias_root_file: Path | None, at_text: str | None, as_json: bool,
+               token_key_file: Path | None, nonce: str | None) -> None:
+    """Verify a certificate's evidence: bound to its key, genuine, and (with --policy) accepted.
+
+    Exit 0: accepted (or genuine, without a policy); 6: the policy refuses it;
+    10: the evidence is not about this certificate's key; otherwise the code of
+    the failure, as `sgxra verify`.
+    """
+    from sgxra.cli.keys import load_token_key
+    from sgxra.ratls.verify import ratls_evidence, verify_certificate
+
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
-        policy = load_ratls_policy(policy_file) if policy_file else None
-        with _collateral_source(collateral_file, pccs) as collateral:
-            result = verify_certificate(_read_certificate(cert), at=at, policy=policy, collateral=collateral,
-                                        root=_root(root_file), ias_root=_root(ias_root_file))
+        policy = load_policy(policy_file).policy if policy_file else None
+        collateral, fetcher = _trust(collateral_file, pccs)
+        key = load_token_key(token_key_file) if token_key_file else None
+        result = verify_certificate(_read_certificate(cert), at=at, policy=policy, collateral=collateral,
+                                    fetcher=fetcher, root=_root(root_file), ias_root=_root(ias_root_file))
+        token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
+        _error(e, as_json)
         return
-    described = result_json(result)
-    described["policy"] = str(policy_file) if policy_file else None
     if as_json:
-        click.echo(json.dumps(described, indent=2, default=str))
-        return
-    click.echo(f"{result.format.value} evidence, bound ({result.binding.reason}), genuine at {at.isoformat()}"
-               + (f", accepted by {policy_file}" if policy_file else " (no policy applied)"))
-    click.echo(f"  status: {result.status}{'  SIMULATED' if result.simulated else ''}")
-    body = described["report_body"]
-    for name in ("mr_enclave", "mr_signer", "isv_prod_id", "isv_svn", "mr_td"):
-        if name in body:
-            click.echo(f"  {name}: {body[name]}")
+        click.echo(json.dumps(result.to_dict() | ({"token": token} if token else {}), indent=2))
+    else:
+        evidence = ratls_evidence(result)
+        click.echo(f"RA-TLS: {evidence.format.value} evidence bound to the certificate's key ({evidence.binding.reason})")
+        print_result(result, at, token)
+    sys.exit(OK if result.accepted else POLICY)
 
 
 def _private_key(path: Path) -> Any:
@@ -273,20 +230,21 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     import logging
 
     from sgxra.ratls.secret_prov import SecretProvisioningServer
+    from sgxra.ratls.verify import RaTlsVerifier
 
     if policy_file is None:
         raise click.UsageError("--policy is required: the secret goes only to enclaves a policy accepts")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        policy = load_ratls_policy(policy_file)
-        with _collateral_source(collateral_file, pccs) as collateral:
-            verifier = RaTlsVerifier(policy=policy, clock=lambda: datetime.now(timezone.utc), collateral=collateral,
-                                     root=_root(root_file), ias_root=_root(ias_root_file))
-            server = SecretProvisioningServer(
-                verifier, secret_file.read_bytes(), certificate=load_pem_certificate(cert_file.read_bytes(), "--cert"),
-                key=_private_key(key_file), host=host, port=port)
-            click.echo(f"secret provisioning on {server.address[0]}:{server.address[1]}")
-            server.serve_forever()
+        collateral, fetcher = _trust(collateral_file, pccs)
+        verifier = RaTlsVerifier(policy=load_policy(policy_file).policy, clock=lambda: datetime.now(timezone.utc),
+                                 collateral=collateral, fetcher=fetcher, root=_root(root_file),
+                                 ias_root=_root(ias_root_file))
+        server = SecretProvisioningServer(
+            verifier, secret_file.read_bytes(), certificate=load_pem_certificate(cert_file.read_bytes(), "--cert"),
+            key=_private_key(key_file), host=host, port=port)
+        click.echo(f"secret provisioning on {server.address[0]}:{server.address[1]}")
+        server.serve_forever()
     except (SgxRaError, OSError, ValueError) as e:
         _fail(e)
 

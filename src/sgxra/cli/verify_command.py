@@ -19,6 +19,7 @@ from sgxra.errors import SgxRaError
 
 if TYPE_CHECKING:
     from sgxra.pcs.cache import CollateralCache
+    from sgxra.verify.result import DcapResult, IasResult
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -48,17 +49,22 @@ def _error(error: Exception, as_json: bool) -> None:
               help="Trust this DCAP root instead of Intel's (a simulated PKI's; env SGXRA_DCAP_ROOT).")
 @click.option("--ias-root", "ias_root_file", envvar="SGXRA_IAS_ROOT", type=PathArg,
               help="Trust this IAS report-signing root instead of Intel's (a mock's; env SGXRA_IAS_ROOT).")
+@click.option("--trusted", is_flag=True, help="Also verify in trusted mode, with a SIMULATED quote verification "
+                                              "enclave (DCAP quote and --collateral needed), and print both verdicts.")
 def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None, policy_file: Path | None,
                at_text: str | None, as_json: bool, token_key_file: Path | None, nonce: str | None,
-               root_file: Path | None, ias_root_file: Path | None) -> None:
+               root_file: Path | None, ias_root_file: Path | None, trusted: bool) -> None:
     """Verify a DCAP quote (SGX or TDX) or an IAS report (JSON: report, signature, certificates) and judge it.
 
     Exit 0: genuine and accepted by the policy (if one is given); 6: the policy
     refuses it; otherwise the code of the failure (see `sgxra --help`).
     """
     from sgxra.api import IasEvidence, verify
+    from sgxra.cli.trusted import echo_both, trusted_dict
+    from sgxra.sim.qve import trusted_verification
     from sgxra.validate.policy_file import load_policy
     from sgxra.verify.pki import load_pem_certificate
+    from sgxra.verify.result import DcapResult
     from sgxra.wire.collateral import Collateral
 
     try:
@@ -69,6 +75,8 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         root = load_pem_certificate(root_path.read_bytes(), str(root_path)) if root_path else None
         policy = load_policy(policy_file).policy if policy_file else None
         collateral = Collateral.from_json(collateral_file.read_bytes()) if collateral_file else None
+        if trusted and (collateral is None or is_ias):
+            raise ValueError("--trusted verifies a DCAP quote against the collateral given with --collateral")
         fetcher = None
         if collateral is None and pccs and not is_ias:
             fetcher = _pccs_cache(pccs)
@@ -76,28 +84,37 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         result = verify(IasEvidence.from_json(data) if is_ias else data, collateral=collateral, fetcher=fetcher,
                         policy=policy, at=at, root=root)
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
+        qve = trusted_verification(data, collateral, at=at, root=root) if trusted and collateral else None
     except (SgxRaError, OSError, ValueError) as e:
         _error(e, as_json)
         return
     if as_json:
-        click.echo(json.dumps(result.to_dict() | ({"token": token} if token else {}), indent=2))
+        extra = ({"token": token} if token else {}) | ({"trusted": trusted_dict(qve)} if qve else {})
+        click.echo(json.dumps(result.to_dict() | extra, indent=2))
     else:
-        described = result.to_dict()
-        click.echo(f"genuine {result.tee} evidence ({described['kind']}), verified at {at.isoformat()}"
-                   + (" [SIMULATED]" if result.simulated else ""))
-        for name in ("status", "advisory_ids", "tcb_date", "tcb_evaluation_data_number", "fmspc", "pck_ca"):
-            if described.get(name) is not None:
-                click.echo(f"  {name}: {described[name]}")
-        for name in ("mr_enclave", "mr_signer", "isv_prod_id", "isv_svn", "mr_td"):
-            if name in described["body"]:
-                click.echo(f"  {name}: {described['body'][name]}")
-        if result.policy is not None:
-            click.echo("policy: accepted" if result.policy.accepted else "policy: REFUSED")
-            for violation in result.policy.violations:
-                click.echo(f"  - {violation}")
-        if token:
-            click.echo(f"token: {token}")
+        print_result(result, at, token)
+        if qve is not None and isinstance(result, DcapResult):
+            echo_both(result, qve, click.echo)
     sys.exit(OK if result.accepted else POLICY)
+
+
+def print_result(result: DcapResult | IasResult, at: datetime, token: str | None) -> None:
+    """A result for people: what was verified, its measurements, the policy's verdict, the token."""
+    described = result.to_dict()
+    click.echo(f"genuine {result.tee} evidence ({described['kind']}), verified at {at.isoformat()}"
+               + (" [SIMULATED]" if result.simulated else ""))
+    for name in ("status", "advisory_ids", "tcb_date", "tcb_evaluation_data_number", "fmspc", "pck_ca"):
+        if described.get(name) is not None:
+            click.echo(f"  {name}: {described[name]}")
+    for name in ("mr_enclave", "mr_signer", "isv_prod_id", "isv_svn", "mr_td"):
+        if name in described["body"]:
+            click.echo(f"  {name}: {described['body'][name]}")
+    if result.policy is not None:
+        click.echo("policy: accepted" if result.policy.accepted else "policy: REFUSED")
+        for violation in result.policy.violations:
+            click.echo(f"  - {violation}")
+    if token:
+        click.echo(f"token: {token}")
 
 
 def _pccs_cache(pccs: str) -> CollateralCache:

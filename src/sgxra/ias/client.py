@@ -6,22 +6,26 @@ It fetches; it does not judge. Hand ``IasReportResponse`` to
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
 import re
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from cryptography import x509
 
+from sgxra.asynchttp import H11Fetcher
 from sgxra.errors import (
     MalformedMessage,
     ServiceError,
 )
-from sgxra.httpfetch import AsyncFetcher, Fetcher, HttpResponse, RetryPolicy, raise_for_status
+from sgxra.httpfetch import Fetcher, HttpResponse, RetryPolicy, raise_for_status
 from sgxra.verify.pki import load_urlencoded_chain
 from sgxra.wire.ias_report import MAX_REPORT_SIZE
 from sgxra.wire.messages import MAX_QUOTE_SIZE, MAX_SIGRL_SIZE
@@ -120,12 +124,18 @@ def _report_from(response: HttpResponse, settings: IasSettings, nonce: str | Non
     except (binascii.Error, ValueError):
         raise ServiceError("IAS report signature header is not base64", status_code=200, request_id=rid) from None
     try:
-        chain = tuple(load_urlencoded_chain(chain_header, "X-IASReport-Signing-Certificate"))
+        chain = _chain_from_header(chain_header)
     except MalformedMessage as e:
         raise ServiceError(f"IAS sent an unreadable signing certificate header: {e}", status_code=200,
                            request_id=rid) from None
     ids, url = _header_advisories(response)
     return IasReportResponse(response.body, signature, chain, rid, settings.api_version, nonce, ids, url)
+
+
+@functools.lru_cache(maxsize=8)
+def _chain_from_header(header: str) -> tuple[x509.Certificate, ...]:
+    """IAS sends the same chain with every report: parse each exact header value once (bounded; errors not kept)."""
+    return tuple(load_urlencoded_chain(header, "X-IASReport-Signing-Certificate"))
 
 
 def _header_advisories(response: HttpResponse) -> tuple[tuple[str, ...], str | None]:
@@ -177,11 +187,22 @@ class IasClient:
 
 
 class AsyncIasClient:
-    """Asynchronous IAS client with the same behaviour as :class:`IasClient`."""
+    """Asynchronous IAS client with the same behaviour as :class:`IasClient`, on the event loop (h11).
 
-    def __init__(self, settings: IasSettings, *, transport: httpx.BaseTransport | None = None) -> None:
+    ``ssl_context`` replaces the default one (system CAs, host name checked), e.g. to trust a private CA.
+    """
+
+    def __init__(
+        self, settings: IasSettings, *, ssl_context: ssl.SSLContext | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.settings = settings
-        self._fetch = AsyncFetcher(_policy(settings), timeout=settings.timeout, transport=transport)
+        self._fetch = H11Fetcher(_policy(settings), timeout=settings.timeout, ssl_context=ssl_context, sleep=sleep)
+
+    @property
+    def connections_opened(self) -> int:
+        """Connections made to IAS so far (keep-alive keeps this low)."""
+        return self._fetch.pool.opened
 
     async def __aenter__(self) -> AsyncIasClient:
         return self

@@ -11,7 +11,7 @@ from cryptography import x509
 from sgxra.errors import MalformedMessage, VerificationError
 from sgxra.ias.client import AsyncIasClient, IasClient, IasReportResponse
 from sgxra.protocol.evidence import Evidence
-from sgxra.verify.ias import verify_report
+from sgxra.verify.ias import SigningChainCache, verify_report
 from sgxra.verify.trust import fingerprint, intel_ias_report_signing_root
 from sgxra.wire.ias_report import AttestationReport, QuoteStatus
 
@@ -67,12 +67,14 @@ class _ReportChecks:
         self.max_age = max_age
         # Anything not signed under Intel's own root is simulation, and says so.
         self.simulated = fingerprint(self.root) != fingerprint(intel_ias_report_signing_root())
+        self.chain_cache = SigningChainCache()
 
     def evidence(self, quote: bytes, nonce: str, response: IasReportResponse) -> Evidence:
         try:
             report = verify_report(
                 response.body, response.signature, chain=response.chain, at=self.clock(), root=self.root,
                 api_version=response.api_version, quote=quote, nonce=nonce, max_age=self.max_age,
+                chain_cache=self.chain_cache,
             )
         except MalformedMessage as e:  # signed by IAS yet unreadable (an unknown status, say): not a pass
             raise VerificationError(f"IAS report refused: {e}") from e

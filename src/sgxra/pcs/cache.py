@@ -17,12 +17,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from sgxra.errors import ServiceUnavailable, SgxRaError
 from sgxra.pcs.key import CollateralKey
 from sgxra.wire.collateral import Collateral, earliest_next_update
 
 Fetch = Callable[[CollateralKey], Collateral]
+K = TypeVar("K")
 log = logging.getLogger(__name__)
 
 
@@ -34,6 +36,33 @@ class CachedCollateralExpired(ServiceUnavailable):
 class _KeyLock:
     lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
+
+
+class KeyLocks(Generic[K]):
+    """One lock per key, forgotten when nobody holds or waits for it (quotes may name any number of keys)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[K, _KeyLock] = {}
+
+    @contextmanager
+    def __call__(self, key: K, *, wait: bool) -> Iterator[bool]:
+        """This key's lock (True), or False at once when it is busy and ``wait`` is false."""
+        with self._guard:
+            held = self._locks.setdefault(key, _KeyLock())
+            held.users += 1
+        try:
+            acquired = held.lock.acquire(blocking=wait)
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    held.lock.release()
+        finally:
+            with self._guard:
+                held.users -= 1
+                if held.users == 0:
+                    del self._locks[key]
 
 
 @dataclass(frozen=True)
@@ -55,8 +84,8 @@ class CollateralCache:
         self.hits = 0
         self.fetches = 0
         self._db_lock = threading.Lock()  # held only around SQLite calls, never around a fetch
-        self._guard = threading.Lock()  # guards _locks
-        self._locks: dict[CollateralKey, _KeyLock] = {}
+        self._guard = threading.Lock()  # guards the counters and _failed_until
+        self._key_lock = KeyLocks[CollateralKey]()
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS collateral_v2 (tee TEXT, fmspc TEXT, ca TEXT, evaluation TEXT,"
@@ -106,25 +135,6 @@ class CollateralCache:
         with self._guard:
             self.hits += 1
         return Collateral.from_json(entry.body)
-
-    @contextmanager
-    def _key_lock(self, key: CollateralKey, *, wait: bool) -> Iterator[bool]:
-        """This key's lock (True), or False at once when it is busy and ``wait`` is false."""
-        with self._guard:
-            held = self._locks.setdefault(key, _KeyLock())
-            held.users += 1
-        try:
-            acquired = held.lock.acquire(blocking=wait)
-            try:
-                yield acquired
-            finally:
-                if acquired:
-                    held.lock.release()
-        finally:
-            with self._guard:
-                held.users -= 1
-                if held.users == 0:  # forget idle keys: quotes may name any number of FMSPCs
-                    del self._locks[key]
 
     def _read(self, key: CollateralKey) -> _Entry | None:
         with self._db_lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.parse
@@ -22,6 +23,7 @@ from sgxra.wire.collateral import MAX_SIGNED_JSON, Collateral, QeIdentity, TcbIn
 INTEL_PCS_V4 = "https://api.trustedservices.intel.com/sgx/certification/v4"
 MAX_CRL_ANSWER = 8 * 1024 * 1024
 MAX_CHAIN_HEADER = 64 * 1024
+MAX_PCK_CERTS_ANSWER = 1024 * 1024
 MAX_URL = 2048
 # A base URL may name either TEE's tree ("<root>/sgx/certification/v4") or just the service's root.
 _TREE = re.compile(r"/(sgx|tdx)/certification/v(\d+)$")
@@ -164,29 +166,106 @@ class PcsClient:
     def fetch(self, key: CollateralKey) -> Collateral:
         s, tee, evaluation = self.settings, key.tee, key.evaluation_query()
         # Every URL first: a base URL that cannot serve this TEE fails before any request.
-        urls = (s.url(f"pckcrl?ca={key.ca}&encoding=der"), s.url(f"tcb?fmspc={key.fmspc.hex().upper()}&{evaluation}", tee),
-                s.url(f"qe/identity?{evaluation}", tee), s.root_crl_url())
-        crl = self._get(urls[0], "PCK CRL", MAX_CRL_ANSWER)
-        tcb = self._get(urls[1], f"{tee} TCB info", MAX_SIGNED_JSON)
-        qe = self._get(urls[2], f"{tee} QE identity", MAX_SIGNED_JSON)
-        root_crl = self._get(urls[3], "root CA CRL", MAX_CRL_ANSWER)
-        tcb_info, tcb_signature = signed_member(_text(tcb), "tcbInfo", "PCS TCB info answer")
-        qe_identity, qe_signature = signed_member(_text(qe), "enclaveIdentity", "PCS QE identity answer")
-        _check_answers(key, TcbInfo.parse(tcb_info), QeIdentity.parse(qe_identity), tcb)
+        s.url(f"tcb?fmspc={key.fmspc.hex().upper()}&{evaluation}", tee)
+        s.root_crl_url()
+        pck_crl, pck_crl_chain = self.fetch_pck_crl(key.ca)
+        tcb = self.fetch_tcb_info(key)
+        qe = self.fetch_qe_identity(tee, evaluation)
+        root_crl = self.fetch_root_ca_crl()
+        _check_answers(key, TcbInfo.parse(tcb.text), QeIdentity.parse(qe.text), tcb.request_id)
         return Collateral(
-            pck_crl_issuer_chain=_chain_header(crl, "SGX-PCK-CRL-Issuer-Chain"),
-            root_ca_crl=_crl_der(root_crl, "root CA CRL"),
-            pck_crl=_crl_der(crl, "PCK CRL"),
-            tcb_info_issuer_chain=_chain_header(tcb, "TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain"),
-            tcb_info=tcb_info,
-            tcb_info_signature=tcb_signature,
-            qe_identity_issuer_chain=_chain_header(qe, "SGX-Enclave-Identity-Issuer-Chain"),
-            qe_identity=qe_identity,
-            qe_identity_signature=qe_signature,
+            pck_crl_issuer_chain=pck_crl_chain,
+            root_ca_crl=root_crl,
+            pck_crl=pck_crl,
+            tcb_info_issuer_chain=tcb.chain,
+            tcb_info=tcb.text,
+            tcb_info_signature=tcb.signature,
+            qe_identity_issuer_chain=qe.chain,
+            qe_identity=qe.text,
+            qe_identity_signature=qe.signature,
         )
 
+    # One piece at a time: what a PCCS fetches on a miss.
 
-def _check_answers(key: CollateralKey, tcb: TcbInfo, qe: QeIdentity, response: HttpResponse) -> None:
+    def fetch_pck_crl(self, ca: str) -> tuple[bytes, str]:
+        """The PCK CRL of CA ``ca`` as DER, and its issuer chain (PEM)."""
+        crl = self._get(self.settings.url(f"pckcrl?ca={ca}&encoding=der"), "PCK CRL", MAX_CRL_ANSWER)
+        return _crl_der(crl, "PCK CRL"), _chain_header(crl, "SGX-PCK-CRL-Issuer-Chain")
+
+    def fetch_root_ca_crl(self) -> bytes:
+        return _crl_der(self._get(self.settings.root_crl_url(), "root CA CRL", MAX_CRL_ANSWER), "root CA CRL")
+
+    def fetch_tcb_info(self, key: CollateralKey) -> SignedAnswer:
+        path = f"tcb?fmspc={key.fmspc.hex().upper()}&{key.evaluation_query()}"
+        return self._signed(path, key.tee, "tcbInfo", f"{key.tee} TCB info", "TCB info",
+                            ("TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain"))
+
+    def fetch_qe_identity(self, tee: str, evaluation: str) -> SignedAnswer:
+        """``evaluation``: the query naming the TCB evaluation data set (``update=...`` or a number)."""
+        return self._signed(f"qe/identity?{evaluation}", tee, "enclaveIdentity", f"{tee} QE identity", "QE identity",
+                            ("SGX-Enclave-Identity-Issuer-Chain",))
+
+    def fetch_qve_identity(self, evaluation: str) -> SignedAnswer:
+        return self._signed(f"qve/identity?{evaluation}", "SGX", "enclaveIdentity", "QvE identity", "QvE identity",
+                            ("SGX-Enclave-Identity-Issuer-Chain",))
+
+    def fetch_pck_certs(self, encrypted_ppid: str, pceid: str) -> PckCerts:
+        """Every TCB level's PCK certificate of one platform (PCS ``pckcerts``), as PCS answers them."""
+        response = self._get(self.settings.url(f"pckcerts?encrypted_ppid={encrypted_ppid}&pceid={pceid}"),
+                             "PCK certificates", MAX_PCK_CERTS_ANSWER)
+        listing = _pck_cert_list(_text(response))
+        fmspc = response.headers.get("SGX-FMSPC", "")
+        ca = response.headers.get("SGX-PCK-Certificate-CA-Type", "").lower()
+        if not re.fullmatch(r"[0-9A-Fa-f]{12}", fmspc) or ca not in ("processor", "platform"):
+            raise ServiceError("PCS PCK certificates answer lacks a valid SGX-FMSPC or SGX-PCK-Certificate-CA-Type "
+                               "header", request_id=response.request_id)
+        return PckCerts(listing, _chain_header(response, "SGX-PCK-Certificate-Issuer-Chain"), fmspc.upper(), ca)
+
+    def _signed(self, path: str, tee: str, member: str, what: str, answer: str, headers: tuple[str, ...]) -> SignedAnswer:
+        response = self._get(self.settings.url(path, tee), what, MAX_SIGNED_JSON)
+        text, signature = signed_member(_text(response), member, f"PCS {answer} answer")
+        return SignedAnswer(text, signature, _chain_header(response, *headers), response.request_id)
+
+
+@dataclass(frozen=True)
+class PckCerts:
+    """``certs``: (TCBm hex, PEM) for each TCB level PCS has a certificate for."""
+
+    certs: list[tuple[str, str]]
+    chain: str
+    fmspc: str
+    ca: str
+
+
+def _pck_cert_list(text: str) -> list[tuple[str, str]]:
+    """PCS lists ``{"tcb": {...}, "tcbm": hex, "cert": PEM (URL-escaped) | "Not available"}``."""
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        raise ServiceError("PCS PCK certificates answer is not JSON") from None
+    if not isinstance(entries, list):
+        raise ServiceError("PCS PCK certificates answer is not a JSON list")
+    certs = []
+    for entry in entries:
+        tcbm, cert = (entry.get("tcbm"), entry.get("cert")) if isinstance(entry, dict) else (None, None)
+        if not isinstance(tcbm, str) or not re.fullmatch(r"[0-9A-Fa-f]{36}", tcbm) or not isinstance(cert, str):
+            raise ServiceError("PCS PCK certificates answer holds an entry without a 36-hex-digit tcbm and a cert")
+        if cert != "Not available":
+            certs.append((tcbm.upper(), urllib.parse.unquote(cert)))
+    return certs
+
+
+@dataclass(frozen=True)
+class SignedAnswer:
+    """TCB info or an enclave identity: the exact signed JSON text, its signature and issuer chain (PEM)."""
+
+    text: str
+    signature: bytes
+    chain: str
+    request_id: str | None
+
+
+def _check_answers(key: CollateralKey, tcb: TcbInfo, qe: QeIdentity, request_id: str | None) -> None:
     """Refuse (before anything caches it) collateral for another platform, TEE or evaluation data set.
 
     Not a trust decision (verification checks signatures): a misrouted PCCS answer
@@ -206,7 +285,7 @@ def _check_answers(key: CollateralKey, tcb: TcbInfo, qe: QeIdentity, response: H
         wrong.append(f"QE identity of evaluation data number {qe.tcb_evaluation_data_number}")
     if wrong:
         raise ServiceError(f"PCS answered {', '.join(wrong)} to a request for {key.label()}",
-                           request_id=response.request_id)
+                           request_id=request_id)
 
 
 def _text(response: HttpResponse) -> str:

@@ -6,11 +6,13 @@ or change TCB levels while it runs. SGX specs are served under
 ``/sgx/certification/v4``, TDX specs (``tee="tdx"``) under ``/tdx/certification/v4``
 (TCB info and the TD QE identity; CRLs are SGX-side only, as at PCS). TCB info and QE identity carry the TCB
 evaluation data number the request chose (``update`` or ``tcbEvaluationDataNumber``);
-numbers the mock does not hold are 404, as at PCS.
+numbers the mock does not hold are 404, as at PCS. ``pck_certs`` lists the PCK
+certificates ``pckcerts`` serves per encrypted PPID.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -25,6 +27,7 @@ from sgxra.mockfaults import TransportFaults
 from sgxra.sim.collateral_json import TCB_EVALUATION_DATA_NUMBER, Tee
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, pem
 from sgxra.wire.collateral import Collateral
+from sgxra.wire.pck_extension import PckExtension
 
 PREFIX = "/sgx/certification/v4"
 TDX_PREFIX = "/tdx/certification/v4"
@@ -68,6 +71,7 @@ class MockPcs:
         self.requests: dict[str, int] = {}
         self.faults = TransportFaults()  # may be changed while running
         self.evaluations = Evaluations()
+        self.pck_certs: dict[str, list[x509.Certificate]] = {}  # by encrypted PPID (upper-case hex): every TCB level's
 
     def _collateral(self, spec: CollateralSpec, number: int | None = None) -> Collateral:
         self.pki.now = self.clock()
@@ -140,6 +144,22 @@ def create_app(mock: MockPcs) -> FastAPI:
         def build() -> Response:
             return Response(mock._collateral(mock._any_spec()).root_ca_crl.hex())  # PCCS serves hex
         return await answer("rootcacrl", build)
+
+    @app.get(f"{PREFIX}/pckcerts")
+    async def pckcerts(encrypted_ppid: str, pceid: str) -> Response:
+        def build() -> Response:
+            certs = mock.pck_certs.get(encrypted_ppid.upper(), [])
+            extensions = [PckExtension.from_certificate(cert) for cert in certs]
+            if not certs or extensions[0].pce_id.hex().upper() != pceid.upper():
+                raise NotServed(404)
+            ca = "platform" if "Platform" in certs[0].issuer.rfc4514_string() else "processor"
+            listing = [{"tcb": {f"sgxtcbcomp{i + 1:02d}svn": svn for i, svn in enumerate(e.tcb_components)}
+                        | {"pcesvn": e.pcesvn}, "tcbm": (e.cpusvn + e.pcesvn.to_bytes(2, "little")).hex().upper(),
+                        "cert": _quoted(pem(cert))} for cert, e in zip(certs, extensions, strict=True)]
+            return Response(json.dumps(listing), media_type="application/json", headers={
+                "SGX-PCK-Certificate-Issuer-Chain": _quoted(pem(mock.pki.cas[ca], mock.pki.root)),
+                "SGX-FMSPC": extensions[0].fmspc.hex().upper(), "SGX-PCK-Certificate-CA-Type": ca})
+        return await answer("pckcerts", build)
 
     _tee_routes(app, mock, answer, "sgx", PREFIX)
     _tee_routes(app, mock, answer, "tdx", TDX_PREFIX)

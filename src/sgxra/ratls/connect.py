@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import httpx
 
 from sgxra.ratls.evidence import NotAttested
-from sgxra.ratls.verify import RaTlsResult, RaTlsVerifier
+from sgxra.ratls.verify import RaTlsVerifier, Result
 
 
-def _verify_peer(verifier: RaTlsVerifier | None, der: bytes | None) -> RaTlsResult:
+def _verify_peer(verifier: RaTlsVerifier | None, der: bytes | None) -> Result:
     if verifier is None:
         raise NotAttested("no RA-TLS verifier is attached to this context")
     if not der:
@@ -29,10 +29,14 @@ def _verify_peer(verifier: RaTlsVerifier | None, der: bytes | None) -> RaTlsResu
 
 
 class AttestedSocket(ssl.SSLSocket):
-    """An ``SSLSocket`` whose handshake ends with RA-TLS verification; ``ratls_result`` holds the outcome."""
+    """An ``SSLSocket`` whose handshake ends with RA-TLS verification.
+
+    ``ratls_result`` holds the accepted peer's :class:`DcapResult` or
+    :class:`IasResult` (its ``envelope``: the certificate's evidence).
+    """
 
     verifier: ClassVar[RaTlsVerifier | None] = None
-    ratls_result: RaTlsResult | None = None
+    ratls_result: Result | None = None
 
     def do_handshake(self, block: bool = False) -> None:
         super().do_handshake(block)
@@ -77,7 +81,7 @@ class AttestedObject(ssl.SSLObject):
     """The same for asyncio's memory-BIO TLS (``SSLObject``)."""
 
     verifier: ClassVar[RaTlsVerifier | None] = None
-    ratls_result: RaTlsResult | None = None
+    ratls_result: Result | None = None
 
     def do_handshake(self) -> None:
         super().do_handshake()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from sgxra.errors import MalformedMessage, VerificationError
 from sgxra.ratls import binding as bind
 from sgxra.ratls.der import RaTlsCertificate
 from sgxra.verify.pki import load_pem_chain
+from sgxra.verify.result import plain
 from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.ias_report import AttestationReport
@@ -70,6 +72,20 @@ class RaTlsEvidence:
     ias_report: EmbeddedIasReport | None
     claims: Mapping[str, Any] | None  # DICE only
     unused: tuple[str, ...]  # other evidence extensions present but not read (Gramine's order)
+
+    @property
+    def name(self) -> str:
+        """A result's envelope name (:class:`~sgxra.verify.result.Envelope`): ``ratls`` in JSON, ``sgxra_ratls`` in tokens."""
+        return "ratls"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The certificate's facts: format, binding, unread evidence extensions, and which key it binds."""
+        cert = self.certificate
+        return {
+            "format": self.format.value, "binding": plain(self.binding), "unused_extensions": list(self.unused),
+            "spki_sha256": hashlib.sha256(cert.spki).hexdigest(), "signature_algorithm": cert.signature_algorithm,
+            "signature_algorithm_null_parameter": cert.null_signature_parameter,
+        }
 
     @property
     def report_body(self) -> ReportBody | TdReport:

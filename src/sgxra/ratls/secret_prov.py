@@ -29,7 +29,7 @@ from cryptography import x509
 from sgxra.errors import RemoteProtocolError, SgxRaError
 from sgxra.ratls.server import ThreadedServer
 from sgxra.ratls.sim import PrivateKey
-from sgxra.ratls.verify import RaTlsVerifier
+from sgxra.ratls.verify import RaTlsVerifier, ratls_evidence
 
 try:
     from OpenSSL import SSL, crypto
@@ -105,7 +105,7 @@ def _accept_any(conn: SSL.Connection, cert: crypto.X509, errno: int, depth: int,
 
 
 class SecretProvisioningServer(ThreadedServer):
-    """Serves ``secret`` on ``host:port`` (0: any free port) to enclaves ``verifier`` accepts.
+    """Serves ``secret`` on ``host:port`` (0: any free port) to enclaves ``verifier`` (and its :class:`Policy`) accepts.
 
     ``certificate``/``key`` are the server's own (enclaves check them against their CA chain).
     """
@@ -146,7 +146,8 @@ class SecretProvisioningServer(ThreadedServer):
                                  peer, len(request), REQUEST)
                 return False
             io.send_all(conn, RESPONSE + len(self.secret).to_bytes(4, "big") + self.secret)
-            self.log.info("secret provisioned to %s (%s evidence, status %s)", peer, result.format.value, result.status)
+            self.log.info("secret provisioned to %s (%s evidence, status %s)", peer, ratls_evidence(result).format.value,
+                          result.status)
             return True
         except (SSL.Error, OSError, TimeoutError) as e:
             self.log.warning("connection from %s failed: %s", peer, e)

@@ -128,15 +128,15 @@ def mbedtls_style(der: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def sim_epid_certificate(ias: MockIasPki, at: datetime, *, identity: EnclaveIdentity = _IDENTITY,
-                         key: rsa.RSAPrivateKey | None = None) -> tuple[bytes, rsa.RSAPrivateKey]:
-    """An original sgx-ra-tls (EPID) certificate: RSA key, IAS report signed by the mock IAS, its chain."""
+                         key: rsa.RSAPrivateKey | None = None, status: str = "OK") -> tuple[bytes, rsa.RSAPrivateKey]:
+    """An original sgx-ra-tls (EPID) certificate: RSA key, IAS report (``status``) signed by the mock IAS, its chain."""
     key = key or rsa.generate_private_key(public_exponent=65537, key_size=3072)
     pkcs1 = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
     qe = SimQuotingEnclave(SimPlatform.from_seed(b"sgxra ratls"))
     quote = qe.get_quote(identity.report_body(hashlib.sha256(pkcs1).digest().ljust(64, b"\x00")),
                          QuoteSignType.UNLINKABLE, bytes(16))
     report = {"id": str(secrets.randbelow(10**38)), "timestamp": (at - timedelta(seconds=1)).strftime(TIMESTAMP_FORMAT),
-              "version": 4, "isvEnclaveQuoteStatus": "OK",
+              "version": 4, "isvEnclaveQuoteStatus": status,
               "isvEnclaveQuoteBody": base64.b64encode(quote[:QUOTE_BODY_SIZE]).decode()}
     body = json.dumps(report, separators=(",", ":")).encode()
     signature = base64.b64encode(ias.leaf_key.sign(body, padding.PKCS1v15(), hashes.SHA256()))

@@ -1,69 +1,60 @@
 """Is an RA-TLS certificate's evidence genuine, bound to its key, and acceptable?
 
-SEAM (issue 10, the unified result type): :class:`RaTlsResult` is a small
-stand-in holding the format, the binding and the underlying verifier's verdict
-(``DcapVerdict`` for DCAP quotes, the verified IAS ``AttestationReport`` or the
-EPID verifier's ``Evidence``), plus the ``Evidence`` the current ``Policy`` judged.
-When the unified result lands, ``verify_certificate`` returns it instead, with
-the RA-TLS format and binding as its evidence details, and the policy step
-below becomes ``policy.check(result)``.
+:func:`verify_certificate` returns the same result as :func:`sgxra.api.verify`
+(a :class:`DcapResult`, or an :class:`IasResult` for the EPID forms) with the
+certificate's :class:`RaTlsEvidence` as its ``envelope``, so its format,
+binding and unread extensions are in ``to_dict()``, ``to_json()`` and
+``to_token()``. A policy judges it with ``Policy.check`` plus Gramine's
+attribute rules (:mod:`sgxra.ratls.policy`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from cryptography import x509
 
 from sgxra.errors import EvidenceMismatch, PolicyViolation, VerificationError
-from sgxra.ias.verifier import evidence_from_report
-from sgxra.pcs.verifier import CollateralSource, collateral_key, dcap_evidence
-from sgxra.protocol.evidence import Evidence, Verifier, Violation
-from sgxra.ratls.binding import Binding
+from sgxra.ias.client import IasReportResponse
+from sgxra.ias.verifier import new_nonce
+from sgxra.pcs.cache import CollateralCache
+from sgxra.pcs.key import CollateralKey
+from sgxra.pcs.verifier import collateral_key
 from sgxra.ratls.der import RaTlsCertificate, load_certificate
-from sgxra.ratls.evidence import Format, RaTlsEvidence, extract
-from sgxra.ratls.policy import TdxPolicy, enclave_attribute_violations
+from sgxra.ratls.evidence import RaTlsEvidence, extract
+from sgxra.ratls.policy import enclave_attribute_violations
 from sgxra.validate.policy import Policy
-from sgxra.verify.dcap import DcapVerdict, DcapVerifier
+from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.ias import verify_report
+from sgxra.verify.result import DcapResult, IasResult, PolicyVerdict
 from sgxra.verify.trust import intel_ias_report_signing_root, intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral
-from sgxra.wire.ias_report import AttestationReport
+from sgxra.wire.ias_report import AttestationReport, QuoteStatus
 from sgxra.wire.quote import EpidQuote
 from sgxra.wire.report_body import ReportBody
-from sgxra.wire.td_report import TdReport
+
+Result = DcapResult | IasResult
+CollateralFetcher = Callable[[CollateralKey], Collateral] | CollateralCache
+
+
+class ReportSource(Protocol):
+    """Asks IAS for a report on an EPID quote (:class:`~sgxra.ias.client.IasClient`)."""
+
+    def get_report(self, quote: bytes, *, nonce: str | None = None) -> IasReportResponse: ...
 
 
 class KeyNotBound(EvidenceMismatch):
     """Genuine-looking evidence that does not bind this certificate's public key."""
 
 
-@dataclass(frozen=True)
-class RaTlsResult:
-    evidence: RaTlsEvidence
-    verdict: DcapVerdict | AttestationReport | Evidence
-    judged: Evidence | None  # what ``Policy`` saw (None for a TD)
-    simulated: bool
-
-    @property
-    def format(self) -> Format:
-        return self.evidence.format
-
-    @property
-    def binding(self) -> Binding:
-        return self.evidence.binding
-
-    @property
-    def report_body(self) -> ReportBody | TdReport:
-        return self.evidence.report_body
-
-    @property
-    def status(self) -> str:
-        if isinstance(self.verdict, DcapVerdict):
-            return self.verdict.status.value
-        return self.verdict.status
+def ratls_evidence(result: Result) -> RaTlsEvidence:
+    """The certificate's evidence a result of :func:`verify_certificate` carries (its ``envelope``)."""
+    if not isinstance(result.envelope, RaTlsEvidence):
+        raise TypeError("this result did not come from an RA-TLS certificate")
+    return result.envelope
 
 
 def check_binding(evidence: RaTlsEvidence) -> None:
@@ -72,111 +63,134 @@ def check_binding(evidence: RaTlsEvidence) -> None:
                           f"{evidence.binding.reason}")
 
 
-def _dcap(evidence: RaTlsEvidence, at: datetime, collateral: Collateral | CollateralSource | None,
-          dcap: DcapVerifier) -> RaTlsResult:
+def _dcap(evidence: RaTlsEvidence, at: datetime, collateral: Collateral | None, fetcher: CollateralFetcher | None,
+          dcap: DcapVerifier) -> DcapResult:
     quote = evidence.quote
     if quote is None or isinstance(quote, EpidQuote):
         raise VerificationError("not a DCAP quote")
     if collateral is None:
-        raise VerificationError("a DCAP quote needs collateral (or a source to fetch it from)")
-    bundle = collateral if isinstance(collateral, Collateral) else collateral(collateral_key(quote, verifier=dcap))
-    verdict = dcap.verify(quote, bundle, at=at)
-    simulated = dcap.root != intel_sgx_root_ca()
-    judged = dcap_evidence(verdict, quote.body, simulated=simulated) if isinstance(quote.body, ReportBody) else None
-    return RaTlsResult(evidence, verdict, judged, simulated)
+        if fetcher is None:
+            raise VerificationError("a DCAP quote needs collateral (or a fetcher to ask for it)")
+        key = collateral_key(quote, verifier=dcap)
+        collateral = fetcher.get(key, now=at) if isinstance(fetcher, CollateralCache) else fetcher(key)
+    verdict = dcap.verify(quote, collateral, at=at)
+    return DcapResult(verdict, at, simulated=dcap.root != intel_sgx_root_ca(), envelope=evidence)
 
 
-def _ias(evidence: RaTlsEvidence, at: datetime, ias_root: x509.Certificate | None,
-         max_report_age: timedelta | None) -> RaTlsResult:
+def _ias_result(report: AttestationReport, at: datetime, root: x509.Certificate, evidence: RaTlsEvidence) -> IasResult:
+    if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:  # a forged quote is not evidence
+        raise VerificationError("IAS: the quote's EPID signature is invalid")
+    return IasResult(report, at, simulated=root != intel_ias_report_signing_root(), envelope=evidence)
+
+
+def _embedded_ias(evidence: RaTlsEvidence, at: datetime, ias_root: x509.Certificate | None,
+                  max_report_age: timedelta | None) -> IasResult:
     embedded = evidence.ias_report
     if embedded is None:
         raise VerificationError("no IAS report")
-    report = verify_report(embedded.body, embedded.signature, chain=embedded.chain, at=at, root=ias_root,
+    root = ias_root or intel_ias_report_signing_root()
+    report = verify_report(embedded.body, embedded.signature, chain=embedded.chain, at=at, root=root,
                            max_age=max_report_age)
-    simulated = ias_root is not None and ias_root != intel_ias_report_signing_root()
-    return RaTlsResult(evidence, report, evidence_from_report(report, simulated=simulated), simulated)
+    return _ias_result(report, at, root, evidence)
 
 
-def _epid(evidence: RaTlsEvidence, epid_verifier: Verifier | None) -> RaTlsResult:
+def _epid(evidence: RaTlsEvidence, at: datetime, ias: ReportSource | None, ias_root: x509.Certificate | None,
+          max_report_age: timedelta | None) -> IasResult:
     quote = evidence.quote
     if not isinstance(quote, EpidQuote):
         raise VerificationError("not an EPID quote")
-    if epid_verifier is None:
-        raise VerificationError("an EPID quote must be sent to IAS: no EPID verifier was given")
-    judged = epid_verifier.verify_quote(quote.to_bytes())
-    if judged.report_body != quote.report_body:
-        raise EvidenceMismatch("the EPID verifier answered about another quote")
-    return RaTlsResult(evidence, judged, judged, judged.simulated)
+    if ias is None:
+        raise VerificationError("an EPID quote must be sent to IAS: no IAS client was given")
+    nonce = new_nonce()
+    response = ias.get_report(quote.to_bytes(), nonce=nonce)
+    root = ias_root or intel_ias_report_signing_root()
+    report = verify_report(response.body, response.signature, chain=response.chain, at=at, root=root,
+                           api_version=response.api_version, quote=quote.to_bytes(), nonce=nonce,
+                           max_age=max_report_age)
+    unsigned = set(response.header_advisory_ids) - set(report.advisory_ids)
+    if unsigned:  # API v3 names advisories only in headers, which the signature does not cover: fail closed
+        raise VerificationError(f"IAS named advisories outside the signed report: {', '.join(sorted(unsigned))}")
+    return _ias_result(report, at, root, evidence)
 
 
-def violations(result: RaTlsResult, policy: Policy | TdxPolicy) -> list[Violation]:
-    body = result.report_body
-    if isinstance(body, TdReport):
-        if not isinstance(policy, TdxPolicy) or not isinstance(result.verdict, DcapVerdict):
-            return [Violation("tee", "a TD quote needs a TDX policy")]
-        return policy.violations(body, result.status, result.verdict.advisory_ids, simulated=result.simulated)
-    if not isinstance(policy, Policy) or result.judged is None:
-        return [Violation("tee", "an SGX enclave needs an SGX policy")]
-    return [*policy.violations(result.judged), *enclave_attribute_violations(body)]
+def judge(result: Result, policy: Policy) -> Result:
+    """``result`` with ``policy``'s verdict, Gramine's attribute rules included for an SGX enclave."""
+    found = policy.check(result)
+    if isinstance(result.body, ReportBody):
+        found += enclave_attribute_violations(result.body)
+    return dataclasses.replace(result, policy=PolicyVerdict(tuple(found), policy.policy_id))
 
 
 def verify_certificate(
     certificate: bytes | RaTlsCertificate,
     *,
     at: datetime,
-    policy: Policy | TdxPolicy | None,
-    collateral: Collateral | CollateralSource | None = None,
+    policy: Policy | None,
+    collateral: Collateral | None = None,
+    fetcher: CollateralFetcher | None = None,
     root: x509.Certificate | None = None,
     ias_root: x509.Certificate | None = None,
-    epid_verifier: Verifier | None = None,
+    ias: ReportSource | None = None,
     max_report_age: timedelta | None = None,
     dcap: DcapVerifier | None = None,
-) -> RaTlsResult:
-    """Verify a certificate (DER, PEM or parsed): binding first, then the evidence, then ``policy``.
+) -> Result:
+    """Verify a certificate (DER, PEM or parsed): binding first, then the evidence, then judge it by ``policy``.
 
-    ``collateral`` is a bundle or a source called with the quote's
-    ``CollateralKey``; ``root`` replaces Intel's SGX root (simulation), as
-    ``ias_root`` does the IAS report-signing root. ``policy=None`` must be said
-    explicitly and skips judging (genuine and bound only). Raises
-    :class:`KeyNotBound`, any verification error, or :class:`PolicyViolation`.
+    DCAP quotes: ``collateral``, or else asked of ``fetcher`` (a
+    :class:`CollateralCache` or any callable taking a :class:`CollateralKey`),
+    as :func:`sgxra.api.verify` does; nothing is fetched without one. EPID
+    quotes are sent to IAS through ``ias``; embedded IAS reports are verified as
+    they are. ``root``/``ias_root`` replace Intel's roots (simulation).
+    ``policy=None`` must be said explicitly and skips judging.
+
+    Returns a :class:`DcapResult` or :class:`IasResult` whose ``envelope`` is
+    the certificate's :class:`RaTlsEvidence` and whose ``policy`` holds the
+    verdict: check ``result.accepted``, as for :func:`sgxra.api.verify`
+    (:class:`RaTlsVerifier` raises instead). Raises :class:`KeyNotBound` or any
+    verification error for evidence that is not genuine and bound.
     """
     if at.tzinfo is None:
         raise ValueError("verification time must be timezone-aware")
     cert = certificate if isinstance(certificate, RaTlsCertificate) else load_certificate(certificate)
     evidence = extract(cert)
     check_binding(evidence)
+    result: Result
     if evidence.ias_report is not None:
-        result = _ias(evidence, at, ias_root, max_report_age)
+        result = _embedded_ias(evidence, at, ias_root, max_report_age)
     elif isinstance(evidence.quote, EpidQuote):
-        result = _epid(evidence, epid_verifier)
+        result = _epid(evidence, at, ias, ias_root, max_report_age)
     else:
-        result = _dcap(evidence, at, collateral, dcap or DcapVerifier(root, cache=False))
-    if policy is not None:
-        found = violations(result, policy)
-        if found:
-            raise PolicyViolation([str(v) for v in found])
-    return result
+        result = _dcap(evidence, at, collateral, fetcher, dcap or DcapVerifier(root, cache=False))
+    return judge(result, policy) if policy is not None else result
 
 
 class RaTlsVerifier:
-    """Verifies peer certificates for attested connections: fixed policy and trust, time from ``clock``."""
+    """Verifies peer certificates for attested connections: fixed policy and trust, time from ``clock``.
+
+    Unlike :func:`verify_certificate`, a refusal raises :class:`PolicyViolation`:
+    a connection either is to an accepted peer or does not exist.
+    """
 
     def __init__(
-        self, *, policy: Policy | TdxPolicy | None, clock: Callable[[], datetime],
-        collateral: Collateral | CollateralSource | None = None, root: x509.Certificate | None = None,
-        ias_root: x509.Certificate | None = None, epid_verifier: Verifier | None = None,
+        self, *, policy: Policy | None, clock: Callable[[], datetime], collateral: Collateral | None = None,
+        fetcher: CollateralFetcher | None = None, root: x509.Certificate | None = None,
+        ias_root: x509.Certificate | None = None, ias: ReportSource | None = None,
         max_report_age: timedelta | None = None,
     ) -> None:
         self.policy = policy
         self.clock = clock
         self.collateral = collateral
+        self.fetcher = fetcher
         self.ias_root = ias_root
-        self.epid_verifier = epid_verifier
+        self.ias = ias
         self.max_report_age = max_report_age
         self.dcap = DcapVerifier(root)  # remembers verified collateral between connections
 
-    def verify(self, der: bytes) -> RaTlsResult:
-        return verify_certificate(
-            der, at=self.clock(), policy=self.policy, collateral=self.collateral, ias_root=self.ias_root,
-            epid_verifier=self.epid_verifier, max_report_age=self.max_report_age, dcap=self.dcap,
+    def verify(self, der: bytes) -> Result:
+        result = verify_certificate(
+            der, at=self.clock(), policy=self.policy, collateral=self.collateral, fetcher=self.fetcher,
+            ias_root=self.ias_root, ias=self.ias, max_report_age=self.max_report_age, dcap=self.dcap,
         )
+        if result.policy is not None and not result.policy.accepted:
+            raise PolicyViolation([str(v) for v in result.policy.violations])
+        return result

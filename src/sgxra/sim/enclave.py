@@ -49,34 +49,36 @@ class QuotingEnclave(Protocol):
     ) -> bytes: ...
 
 
-class SimEnclave:
-    """One remote attestation context (sgx_ra_init) in a simulated enclave.
+class InProcessEnclave:
+    """One remote attestation context (sgx_ra_init) whose key exchange runs in this process.
 
     It holds the service provider's public key, as a real enclave embeds it,
     and refuses any msg2 not signed by that key or not MACed under SMK.
+    Subclasses say where the quote over the binding comes from: a simulated
+    quoting enclave, or the TEE the whole process runs in (Gramine).
     """
 
-    def __init__(
-        self,
-        quoting_enclave: QuotingEnclave,
-        identity: EnclaveIdentity = EnclaveIdentity(),
-        sp_public_key_le: bytes = SAMPLE_SP_PUBLIC_KEY_LE,
-        *,
-        ephemeral_key: ec.EllipticCurvePrivateKey | None = None,
-    ) -> None:
+    def __init__(self, sp_public_key_le: bytes, *, ephemeral_key: ec.EllipticCurvePrivateKey | None = None) -> None:
         crypto.point_to_public_key(sp_public_key_le, "sp_public_key")
-        self.quoting_enclave = quoting_enclave
-        self.identity = identity
         self.sp_public_key_le = sp_public_key_le
         self._key = ephemeral_key or ec.generate_private_key(ec.SECP256R1())
         self._g_a = crypto.public_key_to_point(self._key.public_key())
         self._keys: crypto.SessionKeys | None = None
 
+    @property
+    def gid(self) -> bytes:
+        """The EPID group msg1 announces (zeros for ECDSA)."""
+        raise NotImplementedError
+
+    def quote(self, report_data: bytes, msg2: Msg2) -> bytes:
+        """A quote whose report data is ``report_data`` (the binding of this session)."""
+        raise NotImplementedError
+
     def extended_epid_group_id(self) -> int:
         return 0
 
     def get_msg1(self) -> Msg1:
-        return Msg1(g_a=self._g_a, gid=self.quoting_enclave.gid)
+        return Msg1(g_a=self._g_a, gid=self.gid)
 
     def proc_msg2(self, msg2: Msg2) -> Msg3:
         if self._keys is not None:
@@ -86,10 +88,7 @@ class SimEnclave:
         keys = crypto.derive_session_keys(crypto.ecdh_shared_x_le(self._key, msg2.g_b, "g_b"))
         crypto.verify_gb_ga(self.sp_public_key_le, msg2.g_b, self._g_a, msg2.sign_gb_ga)
         crypto.verify_cmac(keys.smk, msg2.mac_covered_bytes(), msg2.mac, "msg2")
-        report_data = crypto.report_data_binding(self._g_a, msg2.g_b, keys.vk)
-        quote = self.quoting_enclave.get_quote(
-            self.identity.report_body(report_data), msg2.quote_type, msg2.spid, msg2.sig_rl
-        )
+        quote = self.quote(crypto.report_data_binding(self._g_a, msg2.g_b, keys.vk), msg2)
         unsigned = Msg3(mac=bytes(16), g_a=self._g_a, ps_sec_prop=bytes(PS_SEC_PROP_SIZE), quote=quote)
         self._keys = keys
         return Msg3(crypto.aes_cmac(keys.smk, unsigned.mac_covered_bytes()), self._g_a, unsigned.ps_sec_prop, quote)
@@ -104,3 +103,27 @@ class SimEnclave:
         if self._keys is None:
             raise LocalProtocolError("no session keys before msg2 is processed")
         return self._keys.sk, self._keys.mk
+
+
+class SimEnclave(InProcessEnclave):
+    """A simulated enclave: its report body says ``identity``, a simulated quoting enclave quotes it."""
+
+    def __init__(
+        self,
+        quoting_enclave: QuotingEnclave,
+        identity: EnclaveIdentity = EnclaveIdentity(),
+        sp_public_key_le: bytes = SAMPLE_SP_PUBLIC_KEY_LE,
+        *,
+        ephemeral_key: ec.EllipticCurvePrivateKey | None = None,
+    ) -> None:
+        super().__init__(sp_public_key_le, ephemeral_key=ephemeral_key)
+        self.quoting_enclave = quoting_enclave
+        self.identity = identity
+
+    @property
+    def gid(self) -> bytes:
+        return self.quoting_enclave.gid
+
+    def quote(self, report_data: bytes, msg2: Msg2) -> bytes:
+        return self.quoting_enclave.get_quote(self.identity.report_body(report_data), msg2.quote_type, msg2.spid,
+                                              msg2.sig_rl)

@@ -24,11 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import redis.asyncio as aioredis
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from redis.asyncio.connection import SSLConnection
-from redis.exceptions import RedisError
 
 from sgxra.errors import StoreUnavailable, UnknownSession
 
@@ -193,25 +190,32 @@ class RedisStore:
     def __init__(self, url: str, *, sealer: StateSealer, timeout: float = 2.0) -> None:
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise StoreConfigError("Redis URL must start with redis://, rediss:// (TLS) or unix://")
+        # Imported here: redis is the optional 'redis' extra, and MemoryStore users never load it.
+        import redis.asyncio as aioredis
+        from redis.asyncio.connection import SSLConnection
+        from redis.exceptions import RedisError
+
         self._redis = aioredis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._error = RedisError
+        self._tls_connection = SSLConnection
         self._claim = self._redis.register_script(_CLAIM)
         self.sealer = sealer
 
     @property
     def uses_tls(self) -> bool:
-        return issubclass(self._redis.connection_pool.connection_class, SSLConnection)
+        return issubclass(self._redis.connection_pool.connection_class, self._tls_connection)
 
     async def put(self, session_id: str, state: str, ttl: float) -> None:
         sealed = self.sealer.seal(session_id, state)
         try:
             await self._redis.set(KEY_PREFIX + session_id, sealed, px=max(1, int(ttl * 1000)))
-        except RedisError as e:
+        except self._error as e:
             raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
 
     async def get(self, session_id: str) -> Pending | None:
         try:
             value = await self._redis.get(KEY_PREFIX + session_id)
-        except RedisError as e:
+        except self._error as e:
             raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
         if value is None:
             return None
@@ -221,7 +225,7 @@ class RedisStore:
     async def claim(self, session_id: str, pending: Pending) -> bool:
         try:
             return bool(await self._claim(keys=[KEY_PREFIX + session_id], args=[pending.token]))
-        except RedisError as e:
+        except self._error as e:
             raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
 
     async def close(self) -> None:

@@ -133,6 +133,10 @@ class Policy:
         """``result`` carrying this policy's verdict."""
         return dataclasses.replace(result, policy=self.verdict(result))
 
+    def check_enclave(self, body: ReportBody) -> list[Violation]:
+        """The enclave-identity rules alone: a peer in local attestation has no platform or collateral to judge."""
+        return self._sgx(body)
+
     def _sgx(self, body: ReportBody) -> list[Violation]:
         found: list[Violation] = []
         if not self.mr_enclaves and not self.mr_signers:

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -50,6 +50,7 @@ from sgxra.verify.pki import (
     check_crl_current,
     check_not_revoked,
     common_name,
+    crl_names_issuer_of,
     find_crl_issuer,
     load_crl,
     load_pem_chain,
@@ -59,7 +60,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, signed_bytes
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.report_body import ReportBody
@@ -104,6 +105,8 @@ class VerifiedCollateral:
     dates: IssueDates  # over every collateral item, as Intel's supplemental data counts them
     qe_identity_dates: IssueDates  # the QE identity and its issuer chain (Intel's qe_iden_* dates)
     root_key_id: bytes
+    pck_crl_number: int
+    root_ca_crl_number: int
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ def verify_collateral(
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
     chains: dict[str, list[x509.Certificate]] = {}  # TCB info and QE identity usually share one chain
+    objects: dict[str, dict[str, Any]] = {}  # each signed JSON, read once for its signature and its content
     dates = IssueDates.of_crl(root_crl)
     for what, (chain_pem, signature, text) in signed.items():
         if chain_pem not in chains:
@@ -202,11 +206,12 @@ def verify_collateral(
         chain = chains[chain_pem]
         leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
-        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_bytes(text, what), f"{what} signature")
+        signed_json, objects[what] = read_signed(text, what)
+        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_json, f"{what} signature")
         window = window.within(_cert_window(chain))
         dates = dates.merge(IssueDates.of_chain(chain))
-    tcb_info = TcbInfo.parse(collateral.tcb_info)
-    qe_identity = QeIdentity.parse(collateral.qe_identity)
+    tcb_info = TcbInfo.parse(collateral.tcb_info, objects["TCB info"])
+    qe_identity = QeIdentity.parse(collateral.qe_identity, objects["QE identity"])
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
     _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
     window = window.narrow(tcb_info.issue_date, tcb_info.next_update)
@@ -225,7 +230,7 @@ def verify_collateral(
     window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
     dates = dates.merge(IssueDates.of_chain(crl_pool), IssueDates.of_crl(pck_crl))
     return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window, dates, qe_identity_dates,
-                              root_key_id(root))
+                              root_key_id(root), crl_number(pck_crl), crl_number(root_crl))
 
 
 def verify_pck_chain(
@@ -247,7 +252,7 @@ def verify_pck_chain(
         raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
     # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
-    same_ca = trusted.pck_crl.issuer == leaf.issuer and (intermediate == trusted.pck_ca or (
+    same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (intermediate == trusted.pck_ca or (
         intermediate.subject == trusted.pck_ca.subject and intermediate.public_key() == trusted.pck_ca.public_key()
     ))
     if not same_ca:
@@ -262,8 +267,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     if not hmac.compare_digest(quote.header.qe_vendor_id, INTEL_QE_VENDOR_ID):
         raise VerificationError(f"QE vendor {quote.header.qe_vendor_id.hex()} is not Intel's")
     qe = quote.qe
-    qe_report = qe.qe_report.to_bytes()
-    _verify_p256(_ec_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe_report, "QE report signature")
+    _verify_p256(_ec_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe.qe_report_bytes(), "QE report signature")
     binding = hashlib.sha256(quote.attestation_key + qe.qe_auth_data).digest() + bytes(32)
     if not hmac.compare_digest(qe.qe_report.report_data, binding):
         raise VerificationError("QE report data does not bind the attestation key and QE auth data")
@@ -281,8 +285,8 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     # As Intel: the report's masked value must equal the identity's value as given (not masked).
     if report.misc_select & identity.miscselect_mask != identity.miscselect:
         raise VerificationError("QE identity mismatch: MISCSELECT")
-    attributes = bytes(a & m for a, m in zip(report.attributes.to_bytes(), identity.attributes_mask, strict=True))
-    if attributes != identity.attributes:
+    attributes = int.from_bytes(report.attributes.to_bytes(), "big") & int.from_bytes(identity.attributes_mask, "big")
+    if attributes != int.from_bytes(identity.attributes, "big"):  # both 16 bytes (the parser holds them to it)
         raise VerificationError("QE identity mismatch: attributes")
     qe_level = tcb.match_module_level(identity.tcb_levels, report.isv_svn, "QE")
 
@@ -310,7 +314,7 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
         collateral_issued=min(info.issue_date, identity.issue_date, trusted.pck_crl.last_update_utc),
         qe_identity_dates=trusted.qe_identity_dates, qe_tcb_date=qe_level.tcb_date,
         qe_tcb_evaluation_data_number=identity.tcb_evaluation_data_number,
-        pck_crl_number=crl_number(trusted.pck_crl), root_ca_crl_number=crl_number(trusted.root_ca_crl),
+        pck_crl_number=trusted.pck_crl_number, root_ca_crl_number=trusted.root_ca_crl_number,
         root_key_id=trusted.root_key_id,
     )
 

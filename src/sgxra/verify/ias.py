@@ -6,7 +6,10 @@ Verification, not policy: the report's status is returned, not judged.
 from __future__ import annotations
 
 import hmac
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -29,6 +32,65 @@ from sgxra.wire.quote import QUOTE_BODY_SIZE
 FUTURE_SKEW = timedelta(minutes=5)
 
 
+def _signing_key(chain: Sequence[x509.Certificate], root: x509.Certificate, at: datetime) -> rsa.RSAPublicKey:
+    key = verify_chain(chain, root, at=at).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SignatureInvalid("report signing certificate does not hold an RSA key")
+    return key
+
+
+class SigningChainCache:
+    """Which report-signing chains were found to lead to which root, and the key they certify.
+
+    IAS signs every report under the same chain, so its verification (two RSA
+    signatures, names, roles) need not be repeated per report. An entry is found
+    by the identity of the certificate objects and the root (the client parses
+    each exact header value once, so a chain IAS repeats arrives as the same
+    objects; the entry holds them, so no other object can take their identity),
+    and is used only while the verification time lies inside every certificate's
+    validity window (leaf, intermediates and root); outside it the chain is
+    verified afresh, which refuses it. The report's own signature is never
+    cached. Bounded: the least recently used entry goes first.
+    """
+
+    def __init__(self, max_entries: int = 8) -> None:
+        if max_entries < 1:
+            raise ValueError("a chain cache holds at least one entry")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[int, ...], _Verified] = OrderedDict()
+        self._lock = threading.Lock()  # the sync verifier may be shared between threads
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def signing_key(self, chain: Sequence[x509.Certificate], root: x509.Certificate, at: datetime) -> rsa.RSAPublicKey:
+        certificates = (*chain, root)
+        identity = tuple(map(id, certificates))
+        with self._lock:
+            entry = self._entries.get(identity)
+            if entry is not None:
+                self._entries.move_to_end(identity)
+        if entry is not None and entry.not_before <= at <= entry.not_after:
+            return entry.key
+        key = _signing_key(chain, root, at)  # raises for a chain outside its window, cached or not
+        verified = _Verified(certificates, key, max(c.not_valid_before_utc for c in certificates),
+                             min(c.not_valid_after_utc for c in certificates))
+        with self._lock:
+            self._entries[identity] = verified
+            self._entries.move_to_end(identity)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return key
+
+
+@dataclass(frozen=True)
+class _Verified:
+    certificates: tuple[x509.Certificate, ...]  # held, so that their identities (the entry's key) stay theirs
+    key: rsa.RSAPublicKey
+    not_before: datetime  # the latest start and the earliest end of all their validity windows
+    not_after: datetime
+
+
 def verify_report(
     body: bytes,
     signature: bytes,
@@ -40,6 +102,7 @@ def verify_report(
     quote: bytes | None = None,
     nonce: str | None = None,
     max_age: timedelta | None = None,
+    chain_cache: SigningChainCache | None = None,
 ) -> AttestationReport:
     """Verify a report body and its signature; return the parsed report.
 
@@ -50,15 +113,14 @@ def verify_report(
     version is required, and is then reported as version 2), the nonce echo, that ``isvEnclaveQuoteBody`` is the first 432
     bytes of ``quote``, and that the report is at most ``max_age`` old at ``at``.
     ``nonce=""`` means none was sent, so a report echoing any nonce is refused; only None skips the check.
+    ``chain_cache`` skips re-verifying a chain it has seen (see :class:`SigningChainCache`).
     """
     if at.tzinfo is None:
         raise ValueError("verification time must be timezone-aware")
     if len(body) > MAX_REPORT_SIZE:
         raise MalformedMessage("ias_report", "<body>", 0, f"{len(body)} bytes exceeds {MAX_REPORT_SIZE}")
-    leaf = verify_chain(chain, root or intel_ias_report_signing_root(), at=at)
-    key = leaf.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SignatureInvalid("report signing certificate does not hold an RSA key")
+    root = root or intel_ias_report_signing_root()
+    key = chain_cache.signing_key(chain, root, at) if chain_cache is not None else _signing_key(chain, root, at)
     try:
         key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:

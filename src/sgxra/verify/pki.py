@@ -27,7 +27,16 @@ from sgxra.errors import (
     SignatureInvalid,
 )
 from sgxra.wire import der
-from sgxra.wire.certificates import MAX_CHAIN_LENGTH, MAX_CHAIN_PEM, PYCA_ERRORS, checked_pem_chain
+from sgxra.wire.certificates import (
+    MAX_CHAIN_LENGTH,
+    MAX_CHAIN_PEM,
+    PYCA_ERRORS,
+    certificate_names,
+    checked_crl_issuer,
+    checked_pem_chain,
+    crl_issuer,
+)
+from sgxra.wire.memo import Memo
 
 LeafUsage = Literal["digital_signature", "crl_sign"]
 MAX_CRL_SIZE = 4 * 1024 * 1024
@@ -79,40 +88,60 @@ def check_validity(cert: x509.Certificate, at: datetime) -> None:
 
 
 def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.ExtensionType | None:
-    try:
-        return cert.extensions.get_extension_for_class(ext_type).value
-    except x509.ExtensionNotFound:
-        return None
+    """The extension of that type (pyca refuses a repeated one), from a table made once per certificate:
+    pyca's own lookup walks every extension with an ABC isinstance each time."""
+    entry = _EXTENSIONS.get(id(cert))
+    if entry is None or entry[0] is not cert:
+        entry = _EXTENSIONS.put(id(cert), (cert, {type(e.value): e.value for e in cert.extensions}))
+    return entry[1].get(ext_type)
 
 
-def _subject_der(cert: x509.Certificate) -> bytes:
-    """The DER of the subject name, read from the TBS bytes.
-
-    pyca builds Python ``Name`` objects on first access, which costs ~40 us a
-    certificate; reading the DER takes a quarter of that.
-    """
-    outer, _ = der.read_one(cert.tbs_certificate_bytes, 0, "certificate", 0)
-    body = outer.value
-    first, pos = der.read_one(body, 0, "certificate", 0)
-    if first.tag == 0xA0:  # explicit version: the serial number follows
-        _, pos = der.read_one(body, pos, "certificate", 0)
-    for _skipped in ("signature algorithm", "issuer", "validity"):
-        _, pos = der.read_one(body, pos, "certificate", 0)
-    subject, _ = der.read_one(body, pos, "certificate", 0)
-    return subject.value
+# By the identity of the certificate, which the entry holds (so no other object takes that id meanwhile).
+_EXTENSIONS: Memo[int, tuple[x509.Certificate, dict[type, x509.ExtensionType]]] = Memo(256)
 
 
 def common_name(cert: x509.Certificate) -> str:
-    """The subject's common name, read from DER (see :func:`_subject_der`)."""
-    for rdn in der.read_all(_subject_der(cert), "certificate"):
-        for attribute in der.read_all(rdn.value, "certificate"):
-            oid, value = der.read_all(attribute.value, "certificate")
-            if oid.value == _CN_OID:
-                return value.value.decode("utf-8", "replace")
+    """The subject's first common name, its bytes read as UTF-8 (as Intel reads them: a BMPString is not text)."""
+    subject = certificate_names(cert).subject
+    known = _COMMON_NAMES.get(subject)
+    return known if known is not None else _COMMON_NAMES.put(subject, _first_cn(subject))
+
+
+_COMMON_NAMES: Memo[bytes, str] = Memo(256)  # by the subject's DER
+
+
+def _first_cn(name: bytes) -> str:
+    """Name ::= SEQUENCE OF SET OF SEQUENCE { OID, value }, walked by offsets."""
+    _, pos, end = der.span(name, 0, len(name), "certificate")
+    while pos < end:
+        _, item, rdn_end = der.span(name, pos, end, "certificate")
+        pos = rdn_end
+        while item < rdn_end:
+            _, attribute, item = der.span(name, item, rdn_end, "certificate")
+            _, oid_start, oid_end = der.span(name, attribute, item, "certificate")
+            if name[oid_start:oid_end] == _CN_OID:
+                _, value_start, value_end = der.span(name, oid_end, item, "certificate")
+                return name[value_start:value_end].decode("utf-8", "replace")
     return ""
 
 
 _CN_OID = bytes((0x55, 0x04, 0x03))
+
+
+def issued_by_name(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    """``child`` names ``parent`` as its issuer: their DER names equal (the usual case, no name decoded),
+    or pyca's decoded names equal."""
+    return certificate_names(child).issuer == certificate_names(parent).subject or child.issuer == parent.subject
+
+
+def _issued_crl(cert: x509.Certificate, crl: x509.CertificateRevocationList) -> bool:
+    """``crl`` names ``cert`` as its issuer (compared as :func:`issued_by_name` compares)."""
+    return crl_issuer(crl) == certificate_names(cert).subject or crl.issuer == cert.subject
+
+
+def crl_names_issuer_of(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
+    """``crl`` comes from the CA that ``cert`` names as its issuer (by name, compared as :func:`issued_by_name`)."""
+    return crl_issuer(crl) == certificate_names(cert).issuer or crl.issuer == cert.issuer
 
 
 def _check_issued_by(child: x509.Certificate, parent: x509.Certificate, root: x509.Certificate) -> None:
@@ -157,12 +186,29 @@ class ChainMemo:
     """What one verification already checked, so chains sharing CAs are not checked twice.
 
     Intel's collateral repeats certificates (the TCB signing chain twice, the
-    PCK CA in the CRL chain and in the quote); each signature costs ~0.1 ms.
+    PCK CA in the CRL chain and in the quote; read once, they are the same
+    objects); each signature costs ~0.1 ms. Keyed on the objects' identity
+    (hashing a certificate re-encodes it), which the memo keeps alive.
     """
 
     def __init__(self) -> None:
-        self.signatures: set[tuple[x509.Certificate, x509.Certificate]] = set()
-        self.cas: set[tuple[x509.Certificate, int]] = set()
+        self.signatures: set[tuple[int, int]] = set()
+        self.cas: set[tuple[int, int]] = set()
+        self._held: list[x509.Certificate] = []
+
+    def signed(self, child: x509.Certificate, parent: x509.Certificate) -> bool:
+        return (id(child), id(parent)) in self.signatures
+
+    def add_signed(self, child: x509.Certificate, parent: x509.Certificate) -> None:
+        self._held += (child, parent)
+        self.signatures.add((id(child), id(parent)))
+
+    def ca_checked(self, cert: x509.Certificate, below: int) -> bool:
+        return (id(cert), below) in self.cas
+
+    def add_ca(self, cert: x509.Certificate, below: int) -> None:
+        self._held.append(cert)
+        self.cas.add((id(cert), below))
 
 
 def verify_chain(
@@ -198,12 +244,12 @@ def verify_chain(
     memo = memo or ChainMemo()
     parents = [*path[1:], root]
     for depth, (child, parent) in enumerate(zip(path, parents, strict=True)):
-        if (child, parent) not in memo.signatures:
+        if not memo.signed(child, parent):
             _check_issued_by(child, parent, root)
-            memo.signatures.add((child, parent))
-        if (parent, depth) not in memo.cas:
+            memo.add_signed(child, parent)
+        if not memo.ca_checked(parent, depth):
             _check_ca(parent, below=depth)
-            memo.cas.add((parent, depth))
+            memo.add_ca(parent, depth)
     return path[0]
 
 
@@ -236,7 +282,7 @@ def find_crl_issuer(
     position (some sources send the whole PCK chain), and its path to ``root``, checked."""
     failure: CertificateChainError | None = None
     for cert in pool:
-        if cert == root or cert.subject != crl.issuer:
+        if cert == root or not _issued_crl(cert, crl):
             continue
         key = cert.public_key()
         if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
@@ -257,8 +303,8 @@ def find_crl_issuer(
 def _path_to(root: x509.Certificate, cert: x509.Certificate, pool: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """``cert`` and its issuers from ``pool``, by name, up to the one the root issued (signatures checked later)."""
     path = [cert]
-    while path[-1].issuer != root.subject and len(path) <= MAX_CHAIN_LENGTH:
-        parent = next((c for c in pool if c.subject == path[-1].issuer and c not in path and c != root), None)
+    while not issued_by_name(path[-1], root) and len(path) <= MAX_CHAIN_LENGTH:
+        parent = next((c for c in pool if issued_by_name(path[-1], c) and c not in path and c != root), None)
         if parent is None:
             break
         path.append(parent)
@@ -266,20 +312,31 @@ def _path_to(root: x509.Certificate, cert: x509.Certificate, pool: Sequence[x509
 
 
 def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
-    """A CRL given as DER, PEM or hex of DER (PCCS serves hex)."""
+    """A CRL given as DER, PEM or hex of DER (PCCS serves hex); remembered per input, as read (not judged)."""
     if len(data) > MAX_CRL_SIZE:
         raise MalformedMessage(what, "<crl>", 0, f"larger than {MAX_CRL_SIZE} bytes")
+    known = _CRLS.get(data)
+    return known if known is not None else _CRLS.put(data, _read_crl(data, what))
+
+
+_CRLS: Memo[bytes, x509.CertificateRevocationList] = Memo(32, largest=64 * 1024)
+
+
+def _read_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
     stripped = data.strip()
+    der_data: bytes | None = data
     try:
         if stripped.startswith(b"-----BEGIN"):
-            crl = x509.load_pem_x509_crl(stripped)
-        elif stripped and all(c in b"0123456789abcdefABCDEF" for c in stripped):
-            crl = x509.load_der_x509_crl(bytes.fromhex(stripped.decode()))
+            crl, der_data = x509.load_pem_x509_crl(stripped), None
+        elif stripped and not stripped.translate(None, b"0123456789abcdefABCDEF"):
+            der_data = bytes.fromhex(stripped.decode())
+            crl = x509.load_der_x509_crl(der_data)
         else:
             crl = x509.load_der_x509_crl(data)
         # pyca decodes these lazily; a defect must surface here, typed, not deep inside a check.
-        _ = (crl.issuer, crl.last_update_utc, crl.next_update_utc, crl.extensions, crl.signature_hash_algorithm)
-        encoded, signature = crl.public_bytes(Encoding.DER), crl.signature
+        checked_crl_issuer(crl, der_data, what)
+        _ = (crl.last_update_utc, crl.next_update_utc, crl.extensions, crl.signature_hash_algorithm)
+        encoded, signature = der_data if der_data is not None else crl.public_bytes(Encoding.DER), crl.signature
     except PYCA_ERRORS as e:
         raise MalformedMessage(what, "<crl>", 0, f"not a usable CRL: {type(e).__name__}: {e}") from None
     # The signature BIT STRING ends the DER; pyca drops its unused-bits count, which DER (and Intel) require to be 0.
@@ -292,7 +349,7 @@ def load_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
 def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, *, at: datetime, what: str) -> None:
     """The CRL names ``issuer``, is signed by it and is current at ``at``."""
     key = issuer.public_key()
-    if crl.issuer != issuer.subject:
+    if not _issued_crl(issuer, crl):
         raise SignatureInvalid(f"{what} is issued by {crl.issuer.rfc4514_string()}, not by {_name(issuer)}")
     if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
         raise SignatureInvalid(f"{what} (not signed by {_name(issuer)}) does not verify")

@@ -14,7 +14,7 @@ import enum
 import json
 import struct
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sgxra.errors import MalformedMessage
 from sgxra.protocol.evidence import Violation
@@ -82,10 +82,27 @@ class PolicyVerdict:
                 "violations": [{"rule": v.rule, "message": v.message, "platform": v.platform} for v in self.violations]}
 
 
+class Envelope(Protocol):
+    """How the evidence reached the verifier (an RA-TLS certificate, say): facts a result carries beside it.
+
+    ``to_dict`` appears under ``name`` (a key no result has) in the result's ``to_dict`` and as the
+    ``sgxra_<name>`` claim of its token.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
 class _Serializable:  # noqa: B024 - a mixin, not an interface
     """``to_json`` and ``to_token`` over a result's ``to_dict``."""
 
     policy: PolicyVerdict | None
+    envelope: Envelope | None
+
+    def _enveloped(self, out: dict[str, Any]) -> dict[str, Any]:
+        return out | {self.envelope.name: self.envelope.to_dict()} if self.envelope is not None else out
 
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -121,6 +138,7 @@ class DcapResult(_Serializable):
     verified_at: datetime
     simulated: bool = False
     policy: PolicyVerdict | None = None
+    envelope: Envelope | None = None
 
     def __post_init__(self) -> None:
         for date in (self.verdict.tcb_date, self.verdict.qe_tcb_date):
@@ -193,7 +211,7 @@ class DcapResult(_Serializable):
             "body": plain(body),
             "policy": self.policy.to_dict() if self.policy else None,
         }
-        return out
+        return self._enveloped(out)
 
     def to_supplemental(self) -> bytes:
         """Intel's ``sgx_ql_qv_supplemental_t``, version 3.3, 536 bytes, for C consumers.
@@ -241,6 +259,7 @@ class IasResult(_Serializable):
     verified_at: datetime
     simulated: bool = False
     policy: PolicyVerdict | None = None
+    envelope: Envelope | None = None
 
     @property
     def tee(self) -> str:
@@ -272,7 +291,7 @@ class IasResult(_Serializable):
 
     def to_dict(self) -> dict[str, Any]:
         r = self.report
-        return {
+        return self._enveloped({
             "kind": "ias", "tee": "SGX", "verified_at": iso(self.verified_at), "simulated": self.simulated,
             "status": r.status, "advisory_ids": list(r.advisory_ids), "advisory_url": r.advisory_url,
             "tcb_evaluation_data_number": r.tcb_evaluation_data_number, "report_id": r.id,
@@ -283,7 +302,7 @@ class IasResult(_Serializable):
             "epid_group_id": r.quote.epid_group_id.hex(),
             "body": plain(self.body),
             "policy": self.policy.to_dict() if self.policy else None,
-        }
+        })
 
 
 VerificationResult = DcapResult | IasResult

@@ -7,6 +7,7 @@ info parser orders them), QE and TDX module levels in their JSON order.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,8 +33,8 @@ class TcbEvaluation:
 
 
 def _meets_sgx(level: TcbLevel, components: Sequence[int], pcesvn: int) -> bool:
-    return pcesvn >= level.pcesvn and all(have >= need for have, need in zip(components, level.sgx_components,
-                                                                                 strict=True))
+    needed = level.sgx_components
+    return pcesvn >= level.pcesvn and len(components) == len(needed) and all(map(operator.ge, components, needed))
 
 
 def _meets_tdx(level: TcbLevel, tee_tcb_svn: bytes) -> bool:

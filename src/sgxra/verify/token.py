@@ -4,8 +4,9 @@ The claims follow Trust Authority's flat (v1) token: ``attester_type``,
 ``attester_tcb_status``, ``attester_tcb_date``, ``attester_advisory_ids``, the
 ``sgx_*`` or ``tdx_*`` measurements, ``verifier_nonce`` and
 ``policy_ids_matched``; sgxra adds ``sgxra_simulated`` (true under any root but
-Intel's), ``sgxra_evidence`` (dcap, ias or the service provider's kind) and
-``sgxra_policy_violations``. ``kid`` is the key's RFC 7638 thumbprint. Time is a
+Intel's), ``sgxra_evidence`` (dcap, ias or the service provider's kind),
+``sgxra_policy_violations`` and, for evidence that came in an envelope (an RA-TLS
+certificate), ``sgxra_<envelope name>``. ``kid`` is the key's RFC 7638 thumbprint. Time is a
 parameter: ``iat``/``exp`` are checked here against ``at``, not against a clock.
 """
 
@@ -93,6 +94,8 @@ def result_claims(result: DcapResult | IasResult) -> dict[str, Any]:
         matched = [{"id": result.policy.policy_id or "policy", "version": "1"}]
         claims["policy_ids_matched" if result.policy.accepted else "policy_ids_unmatched"] = matched
         claims["sgxra_policy_violations"] = [str(v) for v in result.policy.violations]
+    if result.envelope is not None:
+        claims[f"sgxra_{result.envelope.name}"] = result.envelope.to_dict()
     return claims | body_claims(result.body)
 
 

@@ -27,11 +27,12 @@ class Reader:
         return len(self.data) - self.offset
 
     def take(self, field: str, size: int) -> bytes:
-        if size < 0 or size > self.remaining:
+        start = self.offset
+        end = start + size
+        if size < 0 or end > len(self.data):
             raise self.error(field, f"needs {size} bytes, {self.remaining} left (input is {len(self.data)} bytes)")
-        chunk = self.data[self.offset : self.offset + size]
-        self.offset += size
-        return chunk
+        self.offset = end
+        return self.data[start:end]
 
     def u8(self, field: str) -> int:
         return self.take(field, 1)[0]

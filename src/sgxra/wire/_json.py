@@ -22,7 +22,7 @@ class JsonObject:
                 raise MalformedMessage(structure, "<json>", 0, "too large")
             try:
                 source = json.loads(source)
-            except (ValueError, UnicodeDecodeError) as e:
+            except (ValueError, UnicodeDecodeError, RecursionError) as e:
                 raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
         if not isinstance(source, dict):
             raise MalformedMessage(structure, path or "<json>", 0, "not a JSON object")

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
 from sgxra.wire._json import JsonObject
+from sgxra.wire.memo import Memo
 
+T = TypeVar("T")
 MAX_COLLATERAL_JSON = 1024 * 1024
 MAX_SIGNED_JSON = 512 * 1024
 FIELDS = (
@@ -130,8 +133,12 @@ class TcbInfo:
     tdx_module_identities: tuple[TdxModuleIdentity, ...]
 
     @classmethod
-    def parse(cls, text: str) -> TcbInfo:
-        j = JsonObject("tcb_info", text)
+    def parse(cls, text: str, parsed: dict[str, Any] | None = None) -> TcbInfo:
+        """From the signed JSON ``text`` (``parsed``: that text already read, by :func:`read_signed`)."""
+        return _typed(_TCB_INFOS, "tcb_info", text, parsed, cls._parse)
+
+    @classmethod
+    def _parse(cls, j: JsonObject) -> TcbInfo:
         version = j.integer("version")
         if version not in (2, 3):
             raise j.error("version", f"unsupported TCB info version {version}")
@@ -174,8 +181,12 @@ class QeIdentity:
     tcb_levels: tuple[ModuleTcbLevel, ...]
 
     @classmethod
-    def parse(cls, text: str) -> QeIdentity:
-        j = JsonObject("qe_identity", text)
+    def parse(cls, text: str, parsed: dict[str, Any] | None = None) -> QeIdentity:
+        """From the signed JSON ``text`` (``parsed``: that text already read, by :func:`read_signed`)."""
+        return _typed(_QE_IDENTITIES, "qe_identity", text, parsed, cls._parse)
+
+    @classmethod
+    def _parse(cls, j: JsonObject) -> QeIdentity:
         version = j.integer("version")
         if version != 2:
             raise j.error("version", f"unsupported QE identity version {version}")
@@ -191,6 +202,20 @@ class QeIdentity:
             mrsigner=j.hexbytes("mrsigner", 32), isvprodid=j.integer("isvprodid"),
             tcb_evaluation_data_number=j.integer("tcbEvaluationDataNumber"), tcb_levels=levels,
         )
+
+
+# Parsed signed JSON, per exact text (frozen results; collateral is re-read for each verification without a cache).
+_TCB_INFOS: Memo[str, TcbInfo] = Memo(32, largest=64 * 1024)
+_QE_IDENTITIES: Memo[str, QeIdentity] = Memo(32, largest=64 * 1024)
+_SIGNED: Memo[str, tuple[bytes, dict[str, Any]]] = Memo(64, largest=64 * 1024)
+
+
+def _typed(memo: Memo[str, T], structure: str, text: str, parsed: dict[str, Any] | None,
+           read: Callable[[JsonObject], T]) -> T:
+    known = memo.get(text)
+    if known is None:
+        known = memo.put(text, read(JsonObject(structure, text if parsed is None else parsed)))
+    return known
 
 
 def _status(j: JsonObject) -> TcbStatus:
@@ -221,9 +246,10 @@ def _ordered(j: JsonObject, tcb_id: str, levels: list[TcbLevel]) -> tuple[TcbLev
     if not levels:
         raise j.error("tcbLevels", "is empty")
     ordered = sorted(levels, key=key, reverse=True)
-    for higher, lower in zip(ordered, ordered[1:], strict=False):
-        if key(higher) == key(lower):
-            raise j.error("tcbLevels", f"duplicated TCB level (SVNs {list(key(lower)[0])}, PCESVN {lower.pcesvn})")
+    keys = [key(level) for level in ordered]
+    for higher, lower in zip(keys, keys[1:], strict=False):
+        if higher == lower:
+            raise j.error("tcbLevels", f"duplicated TCB level (SVNs {list(lower[0])}, PCESVN {lower[1]})")
     return tuple(ordered)
 
 
@@ -233,7 +259,7 @@ def _advisories(j: JsonObject) -> tuple[str, ...]:
 
 def _advisories_of(level: dict[str, Any], j: JsonObject, where: str) -> tuple[str, ...]:
     ids = level.get("advisoryIDs", ())
-    if not isinstance(ids, (list, tuple)) or not all(type(a) is str for a in ids):
+    if not isinstance(ids, (list, tuple)) or not _INT_OR_STR[str].issuperset(map(type, ids)):
         raise j.error(f"{where}advisoryIDs", "must be a list of strings")
     return tuple(ids)
 
@@ -255,8 +281,13 @@ def _tcb_level(j: JsonObject, level: Any, index: int, version: int) -> TcbLevel:
         raise j.error(f"tcbLevels[{index}].tcb.pcesvn", "missing or not a PCESVN (0..65535)")
     if not isinstance(date, str):
         raise j.error(f"tcbLevels[{index}].tcbDate", "missing or not a string")
-    where = f"tcbLevels[{index}]."
-    return TcbLevel(sgx, pcesvn, tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
+    raw_status = level.get("tcbStatus")
+    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    ids = level.get("advisoryIDs", ())
+    if status is None or not (isinstance(ids, list) and _INT_OR_STR[str].issuperset(map(type, ids))):
+        where = f"tcbLevels[{index}]."  # the error path names the member
+        return TcbLevel(sgx, pcesvn, tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
+    return TcbLevel(sgx, pcesvn, tdx, date, status, tuple(ids))
 
 
 def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
@@ -265,12 +296,23 @@ def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
         svns = tuple([item["svn"] for item in items])
     except (TypeError, KeyError):
         raise j.error(f"tcbLevels[{index}].tcb.{name}", "must be a list of objects with an svn") from None
-    if len(svns) != 16 or not all(type(svn) is int and 0 <= svn <= 255 for svn in svns):
+    if len(svns) != 16 or not _INT_OR_STR[int].issuperset(map(type, svns)) or min(svns) < 0 or max(svns) > 255:
         raise j.error(f"tcbLevels[{index}].tcb.{name}", "must list 16 SVNs, each 0..255")
     return svns
 
 
+_INT_OR_STR = {int: frozenset({int}), str: frozenset({str})}  # exactly these types (a bool is no SVN)
+
+
 def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) -> ModuleTcbLevel:
+    """A QE identity's or TDX module's level; read straight from the dict, through JsonObject only to name an error."""
+    level = j.obj
+    raw_status, tcb, date, ids = level.get("tcbStatus"), level.get("tcb"), level.get("tcbDate"), level.get("advisoryIDs", ())
+    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    isvsvn = tcb.get("isvsvn") if isinstance(tcb, dict) else None
+    if (status is not None and (allowed is None or status in allowed) and type(isvsvn) is int and isvsvn >= 0
+            and isinstance(ids, list) and _INT_OR_STR[str].issuperset(map(type, ids))):
+        return ModuleTcbLevel(isvsvn, status, tuple(ids), date if isinstance(date, str) else None)
     status = _status(j)
     if allowed is not None and status not in allowed:
         raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
@@ -287,24 +329,59 @@ def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
     )
 
 
-def signed_bytes(text: str, structure: str) -> bytes:
-    """What Intel's signature over a TCB info or QE identity covers: the object re-serialised compactly.
+def read_signed(text: str, structure: str) -> tuple[bytes, dict[str, Any]]:
+    """What Intel's signature over a TCB info or QE identity covers, and the object read from it.
 
     Intel's QVL parses the signed JSON and verifies the signature over its
     compact re-serialisation (members in their order, no whitespace, escapes
     decoded), so whitespace that PCCS or a proxy adds does not matter while a
     reordered or repeated member does. Repeated members are refused here
     (Python would keep only the last one; Intel's signature check fails).
+    Remembered per text; the object is only read, never changed.
     """
+    known = _SIGNED.get(text)
+    if known is not None:
+        return known
     if len(text) > MAX_SIGNED_JSON:
         raise MalformedMessage(structure, "<json>", 0, f"larger than {MAX_SIGNED_JSON} bytes")
+    obj = _loads(text, structure, None)
+    compact = _compact(obj, structure)
+    # Text that already is its compact form has no repeated member (the form has none); any other
+    # text is read again, refusing repeats.
+    if compact != text:
+        obj = _loads(text, structure, _unique_members)
+        compact = _compact(obj, structure)
     try:
-        obj = json.loads(text, object_pairs_hook=_unique_members, parse_constant=_no_constant)
-    except ValueError as e:
+        signed = compact.encode()
+    except UnicodeEncodeError:
+        raise MalformedMessage(structure, "<json>", 0, "a string holds a lone surrogate (not UTF-8)") from None
+    return _SIGNED.put(text, (signed, obj))
+
+
+def signed_bytes(text: str, structure: str) -> bytes:
+    """What Intel's signature over a TCB info or QE identity covers (see :func:`read_signed`)."""
+    return read_signed(text, structure)[0]
+
+
+def _loads(text: str, structure: str, hook: Callable[[list[tuple[str, Any]]], dict[str, Any]] | None) -> dict[str, Any]:
+    try:
+        obj = json.loads(text, object_pairs_hook=hook, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:
         raise MalformedMessage(structure, "<json>", 0, f"not JSON: {e}") from None
     if not isinstance(obj, dict):
         raise MalformedMessage(structure, "<json>", 0, "not a JSON object")
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    return obj
+
+
+# No circular-reference bookkeeping: the object comes from json.loads, which makes no cycles (a quarter faster).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
+def _compact(obj: dict[str, Any], structure: str) -> str:
+    try:
+        return _COMPACT.encode(obj)
+    except (ValueError, RecursionError) as e:
+        raise MalformedMessage(structure, "<json>", 0, f"cannot be re-serialised: {e}") from None
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ Layout (all little-endian)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -102,10 +103,16 @@ class QeReportCertificationData:
 
     @classmethod
     def read(cls, r: Reader) -> QeReportCertificationData:
+        start = r.offset
         qe_report = ReportBody.read(r)
+        report_bytes = r.data[start : r.offset]
         signature = r.take("qe_report_signature", 64)
         auth = r.take("qe_auth_data", r.u16("qe_auth_data.size"))
-        return cls(qe_report, signature, auth, CertificationData.read(r, "certification_data"))
+        return _with_bytes(cls(qe_report, signature, auth, CertificationData.read(r, "certification_data")), report_bytes)
+
+    def qe_report_bytes(self) -> bytes:
+        """What the QE report signature covers: the report's bytes as received (as built, when built in code)."""
+        return _bytes_as_read(self) or self.qe_report.to_bytes()
 
     def to_bytes(self) -> bytes:
         return (self.qe_report.to_bytes() + self.qe_report_signature + u16(len(self.qe_auth_data))
@@ -197,7 +204,8 @@ class DcapQuote:
         trailing = r.rest("<trailing>")
         if len(trailing) > MAX_TRAILING:
             raise r.error("<trailing>", f"{len(trailing)} bytes after the signature data exceeds {MAX_TRAILING}", s.offset)
-        return cls(header, body_type, body, isv_signature, attestation_key, qe, trailing)
+        quote = cls(header, body_type, body, isv_signature, attestation_key, qe, trailing)
+        return _with_bytes(quote, r.data[: sig_start - 4])
 
     @staticmethod
     def _body_type(r: Reader, version: int, tee_type: int) -> int:
@@ -212,7 +220,10 @@ class DcapQuote:
         return body_type
 
     def signed_bytes(self) -> bytes:
-        """What the ISV signature covers: header and body (with v5's body descriptor)."""
+        """What the ISV signature covers: header and body (with v5's body descriptor), as received."""
+        as_read = _bytes_as_read(self)
+        if as_read:
+            return as_read
         descriptor = u16(self.body_type) + u32(len(self.body.to_bytes())) if self.version == 5 else b""
         return self.header.to_bytes() + descriptor + self.body.to_bytes()
 
@@ -221,3 +232,19 @@ class DcapQuote:
         tail = qe if self.version == 3 else CertificationData(CERT_TYPE_QE_REPORT, qe).to_bytes()
         sig_data = self.isv_signature + self.attestation_key + tail
         return self.signed_bytes() + u32(len(sig_data)) + sig_data + self.trailing
+
+
+# A parsed quote keeps the exact bytes its signatures cover, so they are sliced rather than re-serialised. They sit
+# outside the dataclass fields (not compared, not shown, not copied by dataclasses.replace, which builds anew).
+_AS_READ = "_bytes_as_read"
+Q = TypeVar("Q", DcapQuote, QeReportCertificationData)
+
+
+def _with_bytes(value: Q, data: bytes) -> Q:
+    object.__setattr__(value, _AS_READ, data)
+    return value
+
+
+def _bytes_as_read(value: DcapQuote | QeReportCertificationData) -> bytes | None:
+    data: bytes | None = value.__dict__.get(_AS_READ)
+    return data

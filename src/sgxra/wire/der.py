@@ -49,6 +49,27 @@ def read_one(data: bytes, pos: int, structure: str, base: int) -> tuple[Tlv, int
     return Tlv(tag, data[pos : pos + length], base + start, base + pos), pos + length
 
 
+# (tag, value start, value end): one TLV as offsets into its input, for readers that copy nothing.
+Span = tuple[int, int, int]
+
+
+def span(data: bytes, pos: int, end: int, structure: str) -> Span:
+    """The TLV at ``pos``, which must end by ``end`` (the rules of :func:`read_one`, without copying)."""
+    if end - pos < 2:
+        raise MalformedMessage(structure, "<der>", pos, "truncated tag or length")
+    tag, length = data[pos], data[pos + 1]
+    start = pos + 2
+    if length >= 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or end - start < count:
+            raise MalformedMessage(structure, "<der>", pos, "unsupported or truncated length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    if length > end - start:
+        raise MalformedMessage(structure, "<der>", pos, f"length {length} exceeds the {end - start} bytes left")
+    return tag, start, start + length
+
+
 def expect(tlv: Tlv, tag: int, structure: str, field: str) -> bytes:
     if tlv.tag != tag:
         raise MalformedMessage(structure, field, tlv.offset, f"expected DER tag 0x{tag:02x}, got 0x{tlv.tag:02x}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from functools import cache
 
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
 from sgxra.wire import der
 from sgxra.wire.certificates import PYCA_ERRORS
+from sgxra.wire.memo import Memo
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
 STRUCT = "pck_sgx_extension"
@@ -62,33 +62,36 @@ class PckExtension:
 
     @classmethod
     def parse(cls, data: bytes) -> PckExtension:
-        outer = der.read_all(data, STRUCT)
-        if len(outer) != 1:
-            raise MalformedMessage(STRUCT, "<der>", 0, "expected one SEQUENCE")
-        members = _members(der.expect(outer[0], der.SEQUENCE, STRUCT, "<root>"), outer[0].value_offset)
-        tcb = _members(der.expect(_need(members, _TCB), der.SEQUENCE, STRUCT, "tcb"), _need(members, _TCB).value_offset)
-        components = tuple(
-            der.decode_uint(der.expect(_need(tcb, f"{_TCB}.{i}"), der.INTEGER, STRUCT, f"tcb.comp{i:02d}"),
-                            STRUCT, f"tcb.comp{i:02d}", 0)
-            for i in range(1, 17)
-        )
-        pcesvn = der.decode_uint(der.expect(_need(tcb, _PCESVN), der.INTEGER, STRUCT, "tcb.pcesvn"), STRUCT, "pcesvn", 0)
-        sgx_type = der.decode_uint(der.expect(_need(members, _SGX_TYPE), der.ENUMERATED, STRUCT, "sgx_type"),
-                                   STRUCT, "sgx_type", 0)
+        """Read in one pass over ``data``, by offsets (no copies, OIDs compared as their DER bytes);
+        remembered per input (a platform's PCK certificate comes with each of its quotes)."""
+        known = _PARSED.get(data)
+        return known if known is not None else _PARSED.put(data, cls._parse(data))
+
+    @classmethod
+    def _parse(cls, data: bytes) -> PckExtension:
+        tag, start, end = der.span(data, 0, len(data), STRUCT)
+        if end != len(data):
+            raise MalformedMessage(STRUCT, "<der>", end, "expected one SEQUENCE")
+        members = _members(data, tag, start, end, "<root>")
+        tcb_tag, tcb_start, tcb_end = _need(members, _TCB)
+        tcb = _members(data, tcb_tag, tcb_start, tcb_end, "tcb")
+        components = tuple(_uint(data, _need(tcb, oid), INTEGER, field) for oid, field in _COMPONENTS)
+        pcesvn = _uint(data, _need(tcb, _PCESVN), INTEGER, "pcesvn")
+        sgx_type = _uint(data, _need(members, _SGX_TYPE), der.ENUMERATED, "sgx_type")
         if sgx_type not in SgxType._value2member_map_:
             raise MalformedMessage(STRUCT, "sgx_type", 0, f"unknown SGX type {sgx_type}")
-        instance = _optional(members, _INSTANCE)
-        config = _optional(members, _CONFIG)
+        instance = members.get(_KEYS[_INSTANCE])
+        config = members.get(_KEYS[_CONFIG])
         return cls(
-            ppid=_octets(members, _PPID, "ppid", 16),
+            ppid=_octets(data, members, _PPID, "ppid", 16),
             tcb_components=components,
             pcesvn=pcesvn,
-            cpusvn=_octets(tcb, _CPUSVN, "cpusvn", 16),
-            pce_id=_octets(members, _PCEID, "pce_id", 2),
-            fmspc=_octets(members, _FMSPC, "fmspc", 6),
+            cpusvn=_octets(data, tcb, _CPUSVN, "cpusvn", 16),
+            pce_id=_octets(data, members, _PCEID, "pce_id", 2),
+            fmspc=_octets(data, members, _FMSPC, "fmspc", 6),
             sgx_type=SgxType(sgx_type),
-            platform_instance_id=der.expect(instance, der.OCTET_STRING, STRUCT, "platform_instance_id") if instance else None,
-            configuration=_configuration(config) if config else None,
+            platform_instance_id=_value(data, instance, der.OCTET_STRING, "platform_instance_id") if instance else None,
+            configuration=_configuration(data, config) if config else None,
         )
 
     def to_der(self) -> bytes:
@@ -111,57 +114,79 @@ class PckExtension:
         return der.sequence(*items)
 
 
-def _members(body: bytes, base: int) -> dict[bytes, der.Tlv]:
-    """SEQUENCE { SEQUENCE { OID, value } ... } as a dict from the OID's DER content to the value.
+Span = der.Span
+_PARSED: Memo[bytes, PckExtension] = Memo(128)
+INTEGER = der.INTEGER
 
-    Keyed by raw OID bytes, read in one pass: decoding every OID to text made
-    this the slowest step of DCAP verification.
+
+def _members(data: bytes, tag: int, start: int, end: int, field: str) -> dict[bytes, Span]:
+    """SEQUENCE { SEQUENCE { OID, value } ... } as a dict from the OID's DER content to the value's span.
+
+    Keyed by raw OID bytes, read in one pass over offsets: decoding every OID
+    to text, or copying each TLV, made this the slowest step of DCAP verification.
     """
-    found: dict[bytes, der.Tlv] = {}
-    pos = 0
-    while pos < len(body):
-        item, pos = der.read_one(body, pos, STRUCT, base)
-        inner = der.expect(item, der.SEQUENCE, STRUCT, "<member>")
-        oid_tlv, split = der.read_one(inner, 0, STRUCT, item.value_offset)
-        value, end = der.read_one(inner, split, STRUCT, item.value_offset)
-        if end != len(inner):
-            raise MalformedMessage(STRUCT, "<member>", item.offset, "expected only OID and value")
-        oid = der.expect(oid_tlv, der.OID, STRUCT, "<oid>")
+    if tag != der.SEQUENCE:
+        raise MalformedMessage(STRUCT, field, start, f"expected DER tag 0x{der.SEQUENCE:02x}, got 0x{tag:02x}")
+    found: dict[bytes, Span] = {}
+    pos = start
+    while pos < end:
+        item_tag, item_start, item_end = der.span(data, pos, end, STRUCT)
+        if item_tag != der.SEQUENCE:
+            raise MalformedMessage(STRUCT, "<member>", pos, f"expected DER tag 0x30, got 0x{item_tag:02x}")
+        oid_tag, oid_start, oid_end = der.span(data, item_start, item_end, STRUCT)
+        if oid_tag != der.OID:
+            raise MalformedMessage(STRUCT, "<oid>", item_start, f"expected DER tag 0x06, got 0x{oid_tag:02x}")
+        value = der.span(data, oid_end, item_end, STRUCT)
+        if value[2] != item_end:
+            raise MalformedMessage(STRUCT, "<member>", pos, "expected only OID and value")
+        oid = data[oid_start:oid_end]
         if oid in found:
-            raise MalformedMessage(STRUCT, der.decode_oid(oid, STRUCT, oid_tlv.offset), item.offset, "appears twice")
+            raise MalformedMessage(STRUCT, der.decode_oid(oid, STRUCT, item_start), pos, "appears twice")
         found[oid] = value
+        pos = item_end
     return found
 
 
-@cache
 def _oid_key(dotted: str) -> bytes:
     return der.read_all(der.encode_oid(dotted), STRUCT)[0].value
 
 
-def _need(members: dict[bytes, der.Tlv], oid: str) -> der.Tlv:
-    tlv = members.get(_oid_key(oid))
-    if tlv is None:
+_COMPONENTS = tuple((f"{_TCB}.{i}", f"tcb.comp{i:02d}") for i in range(1, 17))  # OID, field name
+_KEYS = {oid: _oid_key(oid) for oid in (
+    _PPID, _TCB, _PCEID, _FMSPC, _SGX_TYPE, _INSTANCE, _CONFIG, _PCESVN, _CPUSVN, *(c for c, _ in _COMPONENTS),
+    *_CONFIG_FLAGS)}
+
+
+def _need(members: dict[bytes, Span], oid: str) -> Span:
+    span = members.get(_KEYS[oid])
+    if span is None:
         raise MalformedMessage(STRUCT, oid, 0, "is missing")
-    return tlv
+    return span
 
 
-def _optional(members: dict[bytes, der.Tlv], oid: str) -> der.Tlv | None:
-    return members.get(_oid_key(oid))
+def _value(data: bytes, span: Span, tag: int, field: str) -> bytes:
+    if span[0] != tag:
+        raise MalformedMessage(STRUCT, field, span[1], f"expected DER tag 0x{tag:02x}, got 0x{span[0]:02x}")
+    return data[span[1] : span[2]]
 
 
-def _octets(members: dict[bytes, der.Tlv], oid: str, field: str, size: int) -> bytes:
-    tlv = _need(members, oid)
-    value = der.expect(tlv, der.OCTET_STRING, STRUCT, field)
+def _uint(data: bytes, span: Span, tag: int, field: str) -> int:
+    return der.decode_uint(_value(data, span, tag, field), STRUCT, field, span[1])
+
+
+def _octets(data: bytes, members: dict[bytes, Span], oid: str, field: str, size: int) -> bytes:
+    span = _need(members, oid)
+    value = _value(data, span, der.OCTET_STRING, field)
     if len(value) != size:
-        raise MalformedMessage(STRUCT, field, tlv.offset, f"must be {size} bytes, got {len(value)}")
+        raise MalformedMessage(STRUCT, field, span[1], f"must be {size} bytes, got {len(value)}")
     return value
 
 
-def _configuration(tlv: der.Tlv) -> PlatformConfiguration:
+def _configuration(data: bytes, span: Span) -> PlatformConfiguration:
     flags: dict[str, bool | None] = dict.fromkeys(_CONFIG_FLAGS.values())
-    members = _members(der.expect(tlv, der.SEQUENCE, STRUCT, "configuration"), tlv.value_offset)
+    members = _members(data, span[0], span[1], span[2], "configuration")
     for oid, name in _CONFIG_FLAGS.items():
-        value = _optional(members, oid)
+        value = members.get(_KEYS[oid])
         if value is not None:
-            flags[name] = der.expect(value, der.BOOLEAN, STRUCT, oid) != b"\x00"
+            flags[name] = _value(data, value, der.BOOLEAN, oid) != b"\x00"
     return PlatformConfiguration(**flags)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, fields
 
 from sgxra.wire._codec import Reader, check_len
@@ -14,6 +15,8 @@ _TD10_FIELDS = (
     ("rtmr0", 48), ("rtmr1", 48), ("rtmr2", 48), ("rtmr3", 48), ("report_data", 64),
 )
 _TD15_EXTRA = (("tee_tcb_svn2", 16), ("mr_servicetd", 48))
+_TD10_LAYOUT = struct.Struct("".join(f"{n}s" for _, n in _TD10_FIELDS))
+_TD15_LAYOUT = struct.Struct("".join(f"{n}s" for _, n in _TD10_FIELDS + _TD15_EXTRA))
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class TdReport:
 
     @classmethod
     def read(cls, r: Reader, size: int) -> TdReport:
-        values = {name: r.take(name, n) for name, n in _TD10_FIELDS}
+        if r.remaining >= size:  # all there: one unpack
+            return cls(*(_TD15_LAYOUT if size == TD15_SIZE else _TD10_LAYOUT).unpack(r.take("td_report", size)))
+        values = {name: r.take(name, n) for name, n in _TD10_FIELDS}  # cut short: the error names the field
         if size == TD15_SIZE:
             values |= {name: r.take(name, n) for name, n in _TD15_EXTRA}
         return cls(**values)

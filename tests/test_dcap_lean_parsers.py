@@ -1,0 +1,241 @@
+"""The lean DCAP parsers judge exactly as the plain readings they replace, and their memos never serve a stale result.
+
+Each lean step is held against a straightforward reference (line by line, field by field, the hook that
+refuses repeated members) on generated inputs, and the real quote and collateral still verify.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sgxra.errors import MalformedMessage, SgxRaError, SignatureInvalid
+from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
+from sgxra.verify.pki import common_name
+from sgxra.wire import certificates, der
+from sgxra.wire._json import JsonObject
+from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, read_signed
+from sgxra.wire.dcap_quote import DcapQuote
+from sgxra.wire.memo import Memo, clear_parse_memos
+from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
+
+AT = datetime.fromtimestamp(1752919277, timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def real(vectors: Path) -> tuple[bytes, str]:
+    dcap = vectors / "dcap"
+    return (dcap / "sgx_v3_quote.bin").read_bytes(), (dcap / "sgx_v3_quote.collateral.json").read_text()
+
+
+# --- PEM lines: found by their dashes, checked block by block; the reference reads every line --------------
+
+def _reference_pem_lines(pem: bytes) -> list[bytes] | int:
+    """Line by line, as the reader was before: the certificate blocks, or the offset of the first refusal."""
+    inside, offset, start, blocks = False, 0, 0, []
+    for line in pem.split(b"\n"):
+        text = line.rstrip(bytes(range(0x21)))
+        if b"-----" in text:
+            if not (text.startswith((b"-----BEGIN ", b"-----END ")) and text.endswith(b"-----")):
+                return offset
+            if inside and text in (b"-----END CERTIFICATE-----", b"-----END X509 CERTIFICATE-----"):
+                blocks.append(pem[start:offset])
+            inside = text.startswith(b"-----BEGIN ")
+            start = offset + len(line) + 1
+        elif inside and (stray := text.translate(None, certificates._PEM_DATA_BYTES)):
+            return offset + text.index(stray[:1])
+        offset += len(line) + 1
+    return blocks
+
+
+_PEM_PIECES = st.sampled_from([
+    b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----", b"-----BEGIN X509 CERTIFICATE-----",
+    b"-----END X509 CERTIFICATE-----", b"-----BEGIN OTHER-----", b"-----END OTHER-----", b"MIIBkTCB+w==",
+    b"abc/+9", b"\n", b"\r\n", b" ", b"\t", b"\x0b", b"\x0c", b"\x00", b"-----", b"x-----y", b"#", b"\xff", b"",
+])
+
+
+@given(st.lists(_PEM_PIECES, max_size=24))
+def test_pem_lines_judged_as_line_by_line(pieces: list[bytes]) -> None:
+    pem = b"".join(pieces)
+    expected = _reference_pem_lines(pem)
+    if isinstance(expected, int):
+        with pytest.raises(MalformedMessage) as refused:
+            certificates._check_pem_lines(pem, "chain")
+        assert refused.value.offset == expected
+    else:
+        assert certificates._check_pem_lines(pem, "chain") == expected
+
+
+def test_a_remembered_block_serves_only_the_same_certificate(real: tuple[bytes, str]) -> None:
+    clear_parse_memos()
+    leaf, ca, _ = DcapQuote.parse(real[0]).pck_chain()
+    block = b"the same PEM block text"
+    certificates._CERTS.put(block, ca)  # as if this block had held the PCK CA certificate
+    assert certificates._checked(leaf, block, "chain") is leaf  # another certificate: checked itself, not swapped
+    fresh = x509.load_der_x509_certificate(leaf.public_bytes(Encoding.DER))
+    assert certificates._checked(fresh, block, "chain") is leaf  # the same certificate: the one checked before
+
+
+def test_names_read_from_the_block_are_the_certificates(real: tuple[bytes, str]) -> None:
+    clear_parse_memos()
+    chain = DcapQuote.parse(real[0]).pck_chain()
+    for cert in chain:
+        assert certificates.certificate_names(cert) == certificates._tbs_names(cert.tbs_certificate_bytes, 0)
+    assert [common_name(c) for c in chain] == [
+        c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value for c in chain]
+
+
+# --- Signed JSON: read once; compact text taken as is, any other text re-read refusing repeats --------------
+
+def _reference_signed(text: str) -> bytes:
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len(dict(pairs)) != len(pairs):
+            raise ValueError("repeated")
+        return dict(pairs)
+    return json.dumps(json.loads(text, object_pairs_hook=unique), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=4), _JSON, max_size=5), st.booleans(), st.booleans(), st.booleans())
+def test_signed_json_read_as_the_hook_reads_it(obj: dict[str, Any], spaced: bool, ascii_only: bool,
+                                               repeat: bool) -> None:
+    clear_parse_memos()
+    text = json.dumps(obj, ensure_ascii=ascii_only, separators=(", ", ": ") if spaced else (",", ":"))
+    if repeat and obj:
+        key = json.dumps(next(iter(obj)), ensure_ascii=ascii_only)
+        text = text[:-1] + f",{key}:1}}"  # the first member's name once more
+    try:
+        expected = _reference_signed(text)
+    except ValueError:
+        with pytest.raises(MalformedMessage):
+            read_signed(text, "tcb_info")
+        return
+    signed, parsed = read_signed(text, "tcb_info")
+    assert signed == expected and parsed == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a":' * 100_000, '{"a":"\\ud800"}'])
+def test_signed_json_that_python_cannot_hold_is_malformed_not_a_crash(text: str) -> None:
+    with pytest.raises(MalformedMessage):
+        read_signed(text, "tcb_info")
+    with pytest.raises(MalformedMessage):
+        TcbInfo.parse(text)
+
+
+def test_deeply_nested_collateral_is_refused_with_a_typed_error(real: tuple[bytes, str]) -> None:
+    collateral = dataclasses.replace(Collateral.from_json(real[1]), tcb_info="[" * 100_000)
+    with pytest.raises(SgxRaError):
+        verify_dcap_quote(real[0], collateral, at=AT)
+
+
+def test_typed_collateral_remembered_per_text_only_when_it_parses(real: tuple[bytes, str]) -> None:
+    clear_parse_memos()
+    collateral = Collateral.from_json(real[1])
+    assert TcbInfo.parse(collateral.tcb_info) is TcbInfo.parse(collateral.tcb_info)
+    assert QeIdentity.parse(collateral.qe_identity) == QeIdentity._parse(JsonObject("qe_identity", collateral.qe_identity))
+    broken = collateral.tcb_info.replace('"tcbType":0', '"tcbType":1')
+    for _ in range(2):  # a refusal is not remembered as anything
+        with pytest.raises(MalformedMessage, match="tcbType"):
+            TcbInfo.parse(broken)
+
+
+# --- PCK extension by offsets, against the reading by copied TLVs --------------------------------------------
+
+def _reference_extension(data: bytes) -> dict[str, Any]:
+    """Every member by dotted OID, read with der.read_all (copies), as a plain dict of values."""
+    def members(body: bytes) -> dict[str, der.Tlv]:
+        found: dict[str, der.Tlv] = {}
+        for item in der.read_all(body, "ref"):
+            oid, value = der.read_all(der.expect(item, der.SEQUENCE, "ref", "m"), "ref")
+            name = der.decode_oid(der.expect(oid, der.OID, "ref", "o"), "ref", 0)
+            if name in found:
+                raise MalformedMessage("ref", name, 0, "twice")
+            found[name] = value
+        return found
+    (outer,) = der.read_all(data, "ref")
+    top = members(der.expect(outer, der.SEQUENCE, "ref", "root"))
+    tcb = members(der.expect(top[f"{SGX_EXTENSION_OID}.2"], der.SEQUENCE, "ref", "tcb"))
+    return {"fmspc": top[f"{SGX_EXTENSION_OID}.4"].value, "pce_id": top[f"{SGX_EXTENSION_OID}.3"].value,
+            "ppid": top[f"{SGX_EXTENSION_OID}.1"].value, "cpusvn": tcb[f"{SGX_EXTENSION_OID}.2.18"].value,
+            "components": tuple(int.from_bytes(tcb[f"{SGX_EXTENSION_OID}.2.{i}"].value, "big") for i in range(1, 17)),
+            "pcesvn": int.from_bytes(tcb[f"{SGX_EXTENSION_OID}.2.17"].value, "big")}
+
+
+@pytest.fixture(scope="module")
+def extension(real: tuple[bytes, str]) -> bytes:
+    leaf = DcapQuote.parse(real[0]).pck_chain()[0]
+    value = leaf.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID)).value
+    assert isinstance(value, x509.UnrecognizedExtension)
+    return value.value
+
+
+@given(st.data())
+def test_pck_extension_by_offsets_agrees_with_copied_tlvs(extension: bytes, data: st.DataObject) -> None:
+    raw = bytearray(extension)
+    for _ in range(data.draw(st.integers(0, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    raw = raw[: data.draw(st.integers(0, len(raw)))] if data.draw(st.booleans()) else raw
+    try:
+        parsed = PckExtension.parse(bytes(raw))
+    except MalformedMessage:
+        return  # refusals are stricter than the reference's (types, sizes); what is accepted must agree
+    reference = _reference_extension(bytes(raw))
+    assert (parsed.fmspc, parsed.pce_id, parsed.ppid, parsed.cpusvn, parsed.tcb_components, parsed.pcesvn) == (
+        reference["fmspc"], reference["pce_id"], reference["ppid"], reference["cpusvn"], reference["components"],
+        reference["pcesvn"])
+
+
+# --- Quote: signed regions sliced from the input, never stale after a change ---------------------------------
+
+def test_signed_regions_are_the_input_and_a_changed_quote_is_re_serialised(real: tuple[bytes, str]) -> None:
+    quote = DcapQuote.parse(real[0])
+    assert quote.signed_bytes() == real[0][: len(quote.signed_bytes())]
+    assert quote.qe.qe_report_bytes() == quote.qe.qe_report.to_bytes()
+    built = dataclasses.replace(quote)  # built anew: no remembered bytes, the same serialisation
+    assert built.signed_bytes() == quote.signed_bytes() and built.qe.qe_report_bytes() == quote.qe.qe_report_bytes()
+    body = dataclasses.replace(quote.body, report_data=b"\x01" * 64)
+    tampered = dataclasses.replace(quote, body=body)
+    assert tampered.signed_bytes() != quote.signed_bytes()
+    with pytest.raises(SignatureInvalid, match="quote signature"):
+        verify_dcap_quote(tampered, Collateral.from_json(real[1]), at=AT)
+    report = dataclasses.replace(quote.qe.qe_report, isv_svn=quote.qe.qe_report.isv_svn + 1)
+    with pytest.raises(SignatureInvalid, match="QE report signature"):
+        verify_dcap_quote(dataclasses.replace(quote, qe=dataclasses.replace(quote.qe, qe_report=report)),
+                          Collateral.from_json(real[1]), at=AT)
+
+
+def test_verdict_the_same_cold_remembered_and_cached(real: tuple[bytes, str]) -> None:
+    clear_parse_memos()
+    cold = verify_dcap_quote(real[0], Collateral.from_json(real[1]), at=AT)
+    remembered = verify_dcap_quote(real[0], Collateral.from_json(real[1]), at=AT)  # parse memos filled
+    verifier = DcapVerifier()
+    cached = [verifier.verify(real[0], Collateral.from_json(real[1]), at=AT) for _ in range(2)][-1]
+    assert cold == remembered == cached
+    assert cold.pck_crl_number == remembered.pck_crl_number and cold.root_key_id == cached.root_key_id
+
+
+def test_memos_are_bounded_and_keep_no_oversized_input() -> None:
+    memo: Memo[bytes, int] = Memo(3, largest=8)
+    for i in range(5):
+        assert memo.put(bytes([i]), i) == i
+    assert len(memo) == 3 and memo.get(b"\x00") is None and memo.get(b"\x04") == 4  # the oldest went first
+    assert memo.put(b"x" * 9, 9) == 9 and memo.get(b"x" * 9) is None  # returned, not kept
+    clear_parse_memos()
+    assert len(memo) == 0
