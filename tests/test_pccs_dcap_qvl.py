@@ -146,3 +146,14 @@ def test_crls_and_chains_come_as_intels_pccs_sends_them(server: Served) -> None:
     by_number = httpx.get(f"{v4}/tcb", params={"fmspc": "00A067110000", "tcbEvaluationDataNumber": "17"})
     assert by_number.content == tcb_v4.content
     assert httpx.get(f"{v4}/tcb", params={"fmspc": "00A067110000", "tcbEvaluationDataNumber": "16"}).status_code == 404
+
+
+@pytest.mark.parametrize(("quote", "at", "status"), [(SGX_QUOTE, SGX_AT, "ConfigurationAndSWHardeningNeeded"),
+                                                     (TDX_QUOTE, TDX_AT, "UpToDate")])
+def test_sgxra_verify_reads_the_pccs(server: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     quote: Path, at: int, status: str) -> None:
+    """The one-call command against the caching service: `sgxra verify --pccs`, SGX and TDX."""
+    monkeypatch.setenv("SGXRA_CACHE_DIR", str(tmp_path))
+    verified = CliRunner().invoke(main, ["verify", str(quote), "--pccs", server.url, "--at", str(at), "--json"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.output)["status"] == status
