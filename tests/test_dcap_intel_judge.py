@@ -1,7 +1,8 @@
-"""Intel's QVL judges this branch's rules on simulated evidence: its verdict and sgxra's must agree.
+"""Intel's QVL judges the verifier's rules on simulated evidence: its verdict and sgxra's must agree.
 
-Needs tests/intel_qvl.py (the helper that runs Intel's QVL under the simulated root) and a simulated PKI
-whose certificates follow Intel's profile; until both are present the module skips.
+Covers the forged signer roles (TCB info and QE identity signed by a PCK leaf, CRLs by the wrong CA),
+TCB level order, tcbType, QE identity values and the TD relaunch rule. Skips, saying why, where Intel's
+QVL cannot run (tests/intel_qvl.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+import intel_qvl
 from dcap_env import NOW, PKI, QE, level, quote, spec
 from sgxra.errors import SgxRaError
 from sgxra.sim.dcap_pki import SimQeLevel, SimTcbLevel, pem, raw_signature
@@ -19,8 +21,6 @@ from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, TcbStatus
 from test_dcap_tcb_order import ON_OLD_MODULE, TDX_LEVELS, _svn, _td_report, _tdx_collateral, _tdx_quote
-
-intel_qvl = pytest.importorskip("intel_qvl", reason="Intel's QVL test helper (tests/intel_qvl.py) is not here")
 
 S = TcbStatus
 REJECTED = "Rejected"
