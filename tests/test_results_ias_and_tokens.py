@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import sgxra
 from sgxra.cli.main import main
 from sgxra.errors import EvidenceMismatch
+from sgxra.validate import Policy
 from sgxra.validate.policy_file import parse_policy
 from sgxra.verify.result import IasResult
 from sgxra.verify.token import TokenInvalid, key_id, verify_token
@@ -49,8 +51,28 @@ def test_real_ias_report_through_the_one_call(ias_result: IasResult) -> None:
     assert plain["advisory_ids"] == ["INTEL-SA-00334"] and plain["simulated"] is False
     assert plain["timestamp"] == "2020-05-11T09:21:15.454051Z" and len(plain["body"]["mr_enclave"]) == 64
     rules = [v["rule"] for v in plain["policy"]["violations"]]
-    # the enclave is a debug one; a v4 report carries no TCB evaluation data number: that rule fails closed
-    assert rules == ["mr_enclave", "debug", "tcb_evaluation_data_number"]
+    # the enclave is a debug one; a v4 report carries no TCB evaluation data number: that rule fails closed;
+    # an hour old, the report is past the policy file's default report_max_age (600 s)
+    assert rules == ["mr_enclave", "debug", "tcb_evaluation_data_number", "report_age"]
+
+
+@pytest.mark.parametrize(("after", "stale"), [(timedelta(seconds=600), False), (timedelta(seconds=601), True)])
+def test_report_age_is_a_policy_rule(ias_result: IasResult, after: timedelta, stale: bool) -> None:
+    """Every caller of Policy.check (sgxra verify, ratls verify, secret-prov serve) bounds an IAS report's age."""
+    policy = parse_policy({"mr_enclaves": ["00" * 32], "report_max_age": 600}).policy
+    at = ias_result.report.timestamp + after
+    judged = dataclasses.replace(ias_result, verified_at=at)
+    assert ("report_age" in [v.rule for v in policy.check(judged)]) is stale
+
+
+def test_a_hardening_status_without_advisories_is_refused(ias_result: IasResult) -> None:
+    """API v3 sends advisories in unsigned headers: a SW_HARDENING_NEEDED report naming none cannot be judged."""
+    stripped = dataclasses.replace(ias_result, report=dataclasses.replace(ias_result.report, advisory_ids=()))
+    policy = Policy(mr_enclaves=frozenset({bytes(32)}), accepted_statuses=frozenset({"SW_HARDENING_NEEDED"}),
+                    accepted_advisories=frozenset({"*"}))
+    refused = [v for v in policy.check(stripped) if v.rule == "advisories"]
+    assert refused and "names no advisory" in refused[0].message
+    assert not [v for v in policy.check(ias_result) if v.rule == "advisories"]
 
 
 def test_ias_bundle_requiring_another_nonce_is_refused(bundle: bytes) -> None:

@@ -74,6 +74,10 @@ class TdxRules:
         return found
 
 
+# IAS statuses that come with advisory IDs (IAS API specification, "Attestation Verification Report").
+ADVISORY_STATUSES = frozenset({"SW_HARDENING_NEEDED", "CONFIGURATION_AND_SW_HARDENING_NEEDED"})
+
+
 @dataclass(frozen=True)
 class Policy:
     """Every rule is checked and every failure reported.
@@ -92,6 +96,9 @@ class Policy:
     most ``max_collateral_age`` old (from the oldest of TCB info, QE identity
     and PCK CRL; for IAS, the report's timestamp) at verification time; its TCB
     evaluation data number at least ``min_tcb_evaluation_data_number``.
+    IAS reports: at most ``max_report_age`` old at verification time, and a
+    status that calls for advisories (SW_HARDENING_NEEDED, ...) must name one
+    (API v3 carries them in unsigned headers, which can be lost on the way).
     Simulated evidence is refused unless ``allow_simulated`` is set.
     """
 
@@ -113,6 +120,7 @@ class Policy:
     platform_grace_period: timedelta | None = None
     min_tcb_evaluation_data_number: int | None = None
     policy_id: str | None = None
+    max_report_age: timedelta | None = None
 
     def violations(self, evidence: Evidence) -> list[Violation]:
         """The service provider's interface (:class:`PolicyChecker`): same as :meth:`check`."""
@@ -176,7 +184,7 @@ class Policy:
             unaccepted = [a for a in result.advisory_ids if a not in self.accepted_advisories and a not in rejected]
             if unaccepted:
                 found.append(Violation("advisories", "not accepted: " + ", ".join(unaccepted), platform=True))
-        return found + self._collateral(result, at)
+        return found + self._collateral(result, at) + self._ias_report(result, at)
 
     def _status(self, status: str, tcb_date: datetime | None, at: datetime | None) -> list[Violation]:
         refused = [Violation("status", f"{status} is not accepted", platform=status in PLATFORM_FIXABLE_STATUSES)]
@@ -193,6 +201,19 @@ class Policy:
         if at > ends:
             return [Violation("status", f"{status} is not accepted (grace period ended {ends.isoformat()})", platform=True)]
         return [] if {status, GRACE_STATUSES[status]} & self.accepted_statuses else refused
+
+    def _ias_report(self, result: Judged, at: datetime | None) -> list[Violation]:
+        """The service provider checks these when it fetches the report (Evidence); results carry what it needs."""
+        if not isinstance(result, IasResult):
+            return []
+        found: list[Violation] = []
+        if result.status in ADVISORY_STATUSES and not result.advisory_ids:
+            found.append(Violation("advisories", f"{result.status} names no advisory (with IAS API v3 they travel in "
+                                   "unsigned headers, which can be lost): its advisories cannot be judged"))
+        if self.max_report_age is not None and at is not None and at - result.collateral_issued > self.max_report_age:
+            found.append(Violation("report_age", f"IAS report of {result.collateral_issued.isoformat()} is older than "
+                                   f"{self.max_report_age} at {at.isoformat()}"))
+        return found
 
     def _collateral(self, result: Judged, at: datetime | None) -> list[Violation]:
         found: list[Violation] = []

@@ -172,6 +172,7 @@ def parse_policy(data: dict[str, Any]) -> PolicyFile:
         max_collateral_age=timedelta(seconds=collateral_age) if collateral_age is not None else None,
         platform_grace_period=timedelta(seconds=grace) if grace is not None else None,
         min_tcb_evaluation_data_number=r.integer("min_tcb_evaluation_data_number", None, MAX_U32),
+        max_report_age=timedelta(seconds=max_age) if max_age is not None else None,
         tdx=tdx, policy_id=policy_id,
     )
     if errors:
