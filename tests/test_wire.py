@@ -13,6 +13,7 @@ from sgxra.wire import (
     PlatformInfoBlob,
     QuoteSignType,
     ReportBody,
+    der,
 )
 from sgxra.wire.messages import MAX_SIGRL_SIZE
 from strategies import STRUCTURES, pibs
@@ -181,3 +182,24 @@ def _quote_bytes() -> bytes:
     body = ReportBody.build(mr_enclave=bytes(32), mr_signer=bytes(32))
     return EpidQuote(2, QuoteSignType.UNLINKABLE, bytes(4), 0, 0, 0, bytes(32), body, b"sig").to_bytes()
 
+
+
+@pytest.mark.parametrize("encoded", [
+    bytes((0x04, 0x81, 0x05)) + bytes(5),  # long form for a length under 128
+    bytes((0x04, 0x82, 0x00, 0x80)) + bytes(128),  # a leading zero length byte
+    bytes((0x04, 0x84, 0x00, 0x00, 0x00, 0x01)) + bytes(1),  # what a BER writer may emit
+])
+def test_der_lengths_must_be_minimal(encoded: bytes) -> None:
+    """DER, not BER (X.690 10.1): the RA-TLS certificate reader must not take what pyca would refuse."""
+    with pytest.raises(MalformedMessage, match="minimal DER form"):
+        der.read_one(encoded, 0, "test", 0)
+    with pytest.raises(MalformedMessage, match="minimal DER form"):
+        der.span(encoded, 0, len(encoded), "test")
+    assert der.read_one(der.encode(0x04, bytes(128)), 0, "test", 0)[0].value == bytes(128)
+
+
+def test_oid_arcs_must_be_minimal() -> None:
+    assert der.decode_oid(der.encode_oid("1.2.840.113741.1.13.1")[2:], "test", 0) == "1.2.840.113741.1.13.1"
+    padded = bytes((0x2A, 0x80, 0x86, 0x48))  # 1.2 then 840 padded with a leading 0x80
+    with pytest.raises(MalformedMessage, match="minimal form"):
+        der.decode_oid(padded, "test", 0)

@@ -43,10 +43,17 @@ def read_one(data: bytes, pos: int, structure: str, base: int) -> tuple[Tlv, int
         if count == 0 or count > 4 or len(data) - pos < count:
             raise MalformedMessage(structure, "<der>", base + start, "unsupported or truncated length")
         length = int.from_bytes(data[pos : pos + count], "big")
+        _minimal_length(length, count, structure, base + start)
         pos += count
     if length > len(data) - pos:
         raise MalformedMessage(structure, "<der>", base + start, f"length {length} exceeds the {len(data) - pos} bytes left")
     return Tlv(tag, data[pos : pos + length], base + start, base + pos), pos + length
+
+
+def _minimal_length(length: int, count: int, structure: str, offset: int) -> None:
+    """DER, not BER: the long form only from 128 on, in as few bytes as the length needs (X.690 10.1)."""
+    if length < 0x80 or length >> (8 * (count - 1)) == 0:
+        raise MalformedMessage(structure, "<der>", offset, f"length {length} is not in its minimal DER form")
 
 
 # (tag, value start, value end): one TLV as offsets into its input, for readers that copy nothing.
@@ -64,6 +71,7 @@ def span(data: bytes, pos: int, end: int, structure: str) -> Span:
         if count == 0 or count > 4 or end - start < count:
             raise MalformedMessage(structure, "<der>", pos, "unsupported or truncated length")
         length = int.from_bytes(data[start : start + count], "big")
+        _minimal_length(length, count, structure, pos)
         start += count
     if length > end - start:
         raise MalformedMessage(structure, "<der>", pos, f"length {length} exceeds the {end - start} bytes left")
@@ -80,7 +88,9 @@ def decode_oid(value: bytes, structure: str, offset: int) -> str:
     if not value or value[-1] & 0x80:
         raise MalformedMessage(structure, "<oid>", offset, "malformed object identifier")
     arcs, current = [], 0
-    for byte in value:
+    for index, byte in enumerate(value):
+        if byte == 0x80 and (index == 0 or not value[index - 1] & 0x80):  # an arc padded with 0x80 (X.690 8.19.2)
+            raise MalformedMessage(structure, "<oid>", offset, "object identifier arc not in its minimal form")
         current = (current << 7) | (byte & 0x7F)
         if not byte & 0x80:
             arcs.append(current)
