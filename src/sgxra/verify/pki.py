@@ -168,7 +168,7 @@ def _verify_issued_by(child: x509.Certificate, parent: x509.Certificate) -> None
     algorithm = child.signature_hash_algorithm
     if algorithm is None:
         raise ValueError("no hash algorithm")
-    key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(algorithm))
+    key.verify(child.signature, certificate_names(child).tbs, ec.ECDSA(algorithm))
 
 
 _ECDSA_OIDS = frozenset((SignatureAlgorithmOID.ECDSA_WITH_SHA256, SignatureAlgorithmOID.ECDSA_WITH_SHA384,

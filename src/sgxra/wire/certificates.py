@@ -48,15 +48,17 @@ _PARTS: tuple[tuple[str, Callable[[x509.Certificate], Any]], ...] = (
 
 
 class Names(NamedTuple):
-    """The DER (whole TLV) of a certificate's issuer and subject: compared as bytes, decoded once per name."""
+    """The DER (whole TLV) of a certificate's issuer and subject: compared as bytes, decoded once per name;
+    and of its TBSCertificate, as received (what its signature covers; pyca re-encodes it at every call)."""
     issuer: bytes
     subject: bytes
+    tbs: bytes
 
 
 # Names pyca decoded without complaint, by their DER (a name decodes alike in any certificate or CRL):
 # one verification meets four names fourteen times.
 _DECODED_NAMES: Memo[bytes, bool] = Memo(256)
-_NAME_PARTS = frozenset(Names._fields)
+_NAME_PARTS = frozenset(("issuer", "subject"))
 
 
 def check_certificate(cert: x509.Certificate, what: str, names: Names | None = None) -> None:
@@ -140,7 +142,7 @@ _CRL_ISSUERS: Memo[int, tuple[x509.CertificateRevocationList, bytes]] = Memo(64)
 
 
 def certificate_names(cert: x509.Certificate) -> Names:
-    """The DER of ``cert``'s issuer and subject."""
+    """The DER of ``cert``'s issuer, subject and TBSCertificate."""
     entry = _NAMES.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
@@ -149,6 +151,7 @@ def certificate_names(cert: x509.Certificate) -> Names:
 
 def _tbs_names(data: bytes, pos: int) -> Names:
     """Issuer and subject of the TBSCertificate at ``pos``: [0] version, serial, signature, issuer, validity, subject."""
+    tbs_start = pos
     _, pos, end = der.span(data, pos, len(data), "certificate")
     fields: list[tuple[int, int]] = []
     while pos < end and len(fields) < 6:
@@ -158,7 +161,7 @@ def _tbs_names(data: bytes, pos: int) -> Names:
         pos = stop
     if len(fields) < 5:
         raise MalformedMessage("certificate", "<tbs>", pos, "too few fields")
-    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]])
+    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]], data[tbs_start:end])
 
 
 def checked_crl_issuer(crl: x509.CertificateRevocationList, data: bytes | None, what: str) -> bytes:
