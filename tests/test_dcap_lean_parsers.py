@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,49 @@ def test_memos_are_bounded_and_keep_no_oversized_input() -> None:
     assert memo.put(b"x" * 9, 9) == 9 and memo.get(b"x" * 9) is None  # returned, not kept
     clear_parse_memos()
     assert len(memo) == 0
+
+
+def _pyca_chain(pem: bytes) -> list[bytes] | str:
+    """What pyca's own PEM reader makes of ``pem``: each certificate's DER, or that it refused."""
+    try:
+        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
+    except ValueError:
+        return "refused"
+
+
+def _plain_variants(pem: bytes) -> dict[str, bytes]:
+    """The real chain and texts around the plain form: CRLF, other line lengths, a stray last bit, other labels."""
+    last_data = pem.index(b"\n-----END")  # the first certificate's data ends there
+    pad = len(pem[:last_data]) - len(pem[:last_data].rstrip(b"="))
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = last_data - pad - 1
+    assert pad  # so the last data character carries unused low bits
+    stray = pem[:last] + alphabet[alphabet.index(pem[last]) ^ 1 :][:1] + pem[last + 1 :]
+    return {
+        "as sent": pem,
+        "crlf": pem.replace(b"\n", b"\r\n"),
+        "one data line": re.sub(rb"(?<=[A-Za-z0-9+/=])\n(?=[A-Za-z0-9+/=])", b"", pem),
+        "blank lines between": pem.replace(b"-----END CERTIFICATE-----\n", b"-----END CERTIFICATE-----\n\n\n"),
+        "stray bits": stray,
+        "x509 label": pem.replace(b" CERTIFICATE-----", b" X509 CERTIFICATE-----"),
+        "space in data": pem.replace(b"\n", b" \n", 3),
+        "no newline at end": pem.rstrip(b"\n"),
+    }
+
+
+def test_plain_blocks_read_as_pyca_reads_them(real: tuple[bytes, str]) -> None:
+    pem = DcapQuote.parse(real[0]).pck_chain_pem.rstrip(b"\x00")
+    plain_seen = 0
+    for name, text in _plain_variants(pem).items():
+        clear_parse_memos()
+        expected = _pyca_chain(text)
+        plain = certificates._plain_blocks(text)
+        if plain is not None:  # read here, not by pyca: the same certificates, or refused alike
+            plain_seen += 1
+            assert [data for _, data in plain] == expected, name
+        try:
+            got: list[bytes] | str = [c.public_bytes(Encoding.DER) for c in certificates.checked_pem_chain(text, "c")]
+        except MalformedMessage:
+            got = "refused"
+        assert got == expected, name
+    assert plain_seen == 5  # as sent, CRLF, one data line, blank lines between, no newline at the end

@@ -11,6 +11,7 @@ the certificate and the part, so later code meets only well-formed objects.
 from __future__ import annotations
 
 import binascii
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -97,6 +98,12 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     if known is not None:
         return known
     blocks = _check_pem_lines(pem, what)
+    plain = _plain_blocks(pem)
+    if plain is not None:
+        if len(plain) > MAX_CHAIN_LENGTH:
+            raise MalformedMessage(what, "<pem>", 0, f"{len(plain)} certificates exceeds {MAX_CHAIN_LENGTH}")
+        return _CHAINS.put(pem, tuple(_from_block(block, data, f"{what}, certificate {i}")
+                                      for i, (block, data) in enumerate(plain)))
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except PYCA_ERRORS as e:
@@ -121,6 +128,49 @@ def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificat
     if block:
         _CERTS.put(block, cert)
     return cert
+
+
+# Certificate blocks as pyca and OpenSSL both read them without question: exact boundary lines, data
+# lines of base64 only, blocks separated by line ends. Any other text is left to pyca's PEM reader.
+_PLAIN_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]*\n)-----END CERTIFICATE-----(?:\r?\n)*")
+
+
+def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Each block's text and its DER, if ``pem`` is nothing but plain certificate blocks in canonical base64
+    (what pyca would decode the same); None otherwise. Decoding the blocks here spares pyca's PEM pass and
+    a second DER parse per certificate."""
+    blocks: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while pos < len(pem):
+        found = _PLAIN_BLOCK.match(pem, pos)
+        if found is None:
+            return None
+        text = found.group(1)
+        encoded = text.translate(None, b"\r\n")
+        try:
+            data = binascii.a2b_base64(encoded, strict_mode=True)
+        except binascii.Error:
+            return None
+        if binascii.b2a_base64(data, newline=False) != encoded:  # not canonical (pyca refuses stray bits)
+            return None
+        blocks.append((text, data))
+        pos = found.end()
+    return blocks or None
+
+
+def _from_block(block: bytes, data: bytes, what: str) -> x509.Certificate:
+    """The certificate of a plain PEM block (its text and DER), checked; a block read before gives the same object."""
+    known = _CERTS.get(block)
+    if known is not None:
+        return known
+    try:
+        cert = x509.load_der_x509_certificate(data)
+    except PYCA_ERRORS as e:
+        raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
+    names = _tbs_names(data, der.span(data, 0, len(data), "certificate")[1])
+    check_certificate(cert, what, names)
+    _NAMES.put(id(cert), (cert, names))
+    return _CERTS.put(block, cert)
 
 
 def _block_names(block: bytes, cert: x509.Certificate) -> Names | None:
