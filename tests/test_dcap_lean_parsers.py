@@ -277,12 +277,21 @@ def test_plain_blocks_read_as_pyca_reads_them(real: tuple[bytes, str]) -> None:
         clear_parse_memos()
         expected = _pyca_chain(text)
         plain = certificates._plain_blocks(text)
-        if plain is not None:  # read here, not by pyca: the same certificates, or refused alike
+        if plain is not None:  # read here, not by pyca: the same certificates, passing the line checks it skips
             plain_seen += 1
             assert [data for _, data in plain] == expected, name
+            assert certificates._check_pem_lines(text, "c") == [block for block, _ in plain], name
         try:
             got: list[bytes] | str = [c.public_bytes(Encoding.DER) for c in certificates.checked_pem_chain(text, "c")]
         except MalformedMessage:
             got = "refused"
         assert got == expected, name
     assert plain_seen == 5  # as sent, CRLF, one data line, blank lines between, no newline at the end
+
+
+@given(st.lists(_PEM_PIECES, max_size=24))
+def test_plain_text_passes_the_line_checks(pieces: list[bytes]) -> None:
+    pem = b"".join(pieces)
+    plain = certificates._plain_blocks(pem)
+    if plain is not None:
+        assert certificates._check_pem_lines(pem, "chain") == [block for block, _ in plain]

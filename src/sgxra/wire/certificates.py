@@ -97,13 +97,13 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     known = _CHAINS.get(pem)
     if known is not None:
         return known
-    blocks = _check_pem_lines(pem, what)
-    plain = _plain_blocks(pem)
+    plain = _plain_blocks(pem)  # plain text passes the line checks below by its form
     if plain is not None:
         if len(plain) > MAX_CHAIN_LENGTH:
             raise MalformedMessage(what, "<pem>", 0, f"{len(plain)} certificates exceeds {MAX_CHAIN_LENGTH}")
         return _CHAINS.put(pem, tuple(_from_block(block, data, f"{what}, certificate {i}")
                                       for i, (block, data) in enumerate(plain)))
+    blocks = _check_pem_lines(pem, what)
     try:
         certs = x509.load_pem_x509_certificates(pem)
     except PYCA_ERRORS as e:
