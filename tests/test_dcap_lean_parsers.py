@@ -15,11 +15,15 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sgxra.errors import MalformedMessage, SgxRaError, SignatureInvalid
+from sgxra.errors import CertificateChainError, MalformedMessage, SgxRaError, SignatureInvalid
+from sgxra.verify import pki
 from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
 from sgxra.verify.pki import common_name
 from sgxra.wire import certificates, der
@@ -295,3 +299,42 @@ def test_plain_text_passes_the_line_checks(pieces: list[bytes]) -> None:
     plain = certificates._plain_blocks(pem)
     if plain is not None:
         assert certificates._check_pem_lines(pem, "chain") == [block for block, _ in plain]
+
+
+def _issued(subject: str, issuer: str, key: Any, signer: Any, algorithm: Any) -> x509.Certificate:
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer)).public_key(key.public_key())
+            .serial_number(7).not_valid_before(start).not_valid_after(start.replace(year=2030))
+            .sign(signer, algorithm))
+
+
+def test_certificate_signatures_judged_as_pyca_judges_them() -> None:
+    parent_key, other_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    parent = _issued("CA", "CA", parent_key, parent_key, hashes.SHA256())
+    rsa_parent = _issued("CA", "CA", rsa_key, rsa_key, hashes.SHA256())
+    cases = {
+        "valid": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA256()), parent),
+        "valid, SHA-384": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA384()), parent),
+        "another issuer named": (_issued("leaf", "Other CA", other_key, parent_key, hashes.SHA256()), parent),
+        "another key signed": (_issued("leaf", "CA", other_key, other_key, hashes.SHA256()), parent),
+        "RSA parent": (_issued("leaf", "CA", other_key, rsa_key, hashes.SHA256()), rsa_parent),
+        "RSA parent, EC signature": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA256()), rsa_parent),
+    }
+    for name, (child, issuer) in cases.items():
+        clear_parse_memos()
+        try:
+            child.verify_directly_issued_by(issuer)
+            expected = True
+        except Exception:  # noqa: BLE001 -- any refusal of pyca's is the reference here
+            expected = False
+        try:
+            pki._check_issued_by(child, issuer, issuer)
+            got = True
+        except CertificateChainError:
+            got = False
+        assert got == expected, name
+        assert expected == (name.startswith("valid") or name == "RSA parent"), name  # the cases say what they are
