@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sgxra.errors import MalformedMessage, SgxRaError, SignatureInvalid
+from sgxra.errors import CertificateChainError, MalformedMessage, SgxRaError, SignatureInvalid
+from sgxra.verify import pki
 from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
 from sgxra.verify.pki import common_name
 from sgxra.wire import certificates, der
@@ -239,3 +244,97 @@ def test_memos_are_bounded_and_keep_no_oversized_input() -> None:
     assert memo.put(b"x" * 9, 9) == 9 and memo.get(b"x" * 9) is None  # returned, not kept
     clear_parse_memos()
     assert len(memo) == 0
+
+
+def _pyca_chain(pem: bytes) -> list[bytes] | str:
+    """What pyca's own PEM reader makes of ``pem``: each certificate's DER, or that it refused."""
+    try:
+        return [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
+    except ValueError:
+        return "refused"
+
+
+def _plain_variants(pem: bytes) -> dict[str, bytes]:
+    """The real chain and texts around the plain form: CRLF, other line lengths, a stray last bit, other labels."""
+    last_data = pem.index(b"\n-----END")  # the first certificate's data ends there
+    pad = len(pem[:last_data]) - len(pem[:last_data].rstrip(b"="))
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = last_data - pad - 1
+    assert pad  # so the last data character carries unused low bits
+    stray = pem[:last] + alphabet[alphabet.index(pem[last]) ^ 1 :][:1] + pem[last + 1 :]
+    return {
+        "as sent": pem,
+        "crlf": pem.replace(b"\n", b"\r\n"),
+        "one data line": re.sub(rb"(?<=[A-Za-z0-9+/=])\n(?=[A-Za-z0-9+/=])", b"", pem),
+        "blank lines between": pem.replace(b"-----END CERTIFICATE-----\n", b"-----END CERTIFICATE-----\n\n\n"),
+        "stray bits": stray,
+        "x509 label": pem.replace(b" CERTIFICATE-----", b" X509 CERTIFICATE-----"),
+        "space in data": pem.replace(b"\n", b" \n", 3),
+        "no newline at end": pem.rstrip(b"\n"),
+    }
+
+
+def test_plain_blocks_read_as_pyca_reads_them(real: tuple[bytes, str]) -> None:
+    pem = DcapQuote.parse(real[0]).pck_chain_pem.rstrip(b"\x00")
+    plain_seen = 0
+    for name, text in _plain_variants(pem).items():
+        clear_parse_memos()
+        expected = _pyca_chain(text)
+        plain = certificates._plain_blocks(text)
+        if plain is not None:  # read here, not by pyca: the same certificates, passing the line checks it skips
+            plain_seen += 1
+            assert [data for _, data in plain] == expected, name
+            assert certificates._check_pem_lines(text, "c") == [block for block, _ in plain], name
+        try:
+            got: list[bytes] | str = [c.public_bytes(Encoding.DER) for c in certificates.checked_pem_chain(text, "c")]
+        except MalformedMessage:
+            got = "refused"
+        assert got == expected, name
+    assert plain_seen == 5  # as sent, CRLF, one data line, blank lines between, no newline at the end
+
+
+@given(st.lists(_PEM_PIECES, max_size=24))
+def test_plain_text_passes_the_line_checks(pieces: list[bytes]) -> None:
+    pem = b"".join(pieces)
+    plain = certificates._plain_blocks(pem)
+    if plain is not None:
+        assert certificates._check_pem_lines(pem, "chain") == [block for block, _ in plain]
+
+
+def _issued(subject: str, issuer: str, key: Any, signer: Any, algorithm: Any) -> x509.Certificate:
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    return (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name(issuer)).public_key(key.public_key())
+            .serial_number(7).not_valid_before(start).not_valid_after(start.replace(year=2030))
+            .sign(signer, algorithm))
+
+
+def test_certificate_signatures_judged_as_pyca_judges_them() -> None:
+    parent_key, other_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    parent = _issued("CA", "CA", parent_key, parent_key, hashes.SHA256())
+    rsa_parent = _issued("CA", "CA", rsa_key, rsa_key, hashes.SHA256())
+    cases = {
+        "valid": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA256()), parent),
+        "valid, SHA-384": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA384()), parent),
+        "another issuer named": (_issued("leaf", "Other CA", other_key, parent_key, hashes.SHA256()), parent),
+        "another key signed": (_issued("leaf", "CA", other_key, other_key, hashes.SHA256()), parent),
+        "RSA parent": (_issued("leaf", "CA", other_key, rsa_key, hashes.SHA256()), rsa_parent),
+        "RSA parent, EC signature": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA256()), rsa_parent),
+    }
+    for name, (child, issuer) in cases.items():
+        clear_parse_memos()
+        try:
+            child.verify_directly_issued_by(issuer)
+            expected = True
+        except Exception:  # noqa: BLE001 -- any refusal of pyca's is the reference here
+            expected = False
+        try:
+            pki._check_issued_by(child, issuer, issuer)
+            got = True
+        except CertificateChainError:
+            got = False
+        assert got == expected, name
+        assert expected == (name.startswith("valid") or name == "RSA parent"), name  # the cases say what they are

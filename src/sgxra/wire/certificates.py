@@ -11,6 +11,7 @@ the certificate and the part, so later code meets only well-formed objects.
 from __future__ import annotations
 
 import binascii
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,15 +49,17 @@ _PARTS: tuple[tuple[str, Callable[[x509.Certificate], Any]], ...] = (
 
 
 class Names(NamedTuple):
-    """The DER (whole TLV) of a certificate's issuer and subject: compared as bytes, decoded once per name."""
+    """The DER (whole TLV) of a certificate's issuer and subject: compared as bytes, decoded once per name;
+    and of its TBSCertificate, as received (what its signature covers; pyca re-encodes it at every call)."""
     issuer: bytes
     subject: bytes
+    tbs: bytes
 
 
 # Names pyca decoded without complaint, by their DER (a name decodes alike in any certificate or CRL):
 # one verification meets four names fourteen times.
 _DECODED_NAMES: Memo[bytes, bool] = Memo(256)
-_NAME_PARTS = frozenset(Names._fields)
+_NAME_PARTS = frozenset(("issuer", "subject"))
 
 
 def check_certificate(cert: x509.Certificate, what: str, names: Names | None = None) -> None:
@@ -94,6 +97,12 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     known = _CHAINS.get(pem)
     if known is not None:
         return known
+    plain = _plain_blocks(pem)  # plain text passes the line checks below by its form
+    if plain is not None:
+        if len(plain) > MAX_CHAIN_LENGTH:
+            raise MalformedMessage(what, "<pem>", 0, f"{len(plain)} certificates exceeds {MAX_CHAIN_LENGTH}")
+        return _CHAINS.put(pem, tuple(_from_block(block, data, f"{what}, certificate {i}")
+                                      for i, (block, data) in enumerate(plain)))
     blocks = _check_pem_lines(pem, what)
     try:
         certs = x509.load_pem_x509_certificates(pem)
@@ -121,6 +130,49 @@ def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificat
     return cert
 
 
+# Certificate blocks as pyca and OpenSSL both read them without question: exact boundary lines, data
+# lines of base64 only, blocks separated by line ends. Any other text is left to pyca's PEM reader.
+_PLAIN_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]*\n)-----END CERTIFICATE-----(?:\r?\n)*")
+
+
+def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Each block's text and its DER, if ``pem`` is nothing but plain certificate blocks in canonical base64
+    (what pyca would decode the same); None otherwise. Decoding the blocks here spares pyca's PEM pass and
+    a second DER parse per certificate."""
+    blocks: list[tuple[bytes, bytes]] = []
+    pos = 0
+    while pos < len(pem):
+        found = _PLAIN_BLOCK.match(pem, pos)
+        if found is None:
+            return None
+        text = found.group(1)
+        encoded = text.translate(None, b"\r\n")
+        try:
+            data = binascii.a2b_base64(encoded, strict_mode=True)
+        except binascii.Error:
+            return None
+        if binascii.b2a_base64(data, newline=False) != encoded:  # not canonical (pyca refuses stray bits)
+            return None
+        blocks.append((text, data))
+        pos = found.end()
+    return blocks or None
+
+
+def _from_block(block: bytes, data: bytes, what: str) -> x509.Certificate:
+    """The certificate of a plain PEM block (its text and DER), checked; a block read before gives the same object."""
+    known = _CERTS.get(block)
+    if known is not None:
+        return known
+    try:
+        cert = x509.load_der_x509_certificate(data)
+    except PYCA_ERRORS as e:
+        raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
+    names = _tbs_names(data, der.span(data, 0, len(data), "certificate")[1])
+    check_certificate(cert, what, names)
+    _NAMES.put(id(cert), (cert, names))
+    return _CERTS.put(block, cert)
+
+
 def _block_names(block: bytes, cert: x509.Certificate) -> Names | None:
     """The names of ``cert`` read from its PEM block's DER (cheaper than pyca's re-encoded TBS), if that DER is
     the certificate's; None otherwise."""
@@ -140,7 +192,7 @@ _CRL_ISSUERS: Memo[int, tuple[x509.CertificateRevocationList, bytes]] = Memo(64)
 
 
 def certificate_names(cert: x509.Certificate) -> Names:
-    """The DER of ``cert``'s issuer and subject."""
+    """The DER of ``cert``'s issuer, subject and TBSCertificate."""
     entry = _NAMES.get(id(cert))
     if entry is not None and entry[0] is cert:
         return entry[1]
@@ -149,6 +201,7 @@ def certificate_names(cert: x509.Certificate) -> Names:
 
 def _tbs_names(data: bytes, pos: int) -> Names:
     """Issuer and subject of the TBSCertificate at ``pos``: [0] version, serial, signature, issuer, validity, subject."""
+    tbs_start = pos
     _, pos, end = der.span(data, pos, len(data), "certificate")
     fields: list[tuple[int, int]] = []
     while pos < end and len(fields) < 6:
@@ -158,7 +211,7 @@ def _tbs_names(data: bytes, pos: int) -> Names:
         pos = stop
     if len(fields) < 5:
         raise MalformedMessage("certificate", "<tbs>", pos, "too few fields")
-    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]])
+    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]], data[tbs_start:end])
 
 
 def checked_crl_issuer(crl: x509.CertificateRevocationList, data: bytes | None, what: str) -> bytes:
