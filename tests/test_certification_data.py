@@ -58,7 +58,7 @@ def real(request: pytest.FixtureRequest, vectors: Path) -> tuple[bytes, Path, st
     if request.param == "sgx-v3":
         dcap = vectors / "dcap"
         return (dcap / "sgx_v3_quote.bin").read_bytes(), dcap / "sgx_v3_quote.collateral.json", "1752919277"
-    return ((DATA / "tdx_v4_padded_quote.bin").read_bytes(), DATA / "tdx_v4_padded_quote.collateral.json",
+    return ((DATA / "real" / "tdx_v4_b0c06f_dcapqvl.bin").read_bytes(), DATA / "real" / "tdx_v4_b0c06f_dcapqvl.collateral.json",
             "1752919234")
 
 

@@ -30,7 +30,8 @@ from sgxra.wire.collateral import Collateral, TcbStatus
 
 dcap_qvl = pytest.importorskip("dcap_qvl", reason="dcap-qvl (the dev extra) is not installed")
 SGX_QUOTE, SGX_COLLATERAL = VECTORS / "sgx_v3_quote.bin", VECTORS / "sgx_v3_quote.collateral.json"
-TDX_QUOTE, TDX_COLLATERAL = DCAP_QVL_DATA / "tdx_quote", DCAP_QVL_DATA / "tdx_quote_collateral.json"
+TDX_QUOTE = DCAP_QVL_DATA.parent / "real" / "tdx_v4_b0c06f_dcapqvl.bin"
+TDX_COLLATERAL = DCAP_QVL_DATA / "tdx_quote_collateral.json"  # dcap-qvl's own JSON form
 SGX_AT, TDX_AT = 1752919277, 1752000000  # inside each set's window
 
 pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")

@@ -103,7 +103,7 @@ def test_tdx_table_errors_name_the_key_and_list_the_valid_ones() -> None:
 # Real TDX quotes: the dcap-qvl sample (v4, TD 1.0) and two more real sets (tests/data/real/PROVENANCE.md).
 DATA = Path(__file__).parent / "data"
 REAL = [
-    (DATA / "dcap-qvl" / "tdx_quote", DATA / "dcap-qvl" / "tdx_quote_collateral.json", 1752000000),
+    (DATA / "real" / "tdx_v4_b0c06f_dcapqvl.bin", DATA / "dcap-qvl" / "tdx_quote_collateral.json", 1752000000),
     (DATA / "real" / "tdx_v5_td15_90c06f_gotdxguest.bin", DATA / "real" / "tdx_v5_td15_90c06f_gotdxguest.collateral.json",
      1789052566),
     (DATA / "real" / "tdx_v4_00806f050000_ata.bin", DATA / "real" / "tdx_v4_00806f050000_ata.collateral.json",
@@ -113,7 +113,7 @@ REAL = [
 
 def _real(quote: Path) -> bytes:
     raw = quote.read_bytes()
-    if quote.name == "tdx_quote":  # 70 zero bytes after the signature data, which Intel ignores
+    if quote.name == "tdx_v4_b0c06f_dcapqvl.bin":  # 70 zero bytes after the signature data, which Intel ignores
         raw = raw[: 636 + int.from_bytes(raw[632:636], "little")]
     return raw
 

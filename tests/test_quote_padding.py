@@ -73,23 +73,23 @@ def test_intel_qvl_judges_the_real_padded_tdx_quote_the_same() -> None:
     if not (QVL / "AttestationApp").exists():
         pytest.skip(f"Intel's QVL is not present at {QVL}")
     out = subprocess.run(
-        [sys.executable, "qvl-verify.py", str(DATA / "tdx_v4_padded_quote.bin"),
-         str(DATA / "tdx_v4_padded_quote.collateral.json"), "1752919234", "./AttestationApp"],
+        [sys.executable, "qvl-verify.py", str(DATA / "real" / "tdx_v4_b0c06f_dcapqvl.bin"),
+         str(DATA / "real" / "tdx_v4_b0c06f_dcapqvl.collateral.json"), "1752919234", "./AttestationApp"],
         cwd=QVL, capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     intel = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
-    ours = verify_dcap_quote((DATA / "tdx_v4_padded_quote.bin").read_bytes(),
-                             Collateral.from_json((DATA / "tdx_v4_padded_quote.collateral.json").read_text()),
+    ours = verify_dcap_quote((DATA / "real" / "tdx_v4_b0c06f_dcapqvl.bin").read_bytes(),
+                             Collateral.from_json((DATA / "real" / "tdx_v4_b0c06f_dcapqvl.collateral.json").read_text()),
                              at=datetime.fromtimestamp(1752919234, timezone.utc))
     assert intel["status"] == ours.status.value == "UpToDate" and intel["trailing_bytes"] == 70
 
 
 def test_real_padded_tdx_quote_verifies() -> None:
     """A TDX quote from real hardware, published zero-padded (provenance in tests/data/README.md)."""
-    raw = (DATA / "tdx_v4_padded_quote.bin").read_bytes()
+    raw = (DATA / "real" / "tdx_v4_b0c06f_dcapqvl.bin").read_bytes()
     parsed = DcapQuote.parse(raw)
     assert parsed.is_tdx and len(raw) == 5006 and parsed.trailing == bytes(70) and parsed.to_bytes() == raw
-    collateral = Collateral.from_json((DATA / "tdx_v4_padded_quote.collateral.json").read_text())
+    collateral = Collateral.from_json((DATA / "real" / "tdx_v4_b0c06f_dcapqvl.collateral.json").read_text())
     verdict = verify_dcap_quote(raw, collateral, at=datetime.fromtimestamp(1752919234, timezone.utc))
     assert verdict.status is TcbStatus.UpToDate and verdict.tdx_module_status is TcbStatus.UpToDate
     assert verdict.pck.fmspc.hex().upper() == "B0C06F000000" and verdict.ca_type == "platform"

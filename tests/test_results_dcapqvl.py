@@ -33,7 +33,7 @@ CASES = {
     "tdx_v4 ata": ("real/tdx_v4_00806f050000_ata.bin", "real/tdx_v4_00806f050000_ata.collateral.json", 1789139978,
                    1526899510, 1789137901, 1791640586, 1526899510, 1789137901, 1791729901, 1755043200, 20, 1,
                    (True, False, True)),
-    "tdx_v4 dcap-qvl": ("dcap-qvl/tdx_quote", "dcap-qvl/tdx_quote_collateral.json", 1752000000, 1526899510,
+    "tdx_v4 dcap-qvl": ("real/tdx_v4_b0c06f_dcapqvl.bin", "dcap-qvl/tdx_quote_collateral.json", 1752000000, 1526899510,
                         1750329147, 1752919235, 1526899510, 1750329147, 1752921147, 1710288000, 17, 1,
                         (True, True, True)),
 }
@@ -60,7 +60,7 @@ def test_dates_numbers_and_flags_match_dcap_qvl(case: str, vectors_or_none: Path
     (quote, collateral, at, earliest, latest, expiration, qe_earliest, qe_latest, qe_expiration, tcb_date, number,
      sgx_type, flags) = CASES[case]
     raw = _path(quote, vectors_or_none).read_bytes()
-    if quote.endswith("tdx_quote"):  # 70 zero bytes after the signature data, which Intel ignores
+    if quote.endswith("tdx_v4_b0c06f_dcapqvl.bin"):  # 70 zero bytes after the signature data, which Intel ignores
         raw = raw[: 636 + int.from_bytes(raw[632:636], "little")]
     result = sgxra.verify(raw, collateral=Collateral.from_json(_path(collateral, vectors_or_none).read_text()),
                           at=datetime.fromtimestamp(at, timezone.utc))
