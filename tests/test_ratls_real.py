@@ -16,7 +16,7 @@ from sgxra.cli.main import main
 from sgxra.ratls.binding import bind_digest, pem_public_key_with_nul
 from sgxra.ratls.der import load_certificate
 from sgxra.ratls.evidence import GRAMINE_LEGACY_OID, INTEL_SDK_OID, Format, extract
-from sgxra.verify.dcap import _ec_key, _raw_point_key, _verify_p256
+from sgxra.verify.dcap import ec_public_key, raw_point_key, verify_p256
 from sgxra.verify.pki import load_pem_chain, verify_chain
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.dcap_quote import DcapQuote
@@ -47,10 +47,10 @@ def test_copy_is_exact(name: str) -> None:
         quotes.append(DcapQuote.parse(cert.extension(evidence.unused[0]).value))  # type: ignore[union-attr]
     for quote in quotes:
         assert isinstance(quote, DcapQuote)
-        _verify_p256(_raw_point_key(quote.attestation_key), quote.isv_signature, quote.signed_bytes(), "quote")
+        verify_p256(raw_point_key(quote.attestation_key), quote.isv_signature, quote.signed_bytes(), "quote")
         chain = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK chain")
         verify_chain(chain, intel_sgx_root_ca(), at=AT)
-        _verify_p256(_ec_key(chain[0], "PCK"), quote.qe.qe_report_signature, quote.qe.qe_report.to_bytes(), "QE")
+        verify_p256(ec_public_key(chain[0], "PCK"), quote.qe.qe_report_signature, quote.qe.qe_report.to_bytes(), "QE")
 
 
 @pytest.mark.parametrize("name", CERTS)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from sgxra.verify.ias import verify_report
 from sgxra.verify.pki import load_pem_chain, load_urlencoded_chain
 from sgxra.verify.result import DcapResult, IasResult
 from sgxra.verify.trust import intel_ias_report_signing_root, intel_sgx_root_ca
+from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.ias_report import MAX_REPORT_SIZE
@@ -57,14 +57,7 @@ class IasEvidence:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> IasEvidence:
-        if len(data) > MAX_BUNDLE:
-            raise MalformedMessage("ias evidence", "<json>", 0, f"larger than {MAX_BUNDLE} bytes")
-        try:
-            bundle = json.loads(data)
-        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
-            raise MalformedMessage("ias evidence", "<json>", 0, "not JSON") from None
-        if not isinstance(bundle, dict):
-            raise MalformedMessage("ias evidence", "<json>", 0, "not a JSON object")
+        bundle = JsonObject("ias evidence", data, max_size=MAX_BUNDLE).obj
         fields: dict[str, Any] = {}
         for name in ("report", "signature", "certificates"):
             value = bundle.get(name)

@@ -14,7 +14,7 @@ from cryptography import x509
 
 from sgxra.errors import CertificateChainError, MalformedMessage
 from sgxra.pccs.items import PCK_CERT, PCK_CRL, QE, QVE, ROOT_CRL, TCB, Item, crl_of, utc
-from sgxra.verify.dcap import PCK_CA_TYPES, _ec_key, _verify_p256
+from sgxra.verify.dcap import PCK_CA_TYPES, ec_public_key, verify_p256
 from sgxra.verify.pki import (
     PCK_LEAF_CN_PHRASE,
     check_crl,
@@ -25,7 +25,7 @@ from sgxra.verify.pki import (
     verify_chain,
     verify_tcb_signer,
 )
-from sgxra.wire.collateral import QeIdentity, TcbInfo
+from sgxra.wire.collateral import QeIdentity, TcbInfo, signed_bytes
 from sgxra.wire.pck_extension import PckExtension
 
 _IDS = {QE: ("QE", "TD_QE"), QVE: ("QVE",)}
@@ -50,7 +50,8 @@ def verify_item(item: Item, root: x509.Certificate, at: datetime,
     if item.kind in (TCB, QE, QVE):
         signer = verify_tcb_signer(chain, root, at=when, what=item.label)
         text, signature = item.signed()
-        _verify_p256(_ec_key(signer, f"{item.label} signer"), signature, text.encode(), f"{item.label} signature")
+        verify_p256(ec_public_key(signer, f"{item.label} signer"), signature, signed_bytes(text, item.label),
+                    f"{item.label} signature")
         _check_signed_key(item, text)
         revocable = [signer]
     elif item.kind == PCK_CRL:

@@ -6,6 +6,7 @@ import socket
 import ssl
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
@@ -30,7 +31,7 @@ def server_context(certificate_der: bytes, key: PrivateKey) -> ssl.SSLContext:
     return context
 
 
-class ThreadedServer:
+class ThreadedServer(ABC):
     """Accepts on ``host:port`` (0: any free port) and serves each connection in its own thread."""
 
     def __init__(self, *, host: str, port: int, timeout: float) -> None:
@@ -39,8 +40,9 @@ class ThreadedServer:
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
         self._handlers: list[threading.Thread] = []
 
+    @abstractmethod
     def handle(self, raw: socket.socket, peer: Any) -> None:
-        raise NotImplementedError
+        """Serve one accepted connection (in its own thread)."""
 
     def start(self) -> Self:
         threading.Thread(target=self.serve_forever, daemon=True).start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,7 +50,7 @@ class QuotingEnclave(Protocol):
     ) -> bytes: ...
 
 
-class InProcessEnclave:
+class InProcessEnclave(ABC):
     """One remote attestation context (sgx_ra_init) whose key exchange runs in this process.
 
     It holds the service provider's public key, as a real enclave embeds it,
@@ -66,13 +67,13 @@ class InProcessEnclave:
         self._keys: crypto.SessionKeys | None = None
 
     @property
+    @abstractmethod
     def gid(self) -> bytes:
         """The EPID group msg1 announces (zeros for ECDSA)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def quote(self, report_data: bytes, msg2: Msg2) -> bytes:
         """A quote whose report data is ``report_data`` (the binding of this session)."""
-        raise NotImplementedError
 
     def extended_epid_group_id(self) -> int:
         return 0

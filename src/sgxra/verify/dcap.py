@@ -150,7 +150,7 @@ class DcapVerdict:
         return self.quote.body
 
 
-def _verify_p256(key: ec.EllipticCurvePublicKey, raw_signature: bytes, data: bytes, what: str) -> None:
+def verify_p256(key: ec.EllipticCurvePublicKey, raw_signature: bytes, data: bytes, what: str) -> None:
     """ECDSA-P256-SHA256 with Intel's raw big-endian r || s signature."""
     if len(raw_signature) != 64:
         raise SignatureInvalid(f"{what}: signature must be 64 bytes, got {len(raw_signature)}")
@@ -163,14 +163,14 @@ def _verify_p256(key: ec.EllipticCurvePublicKey, raw_signature: bytes, data: byt
         raise SignatureInvalid(f"{what} does not verify") from None
 
 
-def _ec_key(cert: x509.Certificate, what: str) -> ec.EllipticCurvePublicKey:
+def ec_public_key(cert: x509.Certificate, what: str) -> ec.EllipticCurvePublicKey:
     key = cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise CertificateChainError(f"{what} does not hold a P-256 key")
     return key
 
 
-def _raw_point_key(raw: bytes) -> ec.EllipticCurvePublicKey:
+def raw_point_key(raw: bytes) -> ec.EllipticCurvePublicKey:
     try:
         return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + raw)
     except ValueError:
@@ -207,7 +207,7 @@ def verify_collateral(
         leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
         signed_json, objects[what] = read_signed(text, what)
-        _verify_p256(_ec_key(leaf, f"{what} signing certificate"), signature, signed_json, f"{what} signature")
+        verify_p256(ec_public_key(leaf, f"{what} signing certificate"), signature, signed_json, f"{what} signature")
         window = window.within(_cert_window(chain))
         dates = dates.merge(IssueDates.of_chain(chain))
     tcb_info = TcbInfo.parse(collateral.tcb_info, objects["TCB info"])
@@ -267,11 +267,11 @@ def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral)
     if not hmac.compare_digest(quote.header.qe_vendor_id, INTEL_QE_VENDOR_ID):
         raise VerificationError(f"QE vendor {quote.header.qe_vendor_id.hex()} is not Intel's")
     qe = quote.qe
-    _verify_p256(_ec_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe.qe_report_bytes(), "QE report signature")
+    verify_p256(ec_public_key(pck.leaf, "PCK certificate"), qe.qe_report_signature, qe.qe_report_bytes(), "QE report signature")
     binding = hashlib.sha256(quote.attestation_key + qe.qe_auth_data).digest() + bytes(32)
     if not hmac.compare_digest(qe.qe_report.report_data, binding):
         raise VerificationError("QE report data does not bind the attestation key and QE auth data")
-    _verify_p256(_raw_point_key(quote.attestation_key), quote.isv_signature, quote.signed_bytes(), "quote signature")
+    verify_p256(raw_point_key(quote.attestation_key), quote.isv_signature, quote.signed_bytes(), "quote signature")
 
     identity = trusted.qe_identity
     expected_id = "TD_QE" if quote.is_tdx else "QE"

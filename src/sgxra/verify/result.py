@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import json
 import struct
+from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -95,7 +96,7 @@ class Envelope(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-class _Serializable:  # noqa: B024 - a mixin, not an interface
+class _Serializable(ABC):
     """``to_json`` and ``to_token`` over a result's ``to_dict``."""
 
     policy: PolicyVerdict | None
@@ -104,8 +105,9 @@ class _Serializable:  # noqa: B024 - a mixin, not an interface
     def _enveloped(self, out: dict[str, Any]) -> dict[str, Any]:
         return out | {self.envelope.name: self.envelope.to_dict()} if self.envelope is not None else out
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The result as JSON-ready values (bytes as lowercase hex, times ISO-8601 UTC)."""
 
     def to_json(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)

@@ -19,7 +19,7 @@ class JsonObject:
         self.structure, self.path = structure, path
         if isinstance(source, (str, bytes)):
             if len(source) > max_size:
-                raise MalformedMessage(structure, "<json>", 0, "too large")
+                raise MalformedMessage(structure, "<json>", 0, f"larger than {max_size} bytes")
             try:
                 source = json.loads(source)
             except (ValueError, UnicodeDecodeError, RecursionError) as e:

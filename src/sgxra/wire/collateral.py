@@ -60,14 +60,7 @@ class Collateral:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Collateral:
-        if len(text) > MAX_COLLATERAL_JSON:
-            raise MalformedMessage("collateral", "<json>", 0, f"larger than {MAX_COLLATERAL_JSON} bytes")
-        try:
-            obj = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise MalformedMessage("collateral", "<json>", 0, f"not JSON: {e}") from None
-        if not isinstance(obj, dict):
-            raise MalformedMessage("collateral", "<json>", 0, "not a JSON object")
+        obj = JsonObject("collateral", text, max_size=MAX_COLLATERAL_JSON).obj
         values: dict[str, Any] = {}
         for name in FIELDS:
             value = obj.get(name)
