@@ -13,13 +13,9 @@ from sgxra.ias.client import AsyncIasClient, IasClient, IasReportResponse
 from sgxra.protocol.evidence import Evidence
 from sgxra.verify.ias import SigningChainCache, verify_report
 from sgxra.verify.trust import fingerprint, intel_ias_report_signing_root
-from sgxra.wire.ias_report import AttestationReport, QuoteStatus
+from sgxra.wire.ias_report import ADVISORY_STATUSES, AttestationReport, QuoteStatus
 
 Clock = Callable[[], datetime]
-
-
-# Statuses whose meaning is "see the advisories": IAS names at least one with them.
-_ADVISORY_STATUSES = frozenset({QuoteStatus.SW_HARDENING_NEEDED, QuoteStatus.CONFIGURATION_AND_SW_HARDENING_NEEDED})
 
 
 def evidence_from_report(
@@ -39,7 +35,7 @@ def evidence_from_report(
     if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:
         raise VerificationError("IAS: the quote's EPID signature is invalid")
     advisories = tuple(dict.fromkeys((*report.advisory_ids, *header_advisory_ids)))
-    if report.isv_enclave_quote_status in _ADVISORY_STATUSES and not advisories:
+    if report.status in ADVISORY_STATUSES and not advisories:
         raise VerificationError(f"IAS: {report.status} names no advisory (in API v3 they come as headers: stripped?)")
     details = {"ias_report_id": report.id, "ias_timestamp": report.timestamp.isoformat(),
                "ias_report_version": str(report.version)}

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from sgxra.protocol.evidence import UP_TO_DATE_STATUSES, Evidence, Violation
 from sgxra.verify.result import DcapResult, IasResult, PolicyVerdict
+from sgxra.wire.ias_report import ADVISORY_STATUSES
 from sgxra.wire.report_body import ReportBody
 from sgxra.wire.td_report import TdReport
 
@@ -72,10 +73,6 @@ class TdxRules:
         if td.td_attributes[0] & TD_DEBUG and not allow_debug:
             found.append(Violation("debug", "TD runs in debug mode, which policy does not allow"))
         return found
-
-
-# IAS statuses that come with advisory IDs (IAS API specification, "Attestation Verification Report").
-ADVISORY_STATUSES = frozenset({"SW_HARDENING_NEEDED", "CONFIGURATION_AND_SW_HARDENING_NEEDED"})
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,10 @@ class QuoteStatus(enum.Enum):
     CONFIGURATION_AND_SW_HARDENING_NEEDED = "CONFIGURATION_AND_SW_HARDENING_NEEDED"
 
 
+# Statuses whose meaning is "see the advisories": IAS names at least one with them.
+ADVISORY_STATUSES = frozenset({QuoteStatus.SW_HARDENING_NEEDED.value, QuoteStatus.CONFIGURATION_AND_SW_HARDENING_NEEDED.value})
+
+
 @dataclass(frozen=True)
 class AttestationReport:
     """An IAS Attestation Verification Report, parsed (its signature is checked elsewhere)."""
