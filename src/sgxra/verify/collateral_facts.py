@@ -40,6 +40,12 @@ class IssueDates:
                    min(c.not_valid_after_utc for c in certs))
 
     @classmethod
+    def of_spans(cls, spans: Sequence[tuple[datetime, datetime]]) -> IssueDates:
+        """Over items each valid from .. until (a certificate's validity, a CRL's or JSON's issue .. next update)."""
+        starts = [start for start, _ in spans]
+        return cls(min(starts), max(starts), min(end for _, end in spans))
+
+    @classmethod
     def of_crl(cls, crl: x509.CertificateRevocationList) -> IssueDates:
         return cls.of_span(crl.last_update_utc, crl.next_update_utc or crl.last_update_utc)
 

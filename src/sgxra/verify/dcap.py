@@ -25,6 +25,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from cryptography import x509
@@ -89,8 +90,20 @@ class Window:
         return self.narrow(other.not_before, other.not_after)
 
 
-def _cert_window(certs: list[x509.Certificate]) -> Window:
-    return Window(max(c.not_valid_before_utc for c in certs), min(c.not_valid_after_utc for c in certs))
+Span = tuple[datetime, datetime]  # from .. until: a certificate's validity, a CRL's or signed JSON's issue .. next update
+
+
+def _cert_spans(certs: Sequence[x509.Certificate]) -> list[Span]:
+    return [(c.not_valid_before_utc, c.not_valid_after_utc) for c in certs]
+
+
+def _crl_span(crl: x509.CertificateRevocationList) -> Span:
+    return crl.last_update_utc, crl.next_update_utc or crl.last_update_utc
+
+
+def _window(spans: Sequence[Span]) -> Window:
+    """Where every span holds."""
+    return Window(max(start for start, _ in spans), min(end for _, end in spans))
 
 
 @dataclass(frozen=True)
@@ -190,35 +203,33 @@ def verify_collateral(
     memo = memo or ChainMemo()
     root_crl = load_crl(collateral.root_ca_crl, "root CA CRL")
     check_crl(root_crl, root, at=at, what="root CA CRL")
-    window = Window(root_crl.last_update_utc, root_crl.next_update_utc or root_crl.last_update_utc)
-    window = window.narrow(root.not_valid_before_utc, root.not_valid_after_utc)
+    # Validity windows: of everything the result depends on (``valid``), and of every item as Intel's
+    # supplemental data counts them (``dated``: the signing chains and the PCK CRL's whole issuer chain).
+    valid: list[Span] = [_crl_span(root_crl), (root.not_valid_before_utc, root.not_valid_after_utc)]
+    dated: list[Span] = [valid[0]]
 
     signed: dict[str, tuple[str, bytes, str]] = {
         "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, collateral.tcb_info),
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
-    chains: dict[str, list[x509.Certificate]] = {}  # TCB info and QE identity usually share one chain
+    chains: dict[str, tuple[list[x509.Certificate], list[Span]]] = {}  # TCB info and QE identity usually share one
     objects: dict[str, dict[str, Any]] = {}  # each signed JSON, read once for its signature and its content
-    dates = IssueDates.of_crl(root_crl)
     for what, (chain_pem, signature, text) in signed.items():
         if chain_pem not in chains:
-            chains[chain_pem] = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
-        chain = chains[chain_pem]
-        leaf = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
+            chain = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
+            chains[chain_pem] = chain, _cert_spans(chain)
+            valid += chains[chain_pem][1]
+            dated += chains[chain_pem][1]
+        leaf = verify_tcb_signer(chains[chain_pem][0], root, at=at, what=what, memo=memo)
         check_not_revoked(leaf, root_crl, f"{what} signing certificate")
         signed_json, objects[what] = read_signed(text, what)
         verify_p256(ec_public_key(leaf, f"{what} signing certificate"), signature, signed_json, f"{what} signature")
-        window = window.within(_cert_window(chain))
-        dates = dates.merge(IssueDates.of_chain(chain))
     tcb_info = TcbInfo.parse(collateral.tcb_info, objects["TCB info"])
     qe_identity = QeIdentity.parse(collateral.qe_identity, objects["QE identity"])
     _dated("TCB info", tcb_info.issue_date, tcb_info.next_update, at)
     _dated("QE identity", qe_identity.issue_date, qe_identity.next_update, at)
-    window = window.narrow(tcb_info.issue_date, tcb_info.next_update)
-    window = window.narrow(qe_identity.issue_date, qe_identity.next_update)
-    qe_identity_dates = IssueDates.of_chain(chains[collateral.qe_identity_issuer_chain]).merge(
-        IssueDates.of_span(qe_identity.issue_date, qe_identity.next_update))
-    dates = dates.merge(IssueDates.of_span(tcb_info.issue_date, tcb_info.next_update), qe_identity_dates)
+    tcb_span, qe_span = (tcb_info.issue_date, tcb_info.next_update), (qe_identity.issue_date, qe_identity.next_update)
+    qe_identity_dated = [*chains[collateral.qe_identity_issuer_chain][1], qe_span]
 
     crl_pool = load_pem_chain(collateral.pck_crl_issuer_chain.encode(), "PCK CRL issuer chain")
     pck_crl = load_crl(collateral.pck_crl, "PCK CRL")
@@ -226,10 +237,11 @@ def verify_collateral(
     check_crl_current(pck_crl, at=at, what="PCK CRL")
     for ca in crl_path:
         check_not_revoked(ca, root_crl, "PCK CA certificate")
-    window = window.within(_cert_window([*crl_path, root]))
-    window = window.narrow(pck_crl.last_update_utc, pck_crl.next_update_utc or pck_crl.last_update_utc)
-    dates = dates.merge(IssueDates.of_chain(crl_pool), IssueDates.of_crl(pck_crl))
-    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, window, dates, qe_identity_dates,
+    pck_crl_span = _crl_span(pck_crl)
+    valid += [tcb_span, qe_span, *_cert_spans(crl_path), pck_crl_span]
+    dated += [tcb_span, qe_span, *_cert_spans(crl_pool), pck_crl_span]
+    return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, _window(valid),
+                              IssueDates.of_spans(dated), IssueDates.of_spans(qe_identity_dated),
                               root_key_id(root), crl_number(pck_crl), crl_number(root_crl))
 
 
@@ -258,8 +270,8 @@ def verify_pck_chain(
     if not same_ca:
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
-    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _cert_window(chain),
-                       IssueDates.of_chain(chain))
+    spans = _cert_spans(chain)
+    return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _window(spans), IssueDates.of_spans(spans))
 
 
 def check_quote(quote: DcapQuote, pck: VerifiedPck, trusted: VerifiedCollateral) -> DcapVerdict:
