@@ -33,25 +33,10 @@ class IssueDates:
                           min(d.earliest_expiration for d in every))
 
     @classmethod
-    def of_chain(cls, certs: Sequence[x509.Certificate]) -> IssueDates:
-        if not certs:
-            raise CertificateChainError("an empty certificate chain has no dates")
-        return cls(min(c.not_valid_before_utc for c in certs), max(c.not_valid_before_utc for c in certs),
-                   min(c.not_valid_after_utc for c in certs))
-
-    @classmethod
     def of_spans(cls, spans: Sequence[tuple[datetime, datetime]]) -> IssueDates:
         """Over items each valid from .. until (a certificate's validity, a CRL's or JSON's issue .. next update)."""
         starts = [start for start, _ in spans]
         return cls(min(starts), max(starts), min(end for _, end in spans))
-
-    @classmethod
-    def of_crl(cls, crl: x509.CertificateRevocationList) -> IssueDates:
-        return cls.of_span(crl.last_update_utc, crl.next_update_utc or crl.last_update_utc)
-
-    @classmethod
-    def of_span(cls, issued: datetime, next_update: datetime) -> IssueDates:
-        return cls(issued, issued, next_update)
 
 
 def crl_number(crl: x509.CertificateRevocationList) -> int:
