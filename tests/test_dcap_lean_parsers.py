@@ -26,7 +26,7 @@ from sgxra.errors import CertificateChainError, MalformedMessage, SgxRaError, Si
 from sgxra.verify import pki
 from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
 from sgxra.verify.pki import common_name
-from sgxra.wire import certificates, der
+from sgxra.wire import certificates, der, pck_extension
 from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, read_signed
 from sgxra.wire.dcap_quote import DcapQuote
@@ -205,6 +205,50 @@ def test_pck_extension_by_offsets_agrees_with_copied_tlvs(extension: bytes, data
     assert (parsed.fmspc, parsed.pce_id, parsed.ppid, parsed.cpusvn, parsed.tcb_components, parsed.pcesvn) == (
         reference["fmspc"], reference["pce_id"], reference["ppid"], reference["cpusvn"], reference["components"],
         reference["pcesvn"])
+
+
+def _by_members(data: bytes, monkeypatch: pytest.MonkeyPatch) -> PckExtension | str:
+    """The extension read member by member (the canonical-components step switched off), or the refusal."""
+    with monkeypatch.context() as patched:
+        patched.setattr(pck_extension, "_canonical_components", lambda *_: None)
+        try:
+            return PckExtension._parse(data)
+        except MalformedMessage as e:
+            return str(e)
+
+
+def _as_read(data: bytes) -> PckExtension | str:
+    try:
+        return PckExtension._parse(data)
+    except MalformedMessage as e:
+        return str(e)
+
+
+@given(svns=st.lists(st.integers(0, 255), min_size=16, max_size=16), pcesvn=st.integers(0, 0xFFFF),
+       data=st.data())
+def test_canonical_components_read_as_member_by_member(extension: bytes, svns: list[int], pcesvn: int,
+                                                       data: st.DataObject) -> None:
+    """The one-step reading of Intel's component encoding gives what the member walk gives, or the same refusal,
+    also once a byte is changed (a component repeated or reordered, a size changed, a long form, a truncation)."""
+    built = dataclasses.replace(PckExtension._parse(extension), tcb_components=tuple(svns), pcesvn=pcesvn).to_der()
+    raw = bytearray(data.draw(st.sampled_from([built, extension])))
+    for _ in range(data.draw(st.integers(0, 2))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert _as_read(bytes(raw)) == _by_members(bytes(raw), monkeypatch)
+
+
+def test_canonical_components_are_taken_for_the_real_certificate(extension: bytes) -> None:
+    tag, start, end = der.span(extension, 0, len(extension), "x")
+    members = pck_extension._members(extension, tag, start, end, "x")
+    tcb = members[pck_extension._KEYS[f"{SGX_EXTENSION_OID}.2"]]
+    assert pck_extension._canonical_components(extension, *tcb) is not None
+    # A repeated component after the sixteen is not taken in one step: the member walk refuses it.
+    repeated = extension.replace(bytes.fromhex("3010060b2a864886f84d010d0102110201"), bytes.fromhex(
+        "3010060b2a864886f84d010d0102010201"), 1)
+    assert repeated != extension
+    with pytest.raises(MalformedMessage, match="appears twice"):
+        PckExtension._parse(repeated)
 
 
 # --- Quote: signed regions sliced from the input, never stale after a change ---------------------------------

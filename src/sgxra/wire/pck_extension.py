@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -74,8 +75,12 @@ class PckExtension:
             raise MalformedMessage(STRUCT, "<der>", end, "expected one SEQUENCE")
         members = _members(data, tag, start, end, "<root>")
         tcb_tag, tcb_start, tcb_end = _need(members, _TCB)
-        tcb = _members(data, tcb_tag, tcb_start, tcb_end, "tcb")
-        components = tuple(_uint(data, _need(tcb, oid), INTEGER, field) for oid, field in _COMPONENTS)
+        canonical = _canonical_components(data, tcb_tag, tcb_start, tcb_end)
+        if canonical is not None:
+            components, tcb = canonical
+        else:
+            tcb = _members(data, tcb_tag, tcb_start, tcb_end, "tcb")
+            components = tuple(_uint(data, _need(tcb, oid), INTEGER, field) for oid, field in _COMPONENTS)
         pcesvn = _uint(data, _need(tcb, _PCESVN), INTEGER, "pcesvn")
         sgx_type = _uint(data, _need(members, _SGX_TYPE), der.ENUMERATED, "sgx_type")
         if sgx_type not in SgxType._value2member_map_:
@@ -155,6 +160,31 @@ _COMPONENTS = tuple((f"{_TCB}.{i}", f"tcb.comp{i:02d}") for i in range(1, 17))  
 _KEYS = {oid: _oid_key(oid) for oid in (
     _PPID, _TCB, _PCEID, _FMSPC, _SGX_TYPE, _INSTANCE, _CONFIG, _PCESVN, _CPUSVN, *(c for c, _ in _COMPONENTS),
     *_CONFIG_FLAGS)}
+
+
+def _component_pattern(oid: bytes) -> bytes:
+    """One TCB component member, SEQUENCE { OID, INTEGER 0..255 }, in its only DER encodings."""
+    oid = re.escape(oid)
+    return rb"\x30(?:\x10\x06\x0b" + oid + rb"\x02\x01([\x00-\x7f])|\x11\x06\x0b" + oid + rb"\x02\x02\x00([\x80-\xff]))"
+
+
+# Intel's PCK certificates list the 16 components first, in order, each SVN a byte: matched in one step,
+# they need no member-by-member walk. Any other form (order, sizes, a repeat) is read by _members.
+_COMPONENT_KEYS = tuple(_KEYS[oid] for oid, _ in _COMPONENTS)
+_CANONICAL_COMPONENTS = re.compile(b"".join(_component_pattern(key) for key in _COMPONENT_KEYS))
+
+
+def _canonical_components(data: bytes, tag: int, start: int, end: int) -> tuple[tuple[int, ...], dict[bytes, Span]] | None:
+    """The 16 component SVNs and the TCB's other members, when the components are in Intel's canonical form;
+    None otherwise (the caller then reads every member by :func:`_members`, which names any defect)."""
+    found = _CANONICAL_COMPONENTS.match(data, start, end) if tag == der.SEQUENCE else None
+    if found is None:
+        return None
+    rest = _members(data, tag, found.end(), end, "tcb")
+    if any(key in rest for key in _COMPONENT_KEYS):  # a component repeated: _members names it
+        return None
+    groups = found.groups()
+    return tuple((one or two)[0] for one, two in zip(groups[::2], groups[1::2], strict=True)), rest
 
 
 def _need(members: dict[bytes, Span], oid: str) -> Span:
