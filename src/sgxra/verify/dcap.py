@@ -212,16 +212,18 @@ def verify_collateral(
         "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, collateral.tcb_info),
         "QE identity": (collateral.qe_identity_issuer_chain, collateral.qe_identity_signature, collateral.qe_identity),
     }
-    chains: dict[str, tuple[list[x509.Certificate], list[Span]]] = {}  # TCB info and QE identity usually share one
+    # Each issuer chain's signer, judged once (TCB info and QE identity usually share one chain), and its dates.
+    chains: dict[str, tuple[x509.Certificate, list[Span]]] = {}
     objects: dict[str, dict[str, Any]] = {}  # each signed JSON, read once for its signature and its content
     for what, (chain_pem, signature, text) in signed.items():
         if chain_pem not in chains:
             chain = load_pem_chain(chain_pem.encode(), f"{what} issuer chain")
-            chains[chain_pem] = chain, _cert_spans(chain)
+            signer = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
+            check_not_revoked(signer, root_crl, f"{what} signing certificate")
+            chains[chain_pem] = signer, _cert_spans(chain)
             valid += chains[chain_pem][1]
             dated += chains[chain_pem][1]
-        leaf = verify_tcb_signer(chains[chain_pem][0], root, at=at, what=what, memo=memo)
-        check_not_revoked(leaf, root_crl, f"{what} signing certificate")
+        leaf = chains[chain_pem][0]
         signed_json, objects[what] = read_signed(text, what)
         verify_p256(ec_public_key(leaf, f"{what} signing certificate"), signature, signed_json, f"{what} signature")
     tcb_info = TcbInfo.parse(collateral.tcb_info, objects["TCB info"])
