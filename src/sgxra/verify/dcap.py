@@ -60,6 +60,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
+from sgxra.wire.certificates import trust_certificate
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
@@ -323,7 +324,7 @@ class DcapVerifier:
     """Verifies DCAP quotes against a pinned root, optionally remembering verified collateral."""
 
     def __init__(self, root: x509.Certificate | None = None, *, cache: bool = True, max_entries: int = 256) -> None:
-        self.root = root or intel_sgx_root_ca()
+        self.root = trust_certificate(root) if root else intel_sgx_root_ca()
         self.cache = cache
         self.max_entries = max_entries
         self._collateral: dict[Collateral, VerifiedCollateral] = {}
