@@ -59,6 +59,16 @@ def test_every_exact_copy_of_the_pinned_root_is_the_root(real: tuple[dict[str, s
         assert load_pem_chain(chain)[-1] is root
 
 
+@pytest.mark.parametrize(("width", "end"), [(64, b"\n"), (64, b"\r\n"), (76, b"\n")])
+def test_a_copy_of_the_root_written_otherwise_is_the_root(width: int, end: bytes) -> None:
+    """Known by its text as pyca writes it, or else by its DER: both give the root."""
+    root = intel_sgx_root_ca()
+    text = base64.b64encode(root.public_bytes(Encoding.DER))
+    lines = b"".join(text[i : i + width] + end for i in range(0, len(text), width))
+    clear_parse_memos()
+    assert load_pem_chain(b"-----BEGIN CERTIFICATE-----" + end + lines + b"-----END CERTIFICATE-----" + end)[0] is root
+
+
 def _root_copy_one_byte_off(where: str) -> bytes:
     data = bytearray(intel_sgx_root_ca().public_bytes(Encoding.DER))
     if where == "signature":

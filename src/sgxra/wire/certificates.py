@@ -122,6 +122,7 @@ _FACTS: Memo[int, tuple[x509.Certificate, Facts]] = Memo(256)
 # an anchor's is that anchor (its names known to decode), not decoded again.
 MAX_TRUSTED = 16
 _TRUSTED: dict[bytes, x509.Certificate] = {}
+_TRUSTED_TEXTS: dict[bytes, x509.Certificate] = {}  # by the text of its PEM block (64 base64 bytes a line)
 _TRUSTED_IDS: dict[int, tuple[x509.Certificate, Facts]] = {}
 _TRUSTED_NAMES: frozenset[bytes] = frozenset()
 _TRUST_LOCK = threading.Lock()
@@ -140,7 +141,7 @@ def trust_certificate(cert: x509.Certificate) -> x509.Certificate:
         facts = check_certificate(cert, "trusted certificate", _der_names(data))
     except (MalformedMessage, *PYCA_ERRORS):
         return cert
-    global _TRUSTED_NAMES
+    global _TRUSTED_NAMES, _TRUSTED_TEXTS
     with _TRUST_LOCK:
         previous = _TRUSTED.pop(data, None)  # another object of the same DER: the newest serves
         if previous is not None:
@@ -148,9 +149,16 @@ def trust_certificate(cert: x509.Certificate) -> x509.Certificate:
         while len(_TRUSTED) >= MAX_TRUSTED:
             del _TRUSTED_IDS[id(_TRUSTED.pop(next(iter(_TRUSTED))))]
         _TRUSTED[data] = cert
+        _TRUSTED_TEXTS = {_pem_text(der_data): anchor for der_data, anchor in _TRUSTED.items()}
         _TRUSTED_IDS[id(cert)] = (cert, facts)
         _TRUSTED_NAMES = frozenset(n for _, f in _TRUSTED_IDS.values() for n in (f.names.issuer, f.names.subject))
     return cert
+
+
+def _pem_text(data: bytes) -> bytes:
+    """The body of the PEM block of ``data`` as pyca and OpenSSL write it: base64 in lines of 64, each ended by LF."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"".join(encoded[i : i + 64] + b"\n" for i in range(0, len(encoded), 64))
 
 
 def _name_decoded(name: bytes) -> bool:
@@ -182,8 +190,8 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     if plain is not None:
         if len(plain) > MAX_CHAIN_LENGTH:
             raise MalformedMessage(what, "<pem>", 0, f"{len(plain)} certificates exceeds {MAX_CHAIN_LENGTH}")
-        return _CHAINS.put(pem, tuple(_from_block(block, data, f"{what}, certificate {i}")
-                                      for i, (block, data) in enumerate(plain)))
+        return _CHAINS.put(pem, tuple(_from_block(block, read, f"{what}, certificate {i}") if isinstance(read, bytes)
+                                      else read for i, (block, read) in enumerate(plain)))
     blocks = _check_pem_lines(pem, what)
     try:
         certs = x509.load_pem_x509_certificates(pem)
@@ -218,17 +226,23 @@ def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificat
 _PLAIN_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]*\n)-----END CERTIFICATE-----(?:\r?\n)*")
 
 
-def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes]] | None:
+def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes | x509.Certificate]] | None:
     """Each block's text and its DER, if ``pem`` is nothing but plain certificate blocks in canonical base64
     (what pyca would decode the same); None otherwise. Decoding the blocks here spares pyca's PEM pass and
-    a second DER parse per certificate."""
-    blocks: list[tuple[bytes, bytes]] = []
+    a second DER parse per certificate. A block whose text is known (a trust anchor's as pyca writes it,
+    or one read before, which passed these checks) gives its certificate, not decoded again."""
+    blocks: list[tuple[bytes, bytes | x509.Certificate]] = []
     pos = 0
     while pos < len(pem):
         found = _PLAIN_BLOCK.match(pem, pos)
         if found is None:
             return None
         text = found.group(1)
+        pos = found.end()
+        known = _TRUSTED_TEXTS.get(text) or _CERTS.get(text)
+        if known is not None:
+            blocks.append((text, known))
+            continue
         encoded = text.translate(None, b"\r\n")
         try:
             data = binascii.a2b_base64(encoded, strict_mode=True)
@@ -237,7 +251,6 @@ def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes]] | None:
         if binascii.b2a_base64(data, newline=False) != encoded:  # not canonical (pyca refuses stray bits)
             return None
         blocks.append((text, data))
-        pos = found.end()
     return blocks or None
 
 
