@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from dcap_env import NOW, PKI
 from sgxra.errors import CertificateChainError, MalformedMessage, SignatureInvalid
+from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.pki import check_crl, crl_signed_by, load_crl, load_pem_chain, verify_chain, verify_tcb_signer
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire import certificates, der
@@ -51,8 +52,9 @@ def pem_block(data: bytes) -> bytes:
 
 def test_every_exact_copy_of_the_pinned_root_is_the_root(real: tuple[dict[str, str], bytes]) -> None:
     collateral, quote = real
+    root = DcapVerifier().root  # a verifier takes its root as the anchor (the pinned one by default)
+    assert root == intel_sgx_root_ca()
     clear_parse_memos()  # the anchors are configuration, not a memo of evidence: clearing keeps them
-    root = intel_sgx_root_ca()
     chains = [collateral["tcb_info_issuer_chain"].encode(), collateral["pck_crl_issuer_chain"].encode(),
               DcapQuote.parse(quote).pck_chain_pem]
     for chain in chains:
@@ -136,6 +138,13 @@ def test_anchors_are_bounded_and_a_dropped_one_is_read_again() -> None:
     assert first is not anchors[0] and first == anchors[0]
     for root in (intel_sgx_root_ca(), PKI.root):  # other tests' anchors again
         certificates.trust_certificate(root)
+
+
+def test_one_anchor_serves_every_object_of_its_der() -> None:
+    root = intel_sgx_root_ca()
+    again = x509.load_der_x509_certificate(root.public_bytes(Encoding.DER))
+    assert certificates.trust_certificate(again) is root
+    assert DcapVerifier(again).root is root
 
 
 def test_a_certificate_not_read_here_is_checked_before_it_is_judged() -> None:

@@ -324,7 +324,7 @@ class DcapVerifier:
     """Verifies DCAP quotes against a pinned root, optionally remembering verified collateral."""
 
     def __init__(self, root: x509.Certificate | None = None, *, cache: bool = True, max_entries: int = 256) -> None:
-        self.root = trust_certificate(root) if root else intel_sgx_root_ca()
+        self.root = trust_certificate(root or intel_sgx_root_ca())
         self.cache = cache
         self.max_entries = max_entries
         self._collateral: dict[Collateral, VerifiedCollateral] = {}

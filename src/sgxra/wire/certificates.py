@@ -129,30 +129,31 @@ _TRUST_LOCK = threading.Lock()
 
 
 def trust_certificate(cert: x509.Certificate) -> x509.Certificate:
-    """Take ``cert``, a trust anchor from configuration, as read: evidence carrying its exact DER gets ``cert``.
+    """Take ``cert``, a trust anchor from configuration, as read: evidence carrying its exact DER gets the anchor.
 
-    A certificate that does not pass :func:`check_certificate` is not taken (a copy of it in evidence is
-    then read, and refused, as any other)."""
+    Returns the anchor of that DER: ``cert``, or the object taken before for the same DER (so one object
+    serves every copy). A certificate that does not pass :func:`check_certificate` is not taken (a copy of
+    it in evidence is then read, and refused, as any other)."""
     entry = _TRUSTED_IDS.get(id(cert))
     if entry is not None and entry[0] is cert:
         return cert
     try:
         data = cert.public_bytes(Encoding.DER)
+        anchor = _TRUSTED.get(data)
+        if anchor is not None:
+            return anchor
         facts = check_certificate(cert, "trusted certificate", _der_names(data))
     except (MalformedMessage, *PYCA_ERRORS):
         return cert
     global _TRUSTED_NAMES, _TRUSTED_TEXTS
     with _TRUST_LOCK:
-        previous = _TRUSTED.pop(data, None)  # another object of the same DER: the newest serves
-        if previous is not None:
-            del _TRUSTED_IDS[id(previous)]
         while len(_TRUSTED) >= MAX_TRUSTED:
             del _TRUSTED_IDS[id(_TRUSTED.pop(next(iter(_TRUSTED))))]
-        _TRUSTED[data] = cert
-        _TRUSTED_TEXTS = {_pem_text(der_data): anchor for der_data, anchor in _TRUSTED.items()}
-        _TRUSTED_IDS[id(cert)] = (cert, facts)
+        anchor = _TRUSTED.setdefault(data, cert)
+        _TRUSTED_IDS[id(anchor)] = (anchor, facts)
         _TRUSTED_NAMES = frozenset(n for _, f in _TRUSTED_IDS.values() for n in (f.names.issuer, f.names.subject))
-    return cert
+        _TRUSTED_TEXTS = {_pem_text(der_data): anchor for der_data, anchor in _TRUSTED.items()}
+    return anchor
 
 
 def _pem_text(data: bytes) -> bytes:
