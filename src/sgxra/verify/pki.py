@@ -3,7 +3,8 @@
 Done by hand rather than with ``cryptography.x509.verification``: Intel's
 chains are short and fixed, carry no names to match, and need rules (key
 usage per role, CRLs) that the web-PKI verifier does not express. Each
-signature check is still pyca's ``verify_directly_issued_by``.
+signature is judged as pyca's ``verify_directly_issued_by`` (certificates)
+and ``is_signature_valid`` (CRLs) judge it, over the signed bytes as received.
 """
 
 from __future__ import annotations

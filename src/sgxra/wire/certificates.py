@@ -6,6 +6,9 @@ malformed one raises ``ValueError``, ``DuplicateExtension`` or
 ``UnsupportedAlgorithm`` wherever that access happens to be. Reading every
 such part here turns each defect into one :class:`MalformedMessage` naming
 the certificate and the part, so later code meets only well-formed objects.
+
+Trust anchors (the pinned roots) are configuration, read once: a copy in
+evidence whose DER is an anchor's, byte for byte, is the anchor object.
 """
 
 from __future__ import annotations
