@@ -8,6 +8,7 @@ with its thisUpdate and nextUpdate, signed JSON with its issueDate and nextUpdat
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,9 +49,24 @@ def crl_number(crl: x509.CertificateRevocationList) -> int:
 
 
 def root_key_id(root: x509.Certificate) -> bytes:
-    """SHA-384 of the root's public key as its subjectPublicKey BIT STRING holds it (the raw 04||X||Y point)."""
+    """SHA-384 of the root's public key as its subjectPublicKey BIT STRING holds it (the raw 04||X||Y point).
+
+    Remembered per root object (a root is configuration, not evidence)."""
+    known = _ROOT_KEY_IDS.get(id(root))
+    if known is not None and known[0] is root:
+        return known[1]
     key = root.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise CertificateChainError("the DCAP root does not hold an EC key")
     point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    return hashlib.sha384(point).digest()
+    digest = hashlib.sha384(point).digest()
+    with _ROOT_KEY_IDS_LOCK:
+        while len(_ROOT_KEY_IDS) >= 16:
+            del _ROOT_KEY_IDS[next(iter(_ROOT_KEY_IDS))]
+        _ROOT_KEY_IDS[id(root)] = (root, digest)
+    return digest
+
+
+# By the identity of the root, which the entry holds (so no other object takes that id meanwhile).
+_ROOT_KEY_IDS: dict[int, tuple[x509.Certificate, bytes]] = {}
+_ROOT_KEY_IDS_LOCK = threading.Lock()

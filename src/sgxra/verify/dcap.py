@@ -61,6 +61,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
+from sgxra.wire.certificates import certificate_facts, trust_certificate
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
@@ -94,7 +95,7 @@ Span = tuple[datetime, datetime]  # from .. until: a certificate's validity, a C
 
 
 def _cert_spans(certs: Sequence[x509.Certificate]) -> list[Span]:
-    return [(c.not_valid_before_utc, c.not_valid_after_utc) for c in certs]
+    return [(facts.not_before, facts.not_after) for facts in map(certificate_facts, certs)]
 
 
 def _crl_span(crl: x509.CertificateRevocationList) -> Span:
@@ -337,7 +338,7 @@ class DcapVerifier:
     """Verifies DCAP quotes against a pinned root, optionally remembering verified collateral."""
 
     def __init__(self, root: x509.Certificate | None = None, *, cache: bool = True, max_entries: int = 256) -> None:
-        self.root = root or intel_sgx_root_ca()
+        self.root = trust_certificate(root or intel_sgx_root_ca())
         self.cache = cache
         self.max_entries = max_entries
         self._collateral: dict[Collateral, VerifiedCollateral] = {}

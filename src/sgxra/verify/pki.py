@@ -3,7 +3,8 @@
 Done by hand rather than with ``cryptography.x509.verification``: Intel's
 chains are short and fixed, carry no names to match, and need rules (key
 usage per role, CRLs) that the web-PKI verifier does not express. Each
-signature check is still pyca's ``verify_directly_issued_by``.
+signature is judged as pyca's ``verify_directly_issued_by`` (certificates)
+and ``is_signature_valid`` (CRLs) judge it, over the signed bytes as received.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from sgxra.wire.certificates import (
     MAX_CHAIN_LENGTH,
     MAX_CHAIN_PEM,
     PYCA_ERRORS,
+    certificate_facts,
     certificate_names,
-    checked_crl_issuer,
+    checked_crl,
     checked_pem_chain,
-    crl_issuer,
+    crl_facts,
+    same_certificate,
 )
 from sgxra.wire.memo import Memo
 
@@ -81,24 +84,18 @@ def outside(what: str, at: datetime, start: datetime, end: datetime) -> str | No
 
 
 def check_validity(cert: x509.Certificate, at: datetime) -> None:
-    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+    facts = certificate_facts(cert)
+    if not facts.not_before <= at <= facts.not_after:
         raise CertificateExpired(
             f"certificate expired or not yet valid at {iso(at)}: {_name(cert)} is valid "
-            f"{iso(cert.not_valid_before_utc)} .. {iso(cert.not_valid_after_utc)}"
+            f"{iso(facts.not_before)} .. {iso(facts.not_after)}"
         )
 
 
 def _extension(cert: x509.Certificate, ext_type: type[x509.ExtensionType]) -> x509.ExtensionType | None:
-    """The extension of that type (pyca refuses a repeated one), from a table made once per certificate:
-    pyca's own lookup walks every extension with an ABC isinstance each time."""
-    entry = _EXTENSIONS.get(id(cert))
-    if entry is None or entry[0] is not cert:
-        entry = _EXTENSIONS.put(id(cert), (cert, {type(e.value): e.value for e in cert.extensions}))
-    return entry[1].get(ext_type)
-
-
-# By the identity of the certificate, which the entry holds (so no other object takes that id meanwhile).
-_EXTENSIONS: Memo[int, tuple[x509.Certificate, dict[type, x509.ExtensionType]]] = Memo(256)
+    """The extension of that type (pyca refuses a repeated one), from the table made when the certificate
+    was read: pyca's own lookup walks every extension with an ABC isinstance each time."""
+    return certificate_facts(cert).extensions.get(ext_type)
 
 
 def common_name(cert: x509.Certificate) -> str:
@@ -137,12 +134,12 @@ def issued_by_name(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 def _issued_crl(cert: x509.Certificate, crl: x509.CertificateRevocationList) -> bool:
     """``crl`` names ``cert`` as its issuer (compared as :func:`issued_by_name` compares)."""
-    return crl_issuer(crl) == certificate_names(cert).subject or crl.issuer == cert.subject
+    return crl_facts(crl).issuer == certificate_names(cert).subject or crl.issuer == cert.subject
 
 
 def crl_names_issuer_of(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
     """``crl`` comes from the CA that ``cert`` names as its issuer (by name, compared as :func:`issued_by_name`)."""
-    return crl_issuer(crl) == certificate_names(cert).issuer or crl.issuer == cert.issuer
+    return crl_facts(crl).issuer == certificate_names(cert).issuer or crl.issuer == cert.issuer
 
 
 def _check_issued_by(child: x509.Certificate, parent: x509.Certificate, root: x509.Certificate) -> None:
@@ -253,7 +250,7 @@ def verify_chain(
     if len(chain) > MAX_CHAIN_LENGTH:
         raise CertificateChainError(f"chain of {len(chain)} certificates is too long")
     path = list(chain)
-    if path[-1] == root:
+    if same_certificate(path[-1], root):
         path.pop()
     if not path:
         raise CertificateChainError("the chain holds only the root, no signing certificate")
@@ -282,7 +279,7 @@ def verify_tcb_signer(
     the root, not a CA, subject CN "Intel SGX TCB Signing", digitalSignature usage. Any other
     certificate under the root (a PCK leaf, say) could otherwise vouch for any TCB. The chain is
     that certificate and the root, once each, in either order (as Intel's QVL takes it)."""
-    signers = [c for c in chain if c != root]
+    signers = [c for c in chain if not same_certificate(c, root)]
     if len(signers) > 1:
         raise CertificateChainError(f"{what} signer {_name(signers[0])} is not issued directly by the root")
     if len(chain) != 2 or not signers:
@@ -303,10 +300,7 @@ def find_crl_issuer(
     position (some sources send the whole PCK chain), and its path to ``root``, checked."""
     failure: CertificateChainError | None = None
     for cert in pool:
-        if cert == root or not _issued_crl(cert, crl):
-            continue
-        key = cert.public_key()
-        if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
+        if same_certificate(cert, root) or not _issued_crl(cert, crl) or not crl_signed_by(crl, cert):
             continue
         path = _path_to(root, cert, pool)
         try:
@@ -325,7 +319,8 @@ def _path_to(root: x509.Certificate, cert: x509.Certificate, pool: Sequence[x509
     """``cert`` and its issuers from ``pool``, by name, up to the one the root issued (signatures checked later)."""
     path = [cert]
     while not issued_by_name(path[-1], root) and len(path) <= MAX_CHAIN_LENGTH:
-        parent = next((c for c in pool if issued_by_name(path[-1], c) and c not in path and c != root), None)
+        parent = next((c for c in pool if issued_by_name(path[-1], c) and c not in path
+                       and not same_certificate(c, root)), None)
         if parent is None:
             break
         path.append(parent)
@@ -345,19 +340,18 @@ _CRLS: Memo[bytes, x509.CertificateRevocationList] = Memo(32, largest=64 * 1024)
 
 def _read_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
     stripped = data.strip()
-    der_data: bytes | None = data
     try:
         if stripped.startswith(b"-----BEGIN"):
-            crl, der_data = x509.load_pem_x509_crl(stripped), None
-        elif stripped and not stripped.translate(None, b"0123456789abcdefABCDEF"):
-            der_data = bytes.fromhex(stripped.decode())
-            crl = x509.load_der_x509_crl(der_data)
+            crl = x509.load_pem_x509_crl(stripped)
+            encoded = crl.public_bytes(Encoding.DER)
         else:
-            crl = x509.load_der_x509_crl(data)
+            hexed = stripped and not stripped.translate(None, b"0123456789abcdefABCDEF")
+            encoded = bytes.fromhex(stripped.decode()) if hexed else data
+            crl = x509.load_der_x509_crl(encoded)
         # pyca decodes these lazily; a defect must surface here, typed, not deep inside a check.
-        checked_crl_issuer(crl, der_data, what)
+        checked_crl(crl, encoded, what)
         _ = (crl.last_update_utc, crl.next_update_utc, crl.extensions, crl.signature_hash_algorithm)
-        encoded, signature = der_data if der_data is not None else crl.public_bytes(Encoding.DER), crl.signature
+        signature = crl.signature
     except PYCA_ERRORS as e:
         raise MalformedMessage(what, "<crl>", 0, f"not a usable CRL: {type(e).__name__}: {e}") from None
     # The signature BIT STRING ends the DER; pyca drops its unused-bits count, which DER (and Intel) require to be 0.
@@ -369,12 +363,28 @@ def _read_crl(data: bytes, what: str) -> x509.CertificateRevocationList:
 
 def check_crl(crl: x509.CertificateRevocationList, issuer: x509.Certificate, *, at: datetime, what: str) -> None:
     """The CRL names ``issuer``, is signed by it and is current at ``at``."""
-    key = issuer.public_key()
     if not _issued_crl(issuer, crl):
         raise SignatureInvalid(f"{what} is issued by {crl.issuer.rfc4514_string()}, not by {_name(issuer)}")
-    if not isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) or not crl.is_signature_valid(key):
+    if not crl_signed_by(crl, issuer):
         raise SignatureInvalid(f"{what} (not signed by {_name(issuer)}) does not verify")
     check_crl_current(crl, at=at, what=what)
+
+
+def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """pyca's ``is_signature_valid`` with ``issuer``'s key (EC or RSA), for an ECDSA signature by an EC key done
+    as its parts: the outer signature algorithm must be byte for byte the signed one, and the signature is
+    checked over the TBSCertList as received (pyca re-encodes it at every call). Anything else goes to pyca."""
+    key = issuer.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey) or crl.signature_algorithm_oid not in _ECDSA_OIDS:
+        return isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) and crl.is_signature_valid(key)
+    facts, algorithm = crl_facts(crl), crl.signature_hash_algorithm
+    if not facts.same_algorithm or algorithm is None:
+        return False
+    try:
+        key.verify(crl.signature, facts.tbs, ec.ECDSA(algorithm))
+    except InvalidSignature:
+        return False
+    return True
 
 
 def check_crl_current(crl: x509.CertificateRevocationList, *, at: datetime, what: str) -> None:

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from sgxra.errors import CertificateChainError
+from sgxra.wire.certificates import trust_certificate
 
 # SHA-256 of the DER, as published with the roots (see shared vectors' README).
 IAS_REPORT_SIGNING_ROOT_SHA256 = "7b42e41ec43b91db834a065de4f98a13c44d695570e839cfa8921e584e40735d"
@@ -24,7 +25,7 @@ def _load_pinned(name: str, sha256: str) -> x509.Certificate:
     cert = x509.load_pem_x509_certificate((files("sgxra.verify") / "roots" / name).read_bytes())
     if fingerprint(cert) != sha256:
         raise CertificateChainError(f"embedded root {name} does not match its pinned fingerprint")
-    return cert
+    return trust_certificate(cert)
 
 
 @cache

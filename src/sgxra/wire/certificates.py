@@ -6,17 +6,22 @@ malformed one raises ``ValueError``, ``DuplicateExtension`` or
 ``UnsupportedAlgorithm`` wherever that access happens to be. Reading every
 such part here turns each defect into one :class:`MalformedMessage` naming
 the certificate and the part, so later code meets only well-formed objects.
+
+Trust anchors (the pinned roots) are configuration, read once: a copy in
+evidence whose DER is an anchor's, byte for byte, is the anchor object.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Callable
-from typing import Any, NamedTuple
+import threading
+from datetime import datetime
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from sgxra.errors import MalformedMessage
 from sgxra.wire import der
@@ -35,18 +40,6 @@ _PEM_BLOCK_BYTES = _PEM_DATA_BYTES + b"\n"
 PYCA_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension,
                x509.UnsupportedGeneralNameType, x509.InvalidVersion)
 
-_PARTS: tuple[tuple[str, Callable[[x509.Certificate], Any]], ...] = (
-    ("version", lambda c: c.version),
-    ("serial_number", lambda c: c.serial_number),
-    ("validity", lambda c: (c.not_valid_before_utc, c.not_valid_after_utc)),
-    ("subject", lambda c: c.subject),  # string values (UTF-8, BMP) are decoded here
-    ("issuer", lambda c: c.issuer),
-    ("public_key", lambda c: c.public_key()),
-    ("signature_algorithm", lambda c: (c.signature_algorithm_oid, c.signature_hash_algorithm,
-                                       c.signature_algorithm_parameters)),
-    ("extensions", lambda c: c.extensions),
-)
-
 
 class Names(NamedTuple):
     """The DER (whole TLV) of a certificate's issuer and subject: compared as bytes, decoded once per name;
@@ -56,29 +49,129 @@ class Names(NamedTuple):
     tbs: bytes
 
 
+class Facts(NamedTuple):
+    """What checking a certificate read, kept with it: pyca re-builds dates and walks extensions at every access."""
+    names: Names
+    not_before: datetime
+    not_after: datetime
+    extensions: dict[type, x509.ExtensionType]  # by type (pyca refuses a repeated extension)
+
+
 # Names pyca decoded without complaint, by their DER (a name decodes alike in any certificate or CRL):
 # one verification meets four names fourteen times.
 _DECODED_NAMES: Memo[bytes, bool] = Memo(256)
-_NAME_PARTS = frozenset(("issuer", "subject"))
 
 
-def check_certificate(cert: x509.Certificate, what: str, names: Names | None = None) -> None:
+def check_certificate(cert: x509.Certificate, what: str, names: Names | None = None) -> Facts:
     """Decode every lazily parsed part of ``cert``; a defect is a MalformedMessage naming the part.
 
     ``names``: the DER of its names, when known; a name already decoded elsewhere is not decoded again.
+    Returns what was read, remembered with the certificate (see :func:`certificate_facts`).
     """
-    for part, read in _PARTS:
-        name = getattr(names, part) if names is not None and part in _NAME_PARTS else None
-        if name is not None and _DECODED_NAMES.get(name):
-            continue
-        try:
-            read(cert)
-        except PYCA_ERRORS as e:
-            raise MalformedMessage(what, part, 0, f"{type(e).__name__}: {e}") from None
-        if name is not None:
-            _DECODED_NAMES.put(name, True)
-    if cert.serial_number < 1:  # pyca parses it, but its CRL lookup refuses negative numbers with a ValueError
-        raise MalformedMessage(what, "serial_number", 0, f"{cert.serial_number} is not positive (RFC 5280 4.1.2.2)")
+    part = "version"
+    try:
+        _ = cert.version
+        part = "serial_number"
+        serial = cert.serial_number
+        part = "validity"
+        not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+        part = "subject"
+        if names is None or not _name_decoded(names.subject):
+            _ = cert.subject  # string values (UTF-8, BMP) are decoded here
+            _name_read(names and names.subject)
+        part = "issuer"
+        if names is None or not _name_decoded(names.issuer):
+            _ = cert.issuer
+            _name_read(names and names.issuer)
+        part = "public_key"
+        cert.public_key()
+        part = "signature_algorithm"
+        _ = (cert.signature_algorithm_oid, cert.signature_hash_algorithm, cert.signature_algorithm_parameters)
+        part = "extensions"
+        extensions = {type(e.value): e.value for e in cert.extensions}
+    except PYCA_ERRORS as e:
+        raise MalformedMessage(what, part, 0, f"{type(e).__name__}: {e}") from None
+    if serial < 1:  # pyca parses it, but its CRL lookup refuses negative numbers with a ValueError
+        raise MalformedMessage(what, "serial_number", 0, f"{serial} is not positive (RFC 5280 4.1.2.2)")
+    facts = Facts(names or _tbs_names(cert.tbs_certificate_bytes, 0), not_before, not_after, extensions)
+    _FACTS.put(id(cert), (cert, facts))
+    return facts
+
+
+def certificate_facts(cert: x509.Certificate) -> Facts:
+    """What :func:`check_certificate` read of ``cert`` (checked now if it was not read here)."""
+    entry = _TRUSTED_IDS.get(id(cert)) or _FACTS.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    return check_certificate(cert, "certificate")
+
+
+def certificate_names(cert: x509.Certificate) -> Names:
+    """The DER of ``cert``'s issuer, subject and TBSCertificate."""
+    return certificate_facts(cert).names
+
+
+def same_certificate(a: x509.Certificate, b: x509.Certificate) -> bool:
+    """pyca's equality (the same DER), sparing its full comparison (~4 us) when both are one object."""
+    return a is b or a == b
+
+
+# The facts of certificates read here, by the identity of the certificate, which the memo holds (so no
+# other object takes its id while the entry lasts).
+_FACTS: Memo[int, tuple[x509.Certificate, Facts]] = Memo(256)
+
+# Trust anchors given by configuration (a pinned root), each checked once, by DER and by identity. Not a
+# memo of evidence, so clearing the parse memos keeps them: a block of evidence whose DER is byte for byte
+# an anchor's is that anchor (its names known to decode), not decoded again.
+MAX_TRUSTED = 16
+_TRUSTED: dict[bytes, x509.Certificate] = {}
+_TRUSTED_TEXTS: dict[bytes, x509.Certificate] = {}  # by the text of its PEM block (64 base64 bytes a line)
+_TRUSTED_IDS: dict[int, tuple[x509.Certificate, Facts]] = {}
+_TRUSTED_NAMES: frozenset[bytes] = frozenset()
+_TRUST_LOCK = threading.Lock()
+
+
+def trust_certificate(cert: x509.Certificate) -> x509.Certificate:
+    """Take ``cert``, a trust anchor from configuration, as read: evidence carrying its exact DER gets the anchor.
+
+    Returns the anchor of that DER: ``cert``, or the object taken before for the same DER (so one object
+    serves every copy). A certificate that does not pass :func:`check_certificate` is not taken (a copy of
+    it in evidence is then read, and refused, as any other)."""
+    entry = _TRUSTED_IDS.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return cert
+    try:
+        data = cert.public_bytes(Encoding.DER)
+        anchor = _TRUSTED.get(data)
+        if anchor is not None:
+            return anchor
+        facts = check_certificate(cert, "trusted certificate", _der_names(data))
+    except (MalformedMessage, *PYCA_ERRORS):
+        return cert
+    global _TRUSTED_NAMES, _TRUSTED_TEXTS
+    with _TRUST_LOCK:
+        while len(_TRUSTED) >= MAX_TRUSTED:
+            del _TRUSTED_IDS[id(_TRUSTED.pop(next(iter(_TRUSTED))))]
+        anchor = _TRUSTED.setdefault(data, cert)
+        _TRUSTED_IDS[id(anchor)] = (anchor, facts)
+        _TRUSTED_NAMES = frozenset(n for _, f in _TRUSTED_IDS.values() for n in (f.names.issuer, f.names.subject))
+        _TRUSTED_TEXTS = {_pem_text(der_data): anchor for der_data, anchor in _TRUSTED.items()}
+    return anchor
+
+
+def _pem_text(data: bytes) -> bytes:
+    """The body of the PEM block of ``data`` as pyca and OpenSSL write it: base64 in lines of 64, each ended by LF."""
+    encoded = binascii.b2a_base64(data, newline=False)
+    return b"".join(encoded[i : i + 64] + b"\n" for i in range(0, len(encoded), 64))
+
+
+def _name_decoded(name: bytes) -> bool:
+    return name in _TRUSTED_NAMES or bool(_DECODED_NAMES.get(name))
+
+
+def _name_read(name: bytes | None) -> None:
+    if name is not None:
+        _DECODED_NAMES.put(name, True)
 
 
 _CHAINS: Memo[bytes, tuple[x509.Certificate, ...]] = Memo(64)  # PEM text -> its certificates, checked
@@ -101,8 +194,8 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
     if plain is not None:
         if len(plain) > MAX_CHAIN_LENGTH:
             raise MalformedMessage(what, "<pem>", 0, f"{len(plain)} certificates exceeds {MAX_CHAIN_LENGTH}")
-        return _CHAINS.put(pem, tuple(_from_block(block, data, f"{what}, certificate {i}")
-                                      for i, (block, data) in enumerate(plain)))
+        return _CHAINS.put(pem, tuple(_from_block(block, read, f"{what}, certificate {i}") if isinstance(read, bytes)
+                                      else read for i, (block, read) in enumerate(plain)))
     blocks = _check_pem_lines(pem, what)
     try:
         certs = x509.load_pem_x509_certificates(pem)
@@ -117,14 +210,16 @@ def checked_pem_chain(pem: bytes, what: str) -> tuple[x509.Certificate, ...]:
 
 
 def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificate:
-    """``cert`` checked; a certificate already checked is reused only when it is the same certificate (DER)."""
+    """``cert`` checked; a certificate already checked, or a trust anchor, is used instead only when it is the
+    same certificate (DER)."""
     known = _CERTS.get(block) if block else None
-    if known is not None and known == cert:
+    if known is not None and same_certificate(known, cert):
         return known
-    found = _block_names(block, cert) if block else None
-    check_certificate(cert, what, found)
-    if found is not None:
-        _NAMES.put(id(cert), (cert, found))
+    data = _block_der(block, cert) if block else None
+    anchor = _TRUSTED.get(data) if data is not None else None
+    if anchor is not None:
+        return anchor
+    check_certificate(cert, what, _der_names(data) if data is not None else None)
     if block:
         _CERTS.put(block, cert)
     return cert
@@ -135,17 +230,23 @@ def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificat
 _PLAIN_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]*\n)-----END CERTIFICATE-----(?:\r?\n)*")
 
 
-def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes]] | None:
+def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes | x509.Certificate]] | None:
     """Each block's text and its DER, if ``pem`` is nothing but plain certificate blocks in canonical base64
     (what pyca would decode the same); None otherwise. Decoding the blocks here spares pyca's PEM pass and
-    a second DER parse per certificate."""
-    blocks: list[tuple[bytes, bytes]] = []
+    a second DER parse per certificate. A block whose text is known (a trust anchor's as pyca writes it,
+    or one read before, which passed these checks) gives its certificate, not decoded again."""
+    blocks: list[tuple[bytes, bytes | x509.Certificate]] = []
     pos = 0
     while pos < len(pem):
         found = _PLAIN_BLOCK.match(pem, pos)
         if found is None:
             return None
         text = found.group(1)
+        pos = found.end()
+        known = _TRUSTED_TEXTS.get(text) or _CERTS.get(text)
+        if known is not None:
+            blocks.append((text, known))
+            continue
         encoded = text.translate(None, b"\r\n")
         try:
             data = binascii.a2b_base64(encoded, strict_mode=True)
@@ -154,49 +255,40 @@ def _plain_blocks(pem: bytes) -> list[tuple[bytes, bytes]] | None:
         if binascii.b2a_base64(data, newline=False) != encoded:  # not canonical (pyca refuses stray bits)
             return None
         blocks.append((text, data))
-        pos = found.end()
     return blocks or None
 
 
 def _from_block(block: bytes, data: bytes, what: str) -> x509.Certificate:
-    """The certificate of a plain PEM block (its text and DER), checked; a block read before gives the same object."""
-    known = _CERTS.get(block)
+    """The certificate of a plain PEM block (its text and DER), checked; a block read before gives the same
+    object, and a trust anchor's exact DER gives the anchor."""
+    known = _TRUSTED.get(data) or _CERTS.get(block)
     if known is not None:
         return known
     try:
         cert = x509.load_der_x509_certificate(data)
     except PYCA_ERRORS as e:
         raise MalformedMessage(what, "<pem>", 0, f"not PEM certificates: {e}") from None
-    names = _tbs_names(data, der.span(data, 0, len(data), "certificate")[1])
-    check_certificate(cert, what, names)
-    _NAMES.put(id(cert), (cert, names))
+    check_certificate(cert, what, _der_names(data))
     return _CERTS.put(block, cert)
 
 
-def _block_names(block: bytes, cert: x509.Certificate) -> Names | None:
-    """The names of ``cert`` read from its PEM block's DER (cheaper than pyca's re-encoded TBS), if that DER is
-    the certificate's; None otherwise."""
+def _block_der(block: bytes, cert: x509.Certificate) -> bytes | None:
+    """The DER in ``cert``'s PEM block, if it is the certificate's; None otherwise."""
     try:
         data = binascii.a2b_base64(block)
         if x509.load_der_x509_certificate(data) != cert:
             return None
     except (binascii.Error, *PYCA_ERRORS):
         return None
+    return data
+
+
+def _der_names(data: bytes) -> Names:
+    """The names of the certificate whose DER is ``data`` (cheaper than pyca's re-encoded TBS)."""
     return _tbs_names(data, der.span(data, 0, len(data), "certificate")[1])
 
 
-# The names of certificates read here, by the identity of the certificate, which the memo holds (so no
-# other object takes its id while the entry lasts).
-_NAMES: Memo[int, tuple[x509.Certificate, Names]] = Memo(256)
-_CRL_ISSUERS: Memo[int, tuple[x509.CertificateRevocationList, bytes]] = Memo(64)
-
-
-def certificate_names(cert: x509.Certificate) -> Names:
-    """The DER of ``cert``'s issuer, subject and TBSCertificate."""
-    entry = _NAMES.get(id(cert))
-    if entry is not None and entry[0] is cert:
-        return entry[1]
-    return _NAMES.put(id(cert), (cert, _tbs_names(cert.tbs_certificate_bytes, 0)))[1]
+_CRLS: Memo[int, tuple[x509.CertificateRevocationList, CrlFacts]] = Memo(64)  # by identity, as _FACTS
 
 
 def _tbs_names(data: bytes, pos: int) -> Names:
@@ -214,39 +306,50 @@ def _tbs_names(data: bytes, pos: int) -> Names:
     return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]], data[tbs_start:end])
 
 
-def checked_crl_issuer(crl: x509.CertificateRevocationList, data: bytes | None, what: str) -> bytes:
-    """The DER of ``crl``'s issuer, decoded by pyca unless that name was decoded before (a defect raises
-    MalformedMessage). ``data``: the CRL's DER, when it was read from DER."""
-    issuer = _crl_issuer(data if data is not None else crl.tbs_certlist_bytes, data is not None)
-    if not _DECODED_NAMES.get(issuer):
+class CrlFacts(NamedTuple):
+    """The parts of a CRL's DER that checking it needs: pyca re-encodes the TBSCertList at every signature check."""
+    issuer: bytes  # the issuer Name (whole TLV)
+    tbs: bytes  # the TBSCertList as received: what the signature covers
+    same_algorithm: bool  # the outer signatureAlgorithm is byte for byte the TBSCertList's signature field
+
+
+def checked_crl(crl: x509.CertificateRevocationList, data: bytes, what: str) -> CrlFacts:
+    """The facts of ``crl``, read from ``data``, its DER, which it must fill; the issuer name is decoded by
+    pyca unless that name was decoded before (a defect raises MalformedMessage)."""
+    facts = _crl_facts(data, what)
+    if not _name_decoded(facts.issuer):
         try:
             _ = crl.issuer
         except PYCA_ERRORS as e:
             raise MalformedMessage(what, "issuer", 0, f"{type(e).__name__}: {e}") from None
-        _DECODED_NAMES.put(issuer, True)
-    _CRL_ISSUERS.put(id(crl), (crl, issuer))
-    return issuer
+        _name_read(facts.issuer)
+    _CRLS.put(id(crl), (crl, facts))
+    return facts
 
 
-def crl_issuer(crl: x509.CertificateRevocationList) -> bytes:
-    """The DER of ``crl``'s issuer."""
-    entry = _CRL_ISSUERS.get(id(crl))
+def crl_facts(crl: x509.CertificateRevocationList) -> CrlFacts:
+    """What :func:`checked_crl` read of ``crl`` (read now from pyca's encoding if it was not read here)."""
+    entry = _CRLS.get(id(crl))
     if entry is not None and entry[0] is crl:
         return entry[1]
-    return _CRL_ISSUERS.put(id(crl), (crl, _crl_issuer(crl.tbs_certlist_bytes, False)))[1]
+    return _CRLS.put(id(crl), (crl, _crl_facts(crl.public_bytes(Encoding.DER), "CRL")))[1]
 
 
-def _crl_issuer(data: bytes, whole: bool) -> bytes:
-    """The issuer of a CertificateList (``whole``) or of its TBSCertList: version (optional), signature, issuer."""
-    _, pos, end = der.span(data, 0, len(data), "CRL")
-    if whole:
-        _, pos, end = der.span(data, pos, end, "CRL")
-    tag, _, stop = der.span(data, pos, end, "CRL")
+def _crl_facts(data: bytes, what: str) -> CrlFacts:
+    """CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }; TBSCertList ::=
+    SEQUENCE { version (optional), signature, issuer, ... }."""
+    _, pos, end = der.span(data, 0, len(data), what)
+    if end != len(data):
+        raise MalformedMessage(what, "<der>", end, f"{len(data) - end} bytes after the CRL")
+    _, tbs_pos, tbs_end = der.span(data, pos, end, what)
+    _, _, outer_end = der.span(data, tbs_end, end, what)  # signatureAlgorithm
+    tag, _, stop = der.span(data, tbs_pos, tbs_end, what)
     if tag == der.INTEGER:
-        pos = stop
-    _, _, pos = der.span(data, pos, end, "CRL")  # signature algorithm
-    _, _, stop = der.span(data, pos, end, "CRL")
-    return data[pos:stop]
+        tbs_pos = stop
+    _, _, issuer_pos = der.span(data, tbs_pos, tbs_end, what)  # signature
+    _, _, issuer_end = der.span(data, issuer_pos, tbs_end, what)
+    return CrlFacts(data[issuer_pos:issuer_end], data[pos:tbs_end],
+                    data[tbs_pos:issuer_pos] == data[tbs_end:outer_end])
 
 
 def _check_pem_lines(pem: bytes, what: str) -> list[bytes]:
