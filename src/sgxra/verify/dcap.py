@@ -69,6 +69,7 @@ from sgxra.wire.report_body import ReportBody
 from sgxra.wire.td_report import TdReport
 
 _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 K = TypeVar("K")
 V = TypeVar("V")
 PCK_CA_TYPES = {"Intel SGX PCK Processor CA": "processor", "Intel SGX PCK Platform CA": "platform"}
@@ -172,7 +173,7 @@ def verify_p256(key: ec.EllipticCurvePublicKey, raw_signature: bytes, data: byte
     if not (0 < r < _P256_N and 0 < s < _P256_N):
         raise SignatureInvalid(f"{what}: signature out of range")
     try:
-        key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+        key.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
     except InvalidSignature:
         raise SignatureInvalid(f"{what} does not verify") from None
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import SignatureAlgorithmOID
@@ -157,19 +158,21 @@ def _verify_issued_by(child: x509.Certificate, parent: x509.Certificate) -> None
     compared as DER, the signature checked with the parent's key that pyca keeps (pyca re-reads the key
     from its DER at every call, ~15 us). Any other algorithm goes to pyca."""
     key = parent.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or child.signature_algorithm_oid not in _ECDSA_OIDS:
+    ecdsa = _ECDSA.get(child.signature_algorithm_oid)
+    if not isinstance(key, ec.EllipticCurvePublicKey) or ecdsa is None:
         child.verify_directly_issued_by(parent)
         return
     if not issued_by_name(child, parent):
         raise ValueError("issuer name does not match the parent's subject")
-    algorithm = child.signature_hash_algorithm
-    if algorithm is None:
-        raise ValueError("no hash algorithm")
-    key.verify(child.signature, certificate_names(child).tbs, ec.ECDSA(algorithm))
+    key.verify(child.signature, certificate_names(child).tbs, ecdsa)
 
 
-_ECDSA_OIDS = frozenset((SignatureAlgorithmOID.ECDSA_WITH_SHA256, SignatureAlgorithmOID.ECDSA_WITH_SHA384,
-                         SignatureAlgorithmOID.ECDSA_WITH_SHA512))
+# ECDSA by its signature algorithm's OID, each made once (pyca builds a new hash object at every access).
+_ECDSA = {
+    SignatureAlgorithmOID.ECDSA_WITH_SHA256: ec.ECDSA(hashes.SHA256()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA384: ec.ECDSA(hashes.SHA384()),
+    SignatureAlgorithmOID.ECDSA_WITH_SHA512: ec.ECDSA(hashes.SHA512()),
+}
 
 
 def _check_ca(cert: x509.Certificate, below: int) -> None:
@@ -375,13 +378,13 @@ def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate)
     as its parts: the outer signature algorithm must be byte for byte the signed one, and the signature is
     checked over the TBSCertList as received (pyca re-encodes it at every call). Anything else goes to pyca."""
     key = issuer.public_key()
-    if not isinstance(key, ec.EllipticCurvePublicKey) or crl.signature_algorithm_oid not in _ECDSA_OIDS:
+    ecdsa = _ECDSA.get(crl.signature_algorithm_oid)
+    if not isinstance(key, ec.EllipticCurvePublicKey) or ecdsa is None:
         return isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) and crl.is_signature_valid(key)
-    facts, algorithm = crl_facts(crl), crl.signature_hash_algorithm
-    if not facts.same_algorithm or algorithm is None:
+    if not crl_facts(crl).same_algorithm:
         return False
     try:
-        key.verify(crl.signature, facts.tbs, ec.ECDSA(algorithm))
+        key.verify(crl.signature, crl_facts(crl).tbs, ecdsa)
     except InvalidSignature:
         return False
     return True
