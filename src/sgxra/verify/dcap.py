@@ -61,7 +61,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.certificates import certificate_facts, trust_certificate
+from sgxra.wire.certificates import certificate_facts, same_certificate, trust_certificate
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
@@ -257,7 +257,7 @@ def verify_pck_chain(
     chain = load_pem_chain(chain_pem.rstrip(b"\x00"), "PCK certificate chain")
     if len(chain) != 3:
         raise CertificateChainError(f"PCK chain must be leaf, PCK CA and root; got {len(chain)} certificates")
-    if chain[2] != root:
+    if not same_certificate(chain[2], root):
         raise CertificateChainError("the root carried in the quote is not the pinned root (Intel SGX Root CA)")
     leaf = verify_chain(chain, root, at=at, memo=memo)
     if PCK_LEAF_CN_PHRASE not in common_name(leaf):
@@ -268,7 +268,7 @@ def verify_pck_chain(
         raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
     # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
-    same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (intermediate == trusted.pck_ca or (
+    same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (same_certificate(intermediate, trusted.pck_ca) or (
         intermediate.subject == trusted.pck_ca.subject and intermediate.public_key() == trusted.pck_ca.public_key()
     ))
     if not same_ca:
