@@ -421,33 +421,45 @@ def _signs_itself(text: str, structure: str) -> dict[str, Any] | None:
     """The object read from ``text`` when ``text`` provably is its own compact form, else None (then
     :func:`read_signed` re-serialises it, the reference).
 
-    Why the proof holds. Take text T with (1) no JSON whitespace and no backslash, (2) no float, NaN or Infinity
-    (the decoder's hooks stop at the first) and no negative number, (3) one JSON object. Each token of T then
-    re-serialises to itself: a string without a backslash is its content (json.loads refuses raw control
-    characters; the encoder escapes only '"', backslash and control characters), a non-negative JSON integer has no
-    leading zero, true/false/null are themselves, and the separators are T's own ',' and ':'. So the compact form
-    equals T unless an object repeats a member (json.loads keeps one). Repeats and negative numbers are ruled out
-    by counting. Outside strings, T's ':' are one per member written (K) and its '-' one per negative number (N).
-    The typed reading gives M, the members of the distinct objects it read (len(); a component list it read as 16
-    objects each holding an svn counts 16), each object holding its members written less its repeats, so
-    M <= K - D with D the repeats of all objects; and it gives the strings it read, verbatim and distinct, which
-    hold at most all the ':' and '-' inside strings. T.count(':') == M + their ':' thus forces D == 0, and
-    T.count('-') == their '-' forces N == 0. Anything else (unread members, -0, an escape) takes the reference way.
+    Why the proof holds. Take text T with no backslash, tab, CR or LF, one JSON object. With no backslash each '"'
+    opens or closes a string, so the text outside strings is known, and a string is its own content (json.loads
+    refuses raw control characters; the encoder escapes only '"', backslash and control characters). If outside the
+    strings there is (1) no space, (2) no '-' (no negative number, so no -0) and no float, NaN or Infinity (the
+    decoder's hooks stop at the first), each token re-serialises to itself (a non-negative JSON integer has no
+    leading zero; true/false/null are themselves) between T's own ',' and ':'. The compact form then equals T
+    unless an object repeats a member (json.loads keeps one), which counting rules out: outside strings the ':'
+    are one per member written (K), and the typed reading gives M, the members of the distinct objects it read
+    (len(); a component list it read as 16 objects each holding an svn counts 16 at first, all their members when
+    that falls short). Each object holds its members written less its repeats, so M <= K - D with D all repeats,
+    and M == K forces D == 0.
+    Outside strings is read by splitting at '"' when T holds a space; otherwise no cheaper than by counting in all
+    of T: the strings the typed reading kept (verbatim, distinct) hold at most all ':' and '-' inside strings, so
+    T.count(':') == M + their ':' forces D == 0 and T.count('-') == their '-' leaves no '-' outside.
+    Anything else (unread members, -0, an escape, whitespace between tokens) takes the reference way.
     """
     seen = _SEEN.get(structure)
-    if seen is None or " " in text or "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+    if seen is None or "\\" in text or "\n" in text or "\r" in text or "\t" in text:
         return None
     try:
         obj, end = _PLAIN_JSON.raw_decode(text)
         if end != len(text) or not isinstance(obj, dict):
             return None
-        members, strings = seen(text, obj)
+        members, strings, components = seen(text, obj)
     except (ValueError, RecursionError, _NotPlain, MalformedMessage, KeyError, TypeError):
         return None  # the reference way reads it again and says what is wrong, if anything
-    read = "".join(strings)
-    if text.count(":") != members + read.count(":") or text.count("-") != read.count("-"):
-        return None
-    return obj
+    if " " in text:  # in strings (PCS names components "Early Microcode Update") or between tokens
+        outside = "".join(text.split('"')[::2])
+        if " " in outside or "-" in outside:
+            return None
+        written = outside.count(":")
+    else:
+        read = "".join(strings)
+        if text.count("-") != read.count("-"):
+            return None
+        written = text.count(":") - read.count(":")
+    if members != written:  # components with more than their svn (PCS adds category and type): count them all
+        members += sum(map(len, chain.from_iterable(components))) - 16 * len(components)
+    return obj if members == written else None
 
 
 class _NotPlain(Exception):
@@ -461,12 +473,20 @@ def _not_plain(token: str) -> None:
 _PLAIN_JSON = json.JSONDecoder(parse_float=_not_plain, parse_constant=_not_plain)
 
 
-def _tcb_info_seen(text: str, obj: dict[str, Any]) -> tuple[int, list[str]]:
-    """The members and strings :meth:`TcbInfo.parse` read from ``obj`` (see :func:`_signs_itself`)."""
+class _Seen(NamedTuple):
+    """What a typed reading read of a signed JSON object (see :func:`_signs_itself`)."""
+    members: int  # of the distinct objects read, a component list counted as its 16 objects of one member
+    strings: list[str]  # the strings read, each a distinct string of the text
+    components: list[list[dict[str, Any]]]  # the component lists read (their objects may hold more members)
+
+
+def _tcb_info_seen(text: str, obj: dict[str, Any]) -> _Seen:
     info = TcbInfo.parse(text, obj)
     levels = obj["tcbLevels"]
-    lists = 0 if info.version == 2 else 2 * len(levels) - list(map(_TDX_OF, info.tcb_levels)).count(None)
-    members = len(obj) + sum(map(len, levels)) + sum(map(len, map(_TCB, levels))) + 16 * lists
+    tcbs = list(map(_TCB, levels))
+    components = [] if info.version == 2 else [
+        *map(_SGX_COMPONENTS, tcbs), *(tcb["tdxtcbcomponents"] for tcb in tcbs if "tdxtcbcomponents" in tcb)]
+    members = len(obj) + sum(map(len, levels)) + sum(map(len, tcbs)) + 16 * len(components)
     strings = [obj["issueDate"], obj["nextUpdate"], *map(_DATE_OF, info.tcb_levels),
                *chain.from_iterable(map(_IDS_OF, info.tcb_levels))]
     modules = list(zip(obj.get("tdxModuleIdentities", []), info.tdx_module_identities, strict=True))
@@ -474,14 +494,13 @@ def _tcb_info_seen(text: str, obj: dict[str, Any]) -> tuple[int, list[str]]:
         modules.append((obj["tdxModule"], info.tdx_module))
     for module, typed in modules:
         members += len(module) + _module_levels_seen(module.get("tcbLevels", []), typed.tcb_levels, strings)
-    return members, strings
+    return _Seen(members, strings, components)
 
 
-def _qe_identity_seen(text: str, obj: dict[str, Any]) -> tuple[int, list[str]]:
-    """The members and strings :meth:`QeIdentity.parse` read from ``obj`` (see :func:`_signs_itself`)."""
+def _qe_identity_seen(text: str, obj: dict[str, Any]) -> _Seen:
     identity = QeIdentity.parse(text, obj)
     strings = [obj["issueDate"], obj["nextUpdate"]]
-    return len(obj) + _module_levels_seen(obj["tcbLevels"], identity.tcb_levels, strings), strings
+    return _Seen(len(obj) + _module_levels_seen(obj["tcbLevels"], identity.tcb_levels, strings), strings, [])
 
 
 def _module_levels_seen(levels: list[dict[str, Any]], typed: tuple[ModuleTcbLevel, ...], strings: list[str]) -> int:
@@ -490,7 +509,7 @@ def _module_levels_seen(levels: list[dict[str, Any]], typed: tuple[ModuleTcbLeve
     return sum(map(len, levels)) + sum(map(len, map(_TCB, levels)))
 
 
-_TCB = operator.itemgetter("tcb")
+_TCB, _SGX_COMPONENTS = operator.itemgetter("tcb"), operator.itemgetter("sgxtcbcomponents")
 _SEEN = {"TCB info": _tcb_info_seen, "QE identity": _qe_identity_seen}  # the labels verify/dcap.py reads them by
 
 
