@@ -484,8 +484,9 @@ def _tcb_info_seen(text: str, obj: dict[str, Any]) -> _Seen:
     info = TcbInfo.parse(text, obj)
     levels = obj["tcbLevels"]
     tcbs = list(map(_TCB, levels))
-    components = [] if info.version == 2 else [
-        *map(_SGX_COMPONENTS, tcbs), *(tcb["tdxtcbcomponents"] for tcb in tcbs if "tdxtcbcomponents" in tcb)]
+    components = [] if info.version == 2 else list(map(_SGX_COMPONENTS, tcbs))
+    if any(map(_TDX_OF, info.tcb_levels)):  # levels with TDX components too
+        components += [tcb["tdxtcbcomponents"] for tcb in tcbs if "tdxtcbcomponents" in tcb]
     members = len(obj) + sum(map(len, levels)) + sum(map(len, tcbs)) + 16 * len(components)
     strings = [obj["issueDate"], obj["nextUpdate"], *map(_DATE_OF, info.tcb_levels),
                *chain.from_iterable(map(_IDS_OF, info.tcb_levels))]
