@@ -430,11 +430,12 @@ def _signs_itself(text: str, structure: str) -> dict[str, Any] | None:
     unless an object repeats a member (json.loads keeps one), which counting rules out: outside strings the ':'
     are one per member written (K), and the typed reading gives M, the members of the distinct objects it read
     (len(); a component list it read as 16 objects each holding an svn counts 16 at first, all their members when
-    that falls short). Each object holds its members written less its repeats, so M <= K - D with D all repeats,
-    and M == K forces D == 0.
-    Outside strings is read by splitting at '"' when T holds a space; otherwise no cheaper than by counting in all
-    of T: the strings the typed reading kept (verbatim, distinct) hold at most all ':' and '-' inside strings, so
-    T.count(':') == M + their ':' forces D == 0 and T.count('-') == their '-' leaves no '-' outside.
+    that falls short). Each object holds its members written less its repeats, so M <= K - D with D all repeats;
+    M == W for any W >= K forces D == 0.
+    When T holds a space (PCS names components "Early Microcode Update"), the text outside strings is T split at
+    '"', every other piece, and W = K its ':'. Without a space, counting in all of T is cheaper: the strings the
+    typed reading kept (verbatim, distinct) hold at most all the ':' and '-' inside strings, so W = T.count(':')
+    less their ':' is at least K, and T.count('-') == their '-' leaves no '-' outside strings.
     Anything else (unread members, -0, an escape, whitespace between tokens) takes the reference way.
     """
     seen = _SEEN.get(structure)
