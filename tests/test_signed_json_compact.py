@@ -17,8 +17,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from dcap_env import PKI, level, spec
+from dcap_env import NOW, PKI, level, quote, spec
 from sgxra.errors import MalformedMessage
+from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire import collateral
 from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
@@ -142,6 +143,15 @@ def test_the_writer_reproduces_each_text_and_its_compact_form_is_signed_as_it_st
     typed = TcbInfo.parse(text) if label == "TCB info" else QeIdentity.parse(text)  # remembered by read_signed
     clear_parse_memos()
     assert typed == (TcbInfo.parse(text) if label == "TCB info" else QeIdentity.parse(text))
+
+
+def test_verification_signs_compact_collateral_as_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The labels the verifier reads signed JSON by are the ones that take the short way."""
+    def no_compact(*_: object) -> str:
+        raise AssertionError("re-serialised")
+    monkeypatch.setattr(collateral, "_compact", no_compact)
+    clear_parse_memos()
+    assert verify_dcap_quote(quote(), PKI.collateral(spec()), at=NOW, root=PKI.root).status is TcbStatus.UpToDate
 
 
 @given(st.sampled_from(list(TEXTS)), st.data())
