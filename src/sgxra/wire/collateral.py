@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import enum
 import json
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from itertools import chain
 from typing import Any, NamedTuple, TypeVar
 
 from cryptography import x509
@@ -29,6 +32,7 @@ FIELDS = (
     "pck_crl_issuer_chain", "root_ca_crl", "pck_crl", "tcb_info_issuer_chain", "tcb_info",
     "tcb_info_signature", "qe_identity_issuer_chain", "qe_identity", "qe_identity_signature",
 )
+_HEX_FIELDS = tuple(FIELDS.index(name) for name in ("root_ca_crl", "pck_crl", "tcb_info_signature", "qe_identity_signature"))
 
 
 class TcbStatus(enum.Enum):
@@ -61,19 +65,16 @@ class Collateral:
     @classmethod
     def from_json(cls, text: str | bytes) -> Collateral:
         obj = JsonObject("collateral", text, max_size=MAX_COLLATERAL_JSON).obj
-        values: dict[str, Any] = {}
-        for name in FIELDS:
-            value = obj.get(name)
-            if not isinstance(value, str):
-                raise MalformedMessage("collateral", name, 0, "missing or not a string")
-            if name in ("root_ca_crl", "pck_crl", "tcb_info_signature", "qe_identity_signature"):
-                try:
-                    values[name] = bytes.fromhex(value)
-                except ValueError:
-                    raise MalformedMessage("collateral", name, 0, "not hex") from None
-            else:
-                values[name] = value
-        return cls(**values)
+        values: list[Any] = list(map(obj.get, FIELDS))
+        if not _STRS.issuperset(map(type, values)):  # json.loads makes exact strs: the type is the check
+            name = next(name for name, value in zip(FIELDS, values, strict=True) if type(value) is not str)
+            raise MalformedMessage("collateral", name, 0, "missing or not a string")
+        for index in _HEX_FIELDS:
+            try:
+                values[index] = bytes.fromhex(values[index])
+            except ValueError:
+                raise MalformedMessage("collateral", FIELDS[index], 0, "not hex") from None
+        return cls(*values)
 
     def to_json(self) -> str:
         return json.dumps({
@@ -141,7 +142,7 @@ class TcbInfo:
         tcb_type = j.integer("tcbType")
         if tcb_type != 0:
             raise j.error("tcbType", f"TCB type {tcb_type} is not supported (Intel supports type 0 only)")
-        levels = _ordered(j, tcb_id, [_tcb_level(j, level, i, version) for i, level in enumerate(j.items("tcbLevels"))])
+        levels = _ordered(j, tcb_id, _tcb_levels(j, j.items("tcbLevels"), version))
         module = j.obj.get("tdxModule")
         if (module is None) == (tcb_id == "TDX") or (tcb_id == "SGX" and "tdxModuleIdentities" in j.obj):
             raise j.error("tdxModule", f"a {tcb_id} TCB info {'lacks' if module is None else 'may not carry'} it")
@@ -183,8 +184,7 @@ class QeIdentity:
         version = j.integer("version")
         if version != 2:
             raise j.error("version", f"unsupported QE identity version {version}")
-        levels = tuple(_module_level(j.sub(level, f"tcbLevels[{i}]"), _QE_STATUSES)
-                       for i, level in enumerate(j.items("tcbLevels")))
+        levels = _module_levels(j, _QE_STATUSES)
         if not levels:
             raise j.error("tcbLevels", "is empty")
         return cls(
@@ -233,17 +233,22 @@ _QE_STATUSES = frozenset({
 def _ordered(j: JsonObject, tcb_id: str, levels: list[TcbLevel]) -> tuple[TcbLevel, ...]:
     """Levels highest first, as Intel's QVL keeps them (a set ordered by SGX component SVNs, then
     PCESVN, then for TDX the TDX component SVNs); two levels equal under that order are refused, as Intel does."""
-    def key(level: TcbLevel) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
-        return level.sgx_components, level.pcesvn, (level.tdx_components or ()) if tcb_id == "TDX" else ()
-
     if not levels:
         raise j.error("tcbLevels", "is empty")
+    key = _SGX_ORDER if tcb_id == "SGX" else _tdx_order
     ordered = sorted(levels, key=key, reverse=True)
-    keys = [key(level) for level in ordered]
-    for higher, lower in zip(keys, keys[1:], strict=False):
-        if higher == lower:
-            raise j.error("tcbLevels", f"duplicated TCB level (SVNs {list(lower[0])}, PCESVN {lower[1]})")
+    keys = list(map(key, ordered))
+    if any(map(operator.eq, keys, keys[1:])):  # equal keys sort next to each other
+        lower = next(lower for higher, lower in zip(ordered, ordered[1:], strict=False) if key(higher) == key(lower))
+        raise j.error("tcbLevels", f"duplicated TCB level (SVNs {list(lower.sgx_components)}, PCESVN {lower.pcesvn})")
     return tuple(ordered)
+
+
+_SGX_ORDER = operator.itemgetter(0, 1)  # (sgx_components, pcesvn) of a TcbLevel
+
+
+def _tdx_order(level: TcbLevel) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
+    return level.sgx_components, level.pcesvn, level.tdx_components or ()
 
 
 def _advisories(j: JsonObject) -> tuple[str, ...]:
@@ -252,13 +257,57 @@ def _advisories(j: JsonObject) -> tuple[str, ...]:
 
 def _advisories_of(level: dict[str, Any], j: JsonObject, where: str) -> tuple[str, ...]:
     ids = level.get("advisoryIDs", ())
-    if not isinstance(ids, (list, tuple)) or not _INT_OR_STR[str].issuperset(map(type, ids)):
+    if not isinstance(ids, (list, tuple)) or not _STRS.issuperset(map(type, ids)):
         raise j.error(f"{where}advisoryIDs", "must be a list of strings")
     return tuple(ids)
 
 
+def _tcb_levels(j: JsonObject, items: list[Any], version: int) -> list[TcbLevel]:
+    """Every TCB level. The usual (v3) levels are read in one lean pass, their SVNs and advisory IDs then checked
+    all together; whatever that pass does not take is read again level by level by :func:`_tcb_level`, the
+    reference, whose errors name the member."""
+    if version == 3:
+        levels: list[TcbLevel] = []
+        svns: list[int] = []
+        try:
+            for level in items:
+                tcb = level["tcb"]
+                sgx = tuple(map(_SVN, tcb["sgxtcbcomponents"]))
+                tdx = tuple(map(_SVN, tcb["tdxtcbcomponents"])) if "tdxtcbcomponents" in tcb else None
+                pcesvn, date, ids = tcb["pcesvn"], level["tcbDate"], level.get("advisoryIDs", _NO_IDS)
+                if (len(sgx) != 16 or (tdx is not None and len(tdx) != 16) or type(pcesvn) is not int
+                        or not 0 <= pcesvn <= 0xFFFF or type(date) is not str or type(ids) is not list):
+                    break
+                svns += sgx if tdx is None else sgx + tdx
+                levels.append(_new_level((sgx, pcesvn, tdx, date, _STATUSES[level["tcbStatus"]], tuple(ids))))
+            else:
+                if (_INTS.issuperset(map(type, svns)) and _fits_bytes(svns)
+                        and _STRS.issuperset(map(type, chain.from_iterable(map(_IDS_OF, levels))))):
+                    return levels
+        except (KeyError, TypeError):
+            pass
+    return [_tcb_level(j, level, i, version) for i, level in enumerate(items)]
+
+
+_SVN = operator.itemgetter("svn")
+_TDX_OF, _DATE_OF, _IDS_OF = operator.itemgetter(2), operator.itemgetter(3), operator.itemgetter(5)  # of a TcbLevel
+# NamedTuples built as tuples: the same objects without the generated __new__ (a Python call per level).
+_new_level = partial(tuple.__new__, TcbLevel)
+_new_module_level = partial(tuple.__new__, ModuleTcbLevel)
+_NO_IDS: list[str] = []  # the advisory IDs of a level that lists none (only read, never changed)
+_INTS, _STRS = frozenset({int}), frozenset({str})  # exactly these types (a bool is no SVN)
+
+
+def _fits_bytes(values: list[int]) -> bool:
+    try:
+        bytes(values)
+    except ValueError:
+        return False
+    return True
+
+
 def _tcb_level(j: JsonObject, level: Any, index: int, version: int) -> TcbLevel:
-    """One TCB level, read straight from the dict (error paths name the member; the usual path stays lean)."""
+    """One TCB level, every check in turn (the reference of :func:`_tcb_levels`; errors name the member)."""
     tcb = level.get("tcb") if isinstance(level, dict) else None
     if not isinstance(tcb, dict):
         raise j.error(f"tcbLevels[{index}].tcb", "missing or not a JSON object")
@@ -274,38 +323,48 @@ def _tcb_level(j: JsonObject, level: Any, index: int, version: int) -> TcbLevel:
         raise j.error(f"tcbLevels[{index}].tcb.pcesvn", "missing or not a PCESVN (0..65535)")
     if not isinstance(date, str):
         raise j.error(f"tcbLevels[{index}].tcbDate", "missing or not a string")
-    raw_status = level.get("tcbStatus")
-    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
-    ids = level.get("advisoryIDs", ())
-    if status is None or not (isinstance(ids, list) and _INT_OR_STR[str].issuperset(map(type, ids))):
-        where = f"tcbLevels[{index}]."  # the error path names the member
-        return TcbLevel(sgx, pcesvn, tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
-    return TcbLevel(sgx, pcesvn, tdx, date, status, tuple(ids))
+    where = f"tcbLevels[{index}]."
+    return TcbLevel(sgx, pcesvn, tdx, date, _status_of(level, j, where), _advisories_of(level, j, where))
 
 
 def _svns(j: JsonObject, items: Any, index: int, name: str) -> tuple[int, ...]:
-    """16 component SVNs, checked in bulk: a TCB info holds hundreds of them."""
+    """16 component SVNs."""
     try:
         svns = tuple([item["svn"] for item in items])
     except (TypeError, KeyError):
         raise j.error(f"tcbLevels[{index}].tcb.{name}", "must be a list of objects with an svn") from None
-    if len(svns) != 16 or not _INT_OR_STR[int].issuperset(map(type, svns)) or min(svns) < 0 or max(svns) > 255:
+    if len(svns) != 16 or not _INTS.issuperset(map(type, svns)) or min(svns) < 0 or max(svns) > 255:
         raise j.error(f"tcbLevels[{index}].tcb.{name}", "must list 16 SVNs, each 0..255")
     return svns
 
 
-_INT_OR_STR = {int: frozenset({int}), str: frozenset({str})}  # exactly these types (a bool is no SVN)
+def _module_levels(j: JsonObject, allowed: frozenset[TcbStatus] | None) -> tuple[ModuleTcbLevel, ...]:
+    """The levels of a QE identity (``allowed``: the statuses Intel's QVL reads there; the levels are required) or
+    of a TDX module (optional levels, any status). Read in one lean pass; whatever that pass does not take is read
+    again level by level by :func:`_module_level`, the reference, whose errors name the member."""
+    items = j.items("tcbLevels", required=allowed is not None)
+    levels: list[ModuleTcbLevel] = []
+    try:
+        for level in items:
+            isvsvn, status = level["tcb"]["isvsvn"], _STATUSES[level["tcbStatus"]]
+            date, ids = level.get("tcbDate"), level.get("advisoryIDs", _NO_IDS)
+            if (type(isvsvn) is not int or isvsvn < 0 or (allowed is not None and status not in allowed)
+                    or type(ids) is not list):
+                break
+            levels.append(_new_module_level((isvsvn, status, tuple(ids), date if isinstance(date, str) else None)))
+        else:
+            if _STRS.issuperset(map(type, chain.from_iterable(map(_MODULE_IDS_OF, levels)))):
+                return tuple(levels)
+    except (KeyError, TypeError):
+        pass
+    return tuple(_module_level(j.sub(level, f"tcbLevels[{i}]"), allowed) for i, level in enumerate(items))
+
+
+_MODULE_IDS_OF = operator.itemgetter(2)  # the advisory IDs of a ModuleTcbLevel
 
 
 def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) -> ModuleTcbLevel:
-    """A QE identity's or TDX module's level; read straight from the dict, through JsonObject only to name an error."""
-    level = j.obj
-    raw_status, tcb, date, ids = level.get("tcbStatus"), level.get("tcb"), level.get("tcbDate"), level.get("advisoryIDs", ())
-    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
-    isvsvn = tcb.get("isvsvn") if isinstance(tcb, dict) else None
-    if (status is not None and (allowed is None or status in allowed) and type(isvsvn) is int and isvsvn >= 0
-            and isinstance(ids, list) and _INT_OR_STR[str].issuperset(map(type, ids))):
-        return ModuleTcbLevel(isvsvn, status, tuple(ids), date if isinstance(date, str) else None)
+    """A QE identity's or TDX module's level, every check in turn (the reference of :func:`_module_levels`)."""
     status = _status(j)
     if allowed is not None and status not in allowed:
         raise j.error("tcbStatus", f"{status.value} is not a valid status here (Intel's QVL refuses it)")
@@ -315,7 +374,7 @@ def _module_level(j: JsonObject, allowed: frozenset[TcbStatus] | None = None) ->
 
 
 def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
-    levels = tuple(_module_level(j.sub(x, f"tcbLevels[{i}]")) for i, x in enumerate(j.items("tcbLevels", required=False)))
+    levels = _module_levels(j, None)
     return TdxModuleIdentity(
         id=j.text("id") if default_id is None else default_id, mrsigner=j.hexbytes("mrsigner", 48),
         attributes=j.hexbytes("attributes", 8), attributes_mask=j.hexbytes("attributesMask", 8), tcb_levels=levels,
@@ -330,13 +389,17 @@ def read_signed(text: str, structure: str) -> tuple[bytes, dict[str, Any]]:
     decoded), so whitespace that PCCS or a proxy adds does not matter while a
     reordered or repeated member does. Repeated members are refused here
     (Python would keep only the last one; Intel's signature check fails).
-    Remembered per text; the object is only read, never changed.
+    Remembered per text; the object is only read, never changed. A "TCB info" or "QE identity" that provably
+    is its own compact form (see :func:`_signs_itself`) is signed as it stands, and its typed reading remembered.
     """
     known = _SIGNED.get(text)
     if known is not None:
         return known
     if len(text) > MAX_SIGNED_JSON:
         raise MalformedMessage(structure, "<json>", 0, f"larger than {MAX_SIGNED_JSON} bytes")
+    obj = _signs_itself(text, structure)
+    if obj is not None:
+        return _SIGNED.put(text, (_utf8(text, structure), obj))
     obj = _loads(text, structure, None)
     compact = _compact(obj, structure)
     # Text that already is its compact form has no repeated member (the form has none); any other
@@ -344,11 +407,112 @@ def read_signed(text: str, structure: str) -> tuple[bytes, dict[str, Any]]:
     if compact != text:
         obj = _loads(text, structure, _unique_members)
         compact = _compact(obj, structure)
+    return _SIGNED.put(text, (_utf8(compact, structure), obj))
+
+
+def _utf8(text: str, structure: str) -> bytes:
     try:
-        signed = compact.encode()
+        return text.encode()
     except UnicodeEncodeError:
         raise MalformedMessage(structure, "<json>", 0, "a string holds a lone surrogate (not UTF-8)") from None
-    return _SIGNED.put(text, (signed, obj))
+
+
+def _signs_itself(text: str, structure: str) -> dict[str, Any] | None:
+    """The object read from ``text`` when ``text`` provably is its own compact form, else None (then
+    :func:`read_signed` re-serialises it, the reference).
+
+    Why the proof holds. Take text T with no backslash, tab, CR or LF, one JSON object. With no backslash each '"'
+    opens or closes a string, so the text outside strings is known, and a string is its own content (json.loads
+    refuses raw control characters; the encoder escapes only '"', backslash and control characters). If outside the
+    strings there is (1) no space, (2) no '-' (no negative number, so no -0) and no float, NaN or Infinity (the
+    decoder's hooks stop at the first), each token re-serialises to itself (a non-negative JSON integer has no
+    leading zero; true/false/null are themselves) between T's own ',' and ':'. The compact form then equals T
+    unless an object repeats a member (json.loads keeps one), which counting rules out: outside strings the ':'
+    are one per member written (K), and the typed reading gives M, the members of the distinct objects it read
+    (len(); a component list it read as 16 objects each holding an svn counts 16 at first, all their members when
+    that falls short). Each object holds its members written less its repeats, so M <= K - D with D all repeats;
+    M == W for any W >= K forces D == 0.
+    When T holds a space (PCS names components "Early Microcode Update"), the text outside strings is T split at
+    '"', every other piece, and W = K its ':'. Without a space, counting in all of T is cheaper: the strings the
+    typed reading kept (verbatim, distinct) hold at most all the ':' and '-' inside strings, so W = T.count(':')
+    less their ':' is at least K, and T.count('-') == their '-' leaves no '-' outside strings.
+    Anything else (unread members, -0, an escape, whitespace between tokens) takes the reference way.
+    """
+    seen = _SEEN.get(structure)
+    if seen is None or "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+        return None
+    try:
+        obj, end = _PLAIN_JSON.raw_decode(text)
+        if end != len(text) or not isinstance(obj, dict):
+            return None
+        members, strings, components = seen(text, obj)
+    except (ValueError, RecursionError, _NotPlain, MalformedMessage, KeyError, TypeError):
+        return None  # the reference way reads it again and says what is wrong, if anything
+    if " " in text:  # in strings (PCS names components "Early Microcode Update") or between tokens
+        outside = "".join(text.split('"')[::2])
+        if " " in outside or "-" in outside:
+            return None
+        written = outside.count(":")
+    else:
+        read = "".join(strings)
+        if text.count("-") != read.count("-"):
+            return None
+        written = text.count(":") - read.count(":")
+    if members != written:  # components with more than their svn (PCS adds category and type): count them all
+        members += sum(map(len, chain.from_iterable(components))) - 16 * len(components)
+    return obj if members == written else None
+
+
+class _NotPlain(Exception):
+    """A float, NaN or Infinity: not a token that is surely its own re-serialisation."""
+
+
+def _not_plain(token: str) -> None:
+    raise _NotPlain(token)
+
+
+_PLAIN_JSON = json.JSONDecoder(parse_float=_not_plain, parse_constant=_not_plain)
+
+
+class _Seen(NamedTuple):
+    """What a typed reading read of a signed JSON object (see :func:`_signs_itself`)."""
+    members: int  # of the distinct objects read, a component list counted as its 16 objects of one member
+    strings: list[str]  # the strings read, each a distinct string of the text
+    components: list[list[dict[str, Any]]]  # the component lists read (their objects may hold more members)
+
+
+def _tcb_info_seen(text: str, obj: dict[str, Any]) -> _Seen:
+    info = TcbInfo.parse(text, obj)
+    levels = obj["tcbLevels"]
+    tcbs = list(map(_TCB, levels))
+    components = [] if info.version == 2 else list(map(_SGX_COMPONENTS, tcbs))
+    if any(map(_TDX_OF, info.tcb_levels)):  # levels with TDX components too
+        components += [tcb["tdxtcbcomponents"] for tcb in tcbs if "tdxtcbcomponents" in tcb]
+    members = len(obj) + sum(map(len, levels)) + sum(map(len, tcbs)) + 16 * len(components)
+    strings = [obj["issueDate"], obj["nextUpdate"], *map(_DATE_OF, info.tcb_levels),
+               *chain.from_iterable(map(_IDS_OF, info.tcb_levels))]
+    modules = list(zip(obj.get("tdxModuleIdentities", []), info.tdx_module_identities, strict=True))
+    if info.tdx_module is not None:
+        modules.append((obj["tdxModule"], info.tdx_module))
+    for module, typed in modules:
+        members += len(module) + _module_levels_seen(module.get("tcbLevels", []), typed.tcb_levels, strings)
+    return _Seen(members, strings, components)
+
+
+def _qe_identity_seen(text: str, obj: dict[str, Any]) -> _Seen:
+    identity = QeIdentity.parse(text, obj)
+    strings = [obj["issueDate"], obj["nextUpdate"]]
+    return _Seen(len(obj) + _module_levels_seen(obj["tcbLevels"], identity.tcb_levels, strings), strings, [])
+
+
+def _module_levels_seen(levels: list[dict[str, Any]], typed: tuple[ModuleTcbLevel, ...], strings: list[str]) -> int:
+    strings += [level.tcb_date for level in typed if level.tcb_date is not None]
+    strings += chain.from_iterable(level.advisory_ids for level in typed)
+    return sum(map(len, levels)) + sum(map(len, map(_TCB, levels)))
+
+
+_TCB, _SGX_COMPONENTS = operator.itemgetter("tcb"), operator.itemgetter("sgxtcbcomponents")
+_SEEN = {"TCB info": _tcb_info_seen, "QE identity": _qe_identity_seen}  # the labels verify/dcap.py reads them by
 
 
 def signed_bytes(text: str, structure: str) -> bytes:
