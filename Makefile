@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz typecheck bench-dcap bench-handshake bench-soak bench-pccs bench-startup diff-intel clean
+.PHONY: demo test fuzz typecheck bench-dcap bench-dcap-stages bench-handshake bench-soak bench-pccs bench-startup diff-intel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ fuzz: $(STAMP)
 bench-dcap: $(STAMP)
 	$(BIN)/pip install --quiet 'dcap-qvl>=0.7'
 	$(BIN)/python bench/dcap_bench.py
+
+bench-dcap-stages: $(STAMP)
+	$(BIN)/python bench/dcap_stages.py
 
 # The long differential run against Intel's QVL (../shared/tools/intel-qvl) and dcap-qvl: every byte of the real
 # quote and CRLs flipped, and more; `make test` runs a seeded sample (tests/test_diff_*.py). About 4 minutes.
