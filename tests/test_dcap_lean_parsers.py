@@ -81,21 +81,42 @@ def test_pem_lines_judged_as_line_by_line(pieces: list[bytes]) -> None:
         assert certificates._check_pem_lines(pem, "chain") == expected
 
 
+def _block(cert: x509.Certificate) -> bytes:
+    """The body of ``cert``'s PEM block (base64 lines), as the memo of blocks keys it."""
+    return cert.public_bytes(Encoding.PEM).split(b"-----\n", 1)[1].rsplit(b"-----END", 1)[0]
+
+
 def test_a_remembered_block_serves_only_the_same_certificate(real: tuple[bytes, str]) -> None:
     clear_parse_memos()
     leaf, ca, _ = DcapQuote.parse(real[0]).pck_chain()
-    block = b"the same PEM block text"
+    block = _block(leaf)
     certificates._CERTS.put(block, ca)  # as if this block had held the PCK CA certificate
     assert certificates._checked(leaf, block, "chain") is leaf  # another certificate: checked itself, not swapped
     fresh = x509.load_der_x509_certificate(leaf.public_bytes(Encoding.DER))
     assert certificates._checked(fresh, block, "chain") is leaf  # the same certificate: the one checked before
 
 
+def test_text_that_pyca_reads_otherwise_cannot_make_a_block_serve_another_certificate(real: tuple[bytes, str]) -> None:
+    """Boundary lines that the line checks and pyca split differently: the blocks the line checks found hold
+    one certificate (the PCK CA) while pyca read others. No block may then serve what pyca read for it."""
+    clear_parse_memos()
+    collateral = Collateral.from_json(real[1])
+    ca = x509.load_pem_x509_certificates(collateral.pck_crl_issuer_chain.encode())[0]
+    signer, root = x509.load_pem_x509_certificates(collateral.tcb_info_issuer_chain.encode())
+    odd = b"-----BEGIN FOO----- -----END FOO-----\n" + _block(ca) + b"-----END CERTIFICATE-----\n"
+    text = (odd + b"-----BEGIN CERTIFICATE-----\n" + _block(signer) + b"-----END CERTIFICATE----------BEGIN "
+            b"CERTIFICATE-----\n" + _block(root) + b"-----END CERTIFICATE-----\n" + odd)
+    assert [c.subject for c in x509.load_pem_x509_certificates(text)] == [signer.subject, root.subject]
+    assert [c.subject for c in pki.load_pem_chain(text)] == [signer.subject, root.subject]
+    assert pki.load_pem_chain(ca.public_bytes(Encoding.PEM)) == [ca]
+
+
 def test_names_read_from_the_block_are_the_certificates(real: tuple[bytes, str]) -> None:
     clear_parse_memos()
     chain = DcapQuote.parse(real[0]).pck_chain()
     for cert in chain:
-        assert certificates.certificate_names(cert) == certificates._tbs_names(cert.tbs_certificate_bytes, 0)
+        assert certificates.certificate_names(cert) == certificates._der_names(cert.public_bytes(Encoding.DER))
+        assert certificates.certificate_names(cert).tbs == cert.tbs_certificate_bytes
     assert [common_name(c) for c in chain] == [
         c.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value for c in chain]
 
@@ -357,6 +378,15 @@ def _issued(subject: str, issuer: str, key: Any, signer: Any, algorithm: Any) ->
             .sign(signer, algorithm))
 
 
+def _outer_algorithm(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    """``cert``'s TBSCertificate (naming ecdsa-with-SHA256) signed with SHA-384 under an outer ecdsa-with-SHA384:
+    a valid signature, algorithms that disagree."""
+    tbs = cert.tbs_certificate_bytes
+    sha384 = der.sequence(der.encode_oid("1.2.840.10045.4.3.3"))
+    signature = key.sign(tbs, ec.ECDSA(hashes.SHA384()))
+    return x509.load_der_x509_certificate(der.sequence(tbs, sha384, der.encode(0x03, b"\x00" + signature)))
+
+
 def test_certificate_signatures_judged_as_pyca_judges_them() -> None:
     parent_key, other_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -369,6 +399,8 @@ def test_certificate_signatures_judged_as_pyca_judges_them() -> None:
         "another key signed": (_issued("leaf", "CA", other_key, other_key, hashes.SHA256()), parent),
         "RSA parent": (_issued("leaf", "CA", other_key, rsa_key, hashes.SHA256()), rsa_parent),
         "RSA parent, EC signature": (_issued("leaf", "CA", other_key, parent_key, hashes.SHA256()), rsa_parent),
+        "inner SHA-256, outer SHA-384, signed with SHA-384": (
+            _outer_algorithm(_issued("leaf", "CA", other_key, parent_key, hashes.SHA256()), parent_key), parent),
     }
     for name, (child, issuer) in cases.items():
         clear_parse_memos()

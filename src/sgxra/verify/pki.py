@@ -164,7 +164,10 @@ def _verify_issued_by(child: x509.Certificate, parent: x509.Certificate) -> None
         return
     if not issued_by_name(child, parent):
         raise ValueError("issuer name does not match the parent's subject")
-    key.verify(child.signature, certificate_names(child).tbs, ecdsa)
+    names = certificate_names(child)
+    if not names.same_algorithm:
+        raise ValueError("inner and outer signature algorithms do not match")
+    key.verify(child.signature, names.tbs, ecdsa)
 
 
 # ECDSA by its signature algorithm's OID, each made once (pyca builds a new hash object at every access).

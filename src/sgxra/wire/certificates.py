@@ -47,6 +47,7 @@ class Names(NamedTuple):
     issuer: bytes
     subject: bytes
     tbs: bytes
+    same_algorithm: bool  # the outer signatureAlgorithm is byte for byte the one the TBSCertificate names
 
 
 class Facts(NamedTuple):
@@ -93,7 +94,7 @@ def check_certificate(cert: x509.Certificate, what: str, names: Names | None = N
         raise MalformedMessage(what, part, 0, f"{type(e).__name__}: {e}") from None
     if serial < 1:  # pyca parses it, but its CRL lookup refuses negative numbers with a ValueError
         raise MalformedMessage(what, "serial_number", 0, f"{serial} is not positive (RFC 5280 4.1.2.2)")
-    facts = Facts(names or _tbs_names(cert.tbs_certificate_bytes, 0), not_before, not_after, extensions)
+    facts = Facts(names or _der_names(cert.public_bytes(Encoding.DER)), not_before, not_after, extensions)
     _FACTS.put(id(cert), (cert, facts))
     return facts
 
@@ -220,7 +221,7 @@ def _checked(cert: x509.Certificate, block: bytes, what: str) -> x509.Certificat
     if anchor is not None:
         return anchor
     check_certificate(cert, what, _der_names(data) if data is not None else None)
-    if block:
+    if data is not None:  # only a block whose own DER is this certificate may serve it again
         _CERTS.put(block, cert)
     return cert
 
@@ -284,26 +285,25 @@ def _block_der(block: bytes, cert: x509.Certificate) -> bytes | None:
 
 
 def _der_names(data: bytes) -> Names:
-    """The names of the certificate whose DER is ``data`` (cheaper than pyca's re-encoded TBS)."""
-    return _tbs_names(data, der.span(data, 0, len(data), "certificate")[1])
-
-
-_CRLS: Memo[int, tuple[x509.CertificateRevocationList, CrlFacts]] = Memo(64)  # by identity, as _FACTS
-
-
-def _tbs_names(data: bytes, pos: int) -> Names:
-    """Issuer and subject of the TBSCertificate at ``pos``: [0] version, serial, signature, issuer, validity, subject."""
-    tbs_start = pos
-    _, pos, end = der.span(data, pos, len(data), "certificate")
+    """The names of the certificate whose DER is ``data`` (cheaper than pyca's re-encoded TBS), read by offsets:
+    Certificate ::= SEQUENCE { TBSCertificate, signatureAlgorithm, signature }, where the TBSCertificate holds
+    [0] version (optional), serial, signature (the algorithm again), issuer, validity, subject, ..."""
+    _, tbs_start, end = der.span(data, 0, len(data), "certificate")
+    _, pos, tbs_end = der.span(data, tbs_start, end, "certificate")
     fields: list[tuple[int, int]] = []
-    while pos < end and len(fields) < 6:
-        tag, _, stop = der.span(data, pos, end, "certificate")
+    while pos < tbs_end and len(fields) < 6:
+        tag, _, stop = der.span(data, pos, tbs_end, "certificate")
         if fields or tag != 0xA0:
             fields.append((pos, stop))
         pos = stop
     if len(fields) < 5:
         raise MalformedMessage("certificate", "<tbs>", pos, "too few fields")
-    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]], data[tbs_start:end])
+    outer = der.span(data, tbs_end, end, "certificate")[2]
+    return Names(data[fields[2][0] : fields[2][1]], data[fields[4][0] : fields[4][1]], data[tbs_start:tbs_end],
+                 data[tbs_end:outer] == data[fields[1][0] : fields[1][1]])
+
+
+_CRLS: Memo[int, tuple[x509.CertificateRevocationList, CrlFacts]] = Memo(64)  # by identity, as _FACTS
 
 
 class CrlFacts(NamedTuple):
