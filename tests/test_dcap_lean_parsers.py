@@ -270,6 +270,11 @@ def test_canonical_components_are_taken_for_the_real_certificate(extension: byte
     assert repeated != extension
     with pytest.raises(MalformedMessage, match="appears twice"):
         PckExtension._parse(repeated)
+    # A repeat followed by a malformed member: the member walk's first defect (the repeat), as without the step.
+    cpusvn = repeated.index(bytes.fromhex("301f060b2a864886f84d010d0102120410"))
+    extra = bytes.fromhex("301f060b2a864886f84d010d010212020100040d") + bytes(13)  # same size, a third element
+    with pytest.raises(MalformedMessage, match="appears twice"):
+        PckExtension._parse(repeated[:cpusvn] + extra + repeated[cpusvn + len(extra):])
 
 
 # --- Quote: signed regions sliced from the input, never stale after a change ---------------------------------

@@ -180,8 +180,11 @@ def _canonical_components(data: bytes, tag: int, start: int, end: int) -> tuple[
     found = _CANONICAL_COMPONENTS.match(data, start, end) if tag == der.SEQUENCE else None
     if found is None:
         return None
-    rest = _members(data, tag, found.end(), end, "tcb")
-    if any(key in rest for key in _COMPONENT_KEYS):  # a component repeated: _members names it
+    try:
+        rest = _members(data, tag, found.end(), end, "tcb")
+    except MalformedMessage:
+        return None  # the member walk names the first defect, as it does for any other form
+    if any(key in rest for key in _COMPONENT_KEYS):  # a component repeated: the member walk names it
         return None
     groups = found.groups()
     return tuple((one or two)[0] for one, two in zip(groups[::2], groups[1::2], strict=True)), rest
