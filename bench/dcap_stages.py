@@ -33,7 +33,7 @@ STEPS: tuple[tuple[Any, str], ...] = (
     (dcap, "verify_collateral"), (dcap, "verify_pck_chain"), (dcap, "check_quote"),
     (dcap, "load_pem_chain"), (dcap, "load_crl"), (dcap, "check_crl"), (dcap, "verify_tcb_signer"),
     (dcap, "find_crl_issuer"), (dcap, "read_signed"), (dcap, "verify_p256"), (dcap, "verify_chain"),
-    (dcap, "raw_point_key"), (DcapQuote, "parse"), (PckExtension, "from_certificate"),
+    (dcap, "raw_point_key"), (DcapQuote, "parse"), (DcapQuote, "pck_chain"), (PckExtension, "from_certificate"),
     (TcbInfo, "parse"), (QeIdentity, "parse"),
 )
 
