@@ -23,16 +23,14 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 
 import dcap_qvl
+from real_quote import AT, read_real_quote
 
 from sgxra.verify.dcap import DcapVerifier, verify_dcap_quote
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.memo import clear_parse_memos
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "dcap"
-AT = 1752919277
 ROUNDS = 15
 PER_ROUND = 60
 
@@ -45,11 +43,7 @@ def per_call_seconds(fn: Callable[[], object], n: int) -> float:
 
 
 def main() -> int:
-    if not VECTORS.is_dir():
-        print(f"the real quote is not at {VECTORS} (it lives in ../shared/vectors)", file=sys.stderr)
-        return 2
-    quote = (VECTORS / "sgx_v3_quote.bin").read_bytes()
-    text = (VECTORS / "sgx_v3_quote.collateral.json").read_text()
+    quote, text = read_real_quote()
     at = datetime.fromtimestamp(AT, timezone.utc)
 
     ours = verify_dcap_quote(quote, Collateral.from_json(text), at=at)

@@ -15,8 +15,9 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
+
+from real_quote import AT, read_real_quote
 
 from sgxra.verify import dcap
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo
@@ -24,8 +25,7 @@ from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.memo import clear_parse_memos
 from sgxra.wire.pck_extension import PckExtension
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "dcap"
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
+WHEN = datetime.fromtimestamp(AT, timezone.utc)
 ROUNDS = 10
 PER_ROUND = 200
 # (owner, attribute): what the verifier calls, by the name it calls it.
@@ -54,11 +54,7 @@ def timed(owner: Any, name: str, spent: defaultdict[str, float], calls: Counter[
 
 
 def main() -> int:
-    if not VECTORS.is_dir():
-        print(f"the real quote is not at {VECTORS} (it lives in ../shared/vectors)", file=sys.stderr)
-        return 2
-    quote = (VECTORS / "sgx_v3_quote.bin").read_bytes()
-    text = (VECTORS / "sgx_v3_quote.collateral.json").read_text()
+    quote, text = read_real_quote()
     spent: defaultdict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
     for owner, name in STEPS:
@@ -66,7 +62,7 @@ def main() -> int:
 
     def cold() -> None:
         clear_parse_memos()
-        dcap.verify_dcap_quote(quote, Collateral.from_json(text), at=AT)
+        dcap.verify_dcap_quote(quote, Collateral.from_json(text), at=WHEN)
 
     timed(sys.modules[__name__], "clear_parse_memos", spent, calls)
     timed(Collateral, "from_json", spent, calls)

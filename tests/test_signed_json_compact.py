@@ -41,6 +41,7 @@ def _texts() -> dict[str, tuple[str, str]]:
 
 
 TEXTS = _texts()
+KINDS: dict[str, collateral.SignedKind] = {"TCB info": TcbInfo, "QE identity": QeIdentity}
 
 
 def _compact(text: str) -> str | None:
@@ -72,7 +73,7 @@ def _reference(text: str) -> bytes | None:
 def _read(text: str, label: str) -> bytes | None:
     clear_parse_memos()
     try:
-        return read_signed(text, label)[0]
+        return read_signed(text, label, KINDS[label])[0]
     except MalformedMessage:
         return None
 
@@ -134,7 +135,7 @@ def test_the_writer_reproduces_each_text_and_its_compact_form_is_signed_as_it_st
     expected = _reference(text)
     assert expected == text.encode()
     clear_parse_memos()
-    assert collateral._signs_itself(text, label) == json.loads(text)
+    assert collateral._signs_itself(text, KINDS[label]) == json.loads(text)
 
     def no_compact(*_: object) -> str:
         raise AssertionError("re-serialised")
@@ -146,7 +147,7 @@ def test_the_writer_reproduces_each_text_and_its_compact_form_is_signed_as_it_st
 
 
 def test_verification_signs_compact_collateral_as_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The labels the verifier reads signed JSON by are the ones that take the short way."""
+    """The verifier says what each signed JSON text is, so compact collateral takes the short way."""
     def no_compact(*_: object) -> str:
         raise AssertionError("re-serialised")
     monkeypatch.setattr(collateral, "_compact", no_compact)
@@ -162,7 +163,7 @@ def test_signed_bytes_are_the_reference_whatever_the_text(name: str, data: st.Da
     bent = _written(obj, edits)
     expected = _reference(bent)
     clear_parse_memos()
-    if collateral._signs_itself(bent, label) is not None:  # taken as its own compact form: it must be that
+    if collateral._signs_itself(bent, KINDS[label]) is not None:  # taken as its own compact form: it must be that
         assert _compact(bent) == bent
     assert _read(bent, label) == expected
 
@@ -192,7 +193,7 @@ def test_text_that_is_not_its_compact_form_takes_the_reference_way(name: str, ed
     assert old in text
     bent = text.replace(old, new, 1)
     clear_parse_memos()
-    assert collateral._signs_itself(bent, label) is None
+    assert collateral._signs_itself(bent, KINDS[label]) is None
     assert _read(bent, label) == _reference(bent) != bent.encode()
 
 
@@ -203,7 +204,7 @@ def test_colons_dashes_spaces_and_unicode_in_read_strings_keep_the_text_as_it_st
     assert '"INTEL-SA-00615"' in text
     bent = text.replace('"INTEL-SA-00615"', json.dumps(advisory, ensure_ascii=False))
     clear_parse_memos()
-    assert collateral._signs_itself(bent, label) is not None
+    assert collateral._signs_itself(bent, KINDS[label]) is not None
     assert _read(bent, label) == _reference(bent) == bent.encode()
 
 

@@ -50,7 +50,8 @@ def verify_item(item: Item, root: x509.Certificate, at: datetime,
     if item.kind in (TCB, QE, QVE):
         signer = verify_tcb_signer(chain, root, at=when, what=item.label)
         text, signature = item.signed()
-        verify_p256(ec_public_key(signer, f"{item.label} signer"), signature, signed_bytes(text, item.label),
+        kind = TcbInfo if item.kind == TCB else QeIdentity
+        verify_p256(ec_public_key(signer, f"{item.label} signer"), signature, signed_bytes(text, item.label, kind),
                     f"{item.label} signature")
         _check_signed_key(item, text)
         revocable = [signer]

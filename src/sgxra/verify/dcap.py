@@ -86,11 +86,8 @@ class Window:
     def holds(self, at: datetime) -> bool:
         return self.not_before <= at <= self.not_after
 
-    def narrow(self, not_before: datetime, not_after: datetime) -> Window:
-        return Window(max(self.not_before, not_before), min(self.not_after, not_after))
-
     def within(self, other: Window) -> Window:
-        return self.narrow(other.not_before, other.not_after)
+        return Window(max(self.not_before, other.not_before), min(self.not_after, other.not_after))
 
 
 Span = tuple[datetime, datetime]  # from .. until: a certificate's validity, a CRL's or signed JSON's issue .. next update
@@ -219,8 +216,8 @@ def read_collateral(collateral: Collateral) -> ReadCollateral:
     for what, pem in (("TCB info", collateral.tcb_info_issuer_chain), ("QE identity", collateral.qe_identity_issuer_chain)):
         if pem not in chains:
             chains[pem] = load_pem_chain(pem.encode(), f"{what} issuer chain")
-    tcb_signed, tcb_object = read_signed(collateral.tcb_info, "TCB info")
-    qe_signed, qe_object = read_signed(collateral.qe_identity, "QE identity")
+    tcb_signed, tcb_object = read_signed(collateral.tcb_info, "TCB info", TcbInfo)
+    qe_signed, qe_object = read_signed(collateral.qe_identity, "QE identity", QeIdentity)
     return ReadCollateral(
         root_crl, chains, TcbInfo.parse(collateral.tcb_info, tcb_object), tcb_signed,
         QeIdentity.parse(collateral.qe_identity, qe_object), qe_signed,
@@ -239,7 +236,7 @@ def verify_collateral(
     check_crl(root_crl, root, at=at, what="root CA CRL")
     # Validity windows: of everything the result depends on (``valid``), and of every item as Intel's
     # supplemental data counts them (``dated``: the signing chains and the PCK CRL's whole issuer chain).
-    valid: list[Span] = [_crl_span(root_crl), (root.not_valid_before_utc, root.not_valid_after_utc)]
+    valid: list[Span] = [_crl_span(root_crl), *_cert_spans([root])]
     dated: list[Span] = [valid[0]]
     signed: dict[str, tuple[str, bytes, bytes]] = {
         "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, read.tcb_info_signed),

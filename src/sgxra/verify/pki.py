@@ -384,10 +384,11 @@ def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate)
     ecdsa = _ECDSA.get(crl.signature_algorithm_oid)
     if not isinstance(key, ec.EllipticCurvePublicKey) or ecdsa is None:
         return isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) and crl.is_signature_valid(key)
-    if not crl_facts(crl).same_algorithm:
+    facts = crl_facts(crl)
+    if not facts.same_algorithm:
         return False
     try:
-        key.verify(crl.signature, crl_facts(crl).tbs, ecdsa)
+        key.verify(crl.signature, facts.tbs, ecdsa)
     except InvalidSignature:
         return False
     return True

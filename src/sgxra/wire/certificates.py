@@ -277,11 +277,9 @@ def _block_der(block: bytes, cert: x509.Certificate) -> bytes | None:
     """The DER in ``cert``'s PEM block, if it is the certificate's; None otherwise."""
     try:
         data = binascii.a2b_base64(block)
-        if x509.load_der_x509_certificate(data) != cert:
-            return None
-    except (binascii.Error, *PYCA_ERRORS):
+    except binascii.Error:
         return None
-    return data
+    return data if data == cert.public_bytes(Encoding.DER) else None  # pyca keeps the DER it read
 
 
 def _der_names(data: bytes) -> Names:

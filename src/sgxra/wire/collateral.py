@@ -197,6 +197,8 @@ class QeIdentity:
         )
 
 
+SignedKind = type[TcbInfo] | type[QeIdentity]  # what a signed JSON text is, for its typed reading
+
 # Parsed signed JSON, per exact text (frozen results; collateral is re-read for each verification without a cache).
 _TCB_INFOS: Memo[str, TcbInfo] = Memo(32, largest=64 * 1024)
 _QE_IDENTITIES: Memo[str, QeIdentity] = Memo(32, largest=64 * 1024)
@@ -381,7 +383,7 @@ def _module(j: JsonObject, default_id: str | None) -> TdxModuleIdentity:
     )
 
 
-def read_signed(text: str, structure: str) -> tuple[bytes, dict[str, Any]]:
+def read_signed(text: str, structure: str, kind: SignedKind | None = None) -> tuple[bytes, dict[str, Any]]:
     """What Intel's signature over a TCB info or QE identity covers, and the object read from it.
 
     Intel's QVL parses the signed JSON and verifies the signature over its
@@ -389,15 +391,16 @@ def read_signed(text: str, structure: str) -> tuple[bytes, dict[str, Any]]:
     decoded), so whitespace that PCCS or a proxy adds does not matter while a
     reordered or repeated member does. Repeated members are refused here
     (Python would keep only the last one; Intel's signature check fails).
-    Remembered per text; the object is only read, never changed. A "TCB info" or "QE identity" that provably
-    is its own compact form (see :func:`_signs_itself`) is signed as it stands, and its typed reading remembered.
+    Remembered per text; the object is only read, never changed. With ``kind`` (what the text is: TcbInfo or
+    QeIdentity), text that provably is its own compact form (see :func:`_signs_itself`) is signed as it stands,
+    and its typed reading remembered; ``structure`` only names it in errors.
     """
     known = _SIGNED.get(text)
     if known is not None:
         return known
     if len(text) > MAX_SIGNED_JSON:
         raise MalformedMessage(structure, "<json>", 0, f"larger than {MAX_SIGNED_JSON} bytes")
-    obj = _signs_itself(text, structure)
+    obj = _signs_itself(text, kind) if kind is not None else None
     if obj is not None:
         return _SIGNED.put(text, (_utf8(text, structure), obj))
     obj = _loads(text, structure, None)
@@ -417,7 +420,7 @@ def _utf8(text: str, structure: str) -> bytes:
         raise MalformedMessage(structure, "<json>", 0, "a string holds a lone surrogate (not UTF-8)") from None
 
 
-def _signs_itself(text: str, structure: str) -> dict[str, Any] | None:
+def _signs_itself(text: str, kind: SignedKind) -> dict[str, Any] | None:
     """The object read from ``text`` when ``text`` provably is its own compact form, else None (then
     :func:`read_signed` re-serialises it, the reference).
 
@@ -438,15 +441,15 @@ def _signs_itself(text: str, structure: str) -> dict[str, Any] | None:
     less their ':' is at least K, and T.count('-') == their '-' leaves no '-' outside strings.
     Anything else (unread members, -0, an escape, whitespace between tokens) takes the reference way.
     """
-    seen = _SEEN.get(structure)
-    if seen is None or "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+    seen = _SEEN[kind]
+    if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
         return None
     try:
         obj, end = _PLAIN_JSON.raw_decode(text)
         if end != len(text) or not isinstance(obj, dict):
             return None
         members, strings, components = seen(text, obj)
-    except (ValueError, RecursionError, _NotPlain, MalformedMessage, KeyError, TypeError):
+    except (ValueError, RecursionError, MalformedMessage, KeyError, TypeError):
         return None  # the reference way reads it again and says what is wrong, if anything
     if " " in text:  # in strings (PCS names components "Early Microcode Update") or between tokens
         outside = "".join(text.split('"')[::2])
@@ -461,17 +464,6 @@ def _signs_itself(text: str, structure: str) -> dict[str, Any] | None:
     if members != written:  # components with more than their svn (PCS adds category and type): count them all
         members += sum(map(len, chain.from_iterable(components))) - 16 * len(components)
     return obj if members == written else None
-
-
-class _NotPlain(Exception):
-    """A float, NaN or Infinity: not a token that is surely its own re-serialisation."""
-
-
-def _not_plain(token: str) -> None:
-    raise _NotPlain(token)
-
-
-_PLAIN_JSON = json.JSONDecoder(parse_float=_not_plain, parse_constant=_not_plain)
 
 
 class _Seen(NamedTuple):
@@ -512,12 +504,12 @@ def _module_levels_seen(levels: list[dict[str, Any]], typed: tuple[ModuleTcbLeve
 
 
 _TCB, _SGX_COMPONENTS = operator.itemgetter("tcb"), operator.itemgetter("sgxtcbcomponents")
-_SEEN = {"TCB info": _tcb_info_seen, "QE identity": _qe_identity_seen}  # the labels verify/dcap.py reads them by
+_SEEN: dict[SignedKind, Callable[[str, dict[str, Any]], _Seen]] = {TcbInfo: _tcb_info_seen, QeIdentity: _qe_identity_seen}
 
 
-def signed_bytes(text: str, structure: str) -> bytes:
+def signed_bytes(text: str, structure: str, kind: SignedKind | None = None) -> bytes:
     """What Intel's signature over a TCB info or QE identity covers (see :func:`read_signed`)."""
-    return read_signed(text, structure)[0]
+    return read_signed(text, structure, kind)[0]
 
 
 def _loads(text: str, structure: str, hook: Callable[[list[tuple[str, Any]]], dict[str, Any]] | None) -> dict[str, Any]:
@@ -550,6 +542,10 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# A float, NaN or Infinity stops the reading (ValueError): not a token that is surely its own re-serialisation.
+_PLAIN_JSON = json.JSONDecoder(parse_float=_no_constant, parse_constant=_no_constant)
 
 
 def signed_member(body: str, member: str, structure: str) -> tuple[str, bytes]:
