@@ -8,13 +8,12 @@ checks, report_data binding, session keys) is asked of an
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
-from sgxra.errors import LocalProtocolError, RemoteProtocolError, UnexpectedMessage
+from sgxra.errors import LocalProtocolError, RemoteProtocolError
 from sgxra.protocol.msg4 import OpenedMsg4
+from sgxra.protocol.steps import StepMachine
 from sgxra.wire.messages import AttestationStatus, Msg0, Msg0Msg1, Msg1, Msg2, Msg3, Msg4
 from sgxra.wire.msg4_auth import AuthenticatedMsg4, ReasonCode
 from sgxra.wire.platform_info import PlatformInfoBlob
@@ -68,48 +67,31 @@ class ClientVerdict:
                 f"authenticated={self.authenticated}, secret={'<present>' if self.secret else None})")
 
 
-class ClientSession:
+class ClientSession(StepMachine[ClientState]):
     """``require_authenticated_msg4``: refuse the sample's unauthenticated msg4 (on by default,
     since anyone on the path could rewrite its verdict; turn off to talk to Intel's sample SP)."""
 
     def __init__(self, enclave: EnclaveBackend, *, require_authenticated_msg4: bool = True) -> None:
         self.enclave = enclave
+        super().__init__(ClientState.START, ClientState.ERROR)
         self.require_authenticated_msg4 = require_authenticated_msg4
-        self.state = ClientState.START
-        self.error: BaseException | None = None
         self.verdict: ClientVerdict | None = None
-
-    @contextmanager
-    def _transition(self, allowed: ClientState, what: str, *, remote: bool) -> Iterator[None]:
-        if self.state is ClientState.ERROR:
-            raise LocalProtocolError(f"session already failed: {self.error}")
-        if self.state is not allowed:
-            error = (UnexpectedMessage if remote else LocalProtocolError)(
-                f"{what} is not expected in state {self.state.value}"
-            )
-            self.state, self.error = ClientState.ERROR, error
-            raise error
-        try:
-            yield
-        except BaseException as e:
-            self.state, self.error = ClientState.ERROR, e
-            raise
 
     def start(self) -> bytes:
         """msg0 || msg1, the first message the sample's client sends."""
-        with self._transition(ClientState.START, "start", remote=False):
+        with self._step(ClientState.START, "start", remote=False):
             msg = Msg0Msg1(Msg0(self.enclave.extended_epid_group_id()), self.enclave.get_msg1())
             self.state = ClientState.WAIT_MSG2
             return msg.to_bytes()
 
     def receive_msg2(self, data: bytes) -> bytes:
-        with self._transition(ClientState.WAIT_MSG2, "msg2", remote=True):
+        with self._step(ClientState.WAIT_MSG2, "msg2", remote=True):
             msg3 = self.enclave.proc_msg2(Msg2.parse(data))
             self.state = ClientState.WAIT_MSG4
             return msg3.to_bytes()
 
     def receive_msg4(self, data: bytes) -> ClientVerdict:
-        with self._transition(ClientState.WAIT_MSG4, "msg4", remote=True):
+        with self._step(ClientState.WAIT_MSG4, "msg4", remote=True):
             if AuthenticatedMsg4.is_authenticated(data):
                 opened = self.enclave.open_msg4(data)
                 verdict = ClientVerdict(opened.status, opened.reason, opened.platform_info_blob, opened.secret, True)

@@ -27,8 +27,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -42,9 +41,9 @@ from sgxra.errors import (
     LocalProtocolError,
     PolicyViolation,
     RemoteProtocolError,
-    UnexpectedMessage,
 )
 from sgxra.protocol.evidence import Violation
+from sgxra.protocol.steps import StepMachine
 from sgxra.wire._codec import check_uint, u16, u32
 from sgxra.wire.local_report import KDF_ID_AES_CMAC, DhMsg1, DhMsg2, DhMsg3, Report, SecureMessage, TargetInfo
 from sgxra.wire.report_body import AttributeFlags, ReportBody
@@ -93,32 +92,16 @@ def _check_peer(body: ReportBody, peer_check: PeerCheck, who: str) -> None:
         raise PolicyViolation([f"{who}: {v}" for v in found])
 
 
-class _Machine:
-    """State bookkeeping shared by both roles: a failed step leaves the session failed."""
+class _Machine(StepMachine[LaState]):
+    """What both roles hold: the enclave, the peer check and the ephemeral key."""
 
     def __init__(self, enclave: LocalEnclave, peer_check: PeerCheck,
                  ephemeral_key: ec.EllipticCurvePrivateKey | None) -> None:
+        super().__init__(LaState.START, LaState.ERROR)
         self.enclave = enclave
         self.peer_check = peer_check
-        self.state = LaState.START
-        self.error: BaseException | None = None
         self._key = ephemeral_key or ec.generate_private_key(ec.SECP256R1())
         self._own_point = crypto.public_key_to_point(self._key.public_key())
-
-    @contextmanager
-    def _step(self, allowed: LaState, what: str, *, remote: bool) -> Iterator[None]:
-        if self.state is LaState.ERROR:
-            raise LocalProtocolError(f"session already failed: {self.error}")
-        if self.state is not allowed:
-            error = (UnexpectedMessage if remote else LocalProtocolError)(
-                f"{what} is not expected in state {self.state.value}")
-            self.state, self.error = LaState.ERROR, error
-            raise error
-        try:
-            yield
-        except BaseException as e:
-            self.state, self.error = LaState.ERROR, e
-            raise
 
 
 class Responder(_Machine):
