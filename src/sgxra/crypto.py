@@ -109,11 +109,16 @@ def derive_key(kdk: bytes, label: str) -> bytes:
     return aes_cmac(kdk, b"\x01" + label.encode("ascii") + b"\x00\x80\x00")
 
 
-def derive_session_keys(shared_x_le: bytes) -> SessionKeys:
-    """KDK = CMAC(16 zero bytes, x_le), then SMK, SK, MK and VK from it."""
+def derive_kdk(shared_x_le: bytes) -> bytes:
+    """KDK = CMAC(16 zero bytes, x_le): what every labelled key of a session is derived from."""
     if len(shared_x_le) != 32:
         raise MalformedMessage("ecdh_shared_secret", "x", 0, f"must be 32 bytes, got {len(shared_x_le)}")
-    kdk = aes_cmac(bytes(16), shared_x_le)
+    return aes_cmac(bytes(16), shared_x_le)
+
+
+def derive_session_keys(shared_x_le: bytes) -> SessionKeys:
+    """KDK, then SMK, SK, MK and VK from it."""
+    kdk = derive_kdk(shared_x_le)
     smk, sk, mk, vk = (derive_key(kdk, label) for label in LABELS)
     return SessionKeys(kdk=kdk, smk=smk, sk=sk, mk=mk, vk=vk)
 

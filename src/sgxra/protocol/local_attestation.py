@@ -77,10 +77,6 @@ class LaState(enum.Enum):
     ERROR = "error"
 
 
-def _derive(shared_x_le: bytes, label: str) -> bytes:
-    return crypto.derive_key(crypto.aes_cmac(bytes(16), shared_x_le), label)
-
-
 def _sha256(*parts: bytes) -> bytes:
     return hashlib.sha256(b"".join(parts)).digest()
 
@@ -126,8 +122,8 @@ class Responder(_Machine):
         """Check msg2 and the initiator's identity; msg3 (452 + n bytes). The session is then :attr:`session`."""
         with self._step(LaState.WAIT_MSG2, "msg2", remote=True):
             msg2 = DhMsg2.parse(data)
-            shared = crypto.ecdh_shared_x_le(self._key, msg2.g_b, "g_b")
-            smk = _derive(shared, "SMK")
+            kdk = crypto.derive_kdk(crypto.ecdh_shared_x_le(self._key, msg2.g_b, "g_b"))
+            smk = crypto.derive_key(kdk, "SMK")
             report_data = msg2.report.body.report_data
             if report_data[32:34] != u16(KDF_ID_AES_CMAC):
                 raise RemoteProtocolError(f"msg2: KDF id {report_data[32:34].hex()} is not 0100 (AES-CMAC)")
@@ -140,7 +136,7 @@ class Responder(_Machine):
             report = self.enclave.create_report(target, _sha256(msg2.g_b, self._own_point) + bytes(32))
             unsigned = DhMsg3(bytes(16), report, self.additional_prop)
             msg3 = DhMsg3(crypto.aes_cmac(smk, unsigned.body_bytes()), report, self.additional_prop)
-            self.session = LocalSession(Role.RESPONDER, self.session_id, _derive(shared, "AEK"), msg2.report.body,
+            self.session = LocalSession(Role.RESPONDER, self.session_id, crypto.derive_key(kdk, "AEK"), msg2.report.body,
                                         self.additional_prop)
             self.state = LaState.ACTIVE
             return msg3.to_bytes()
@@ -154,7 +150,7 @@ class Initiator(_Machine):
         super().__init__(enclave, peer_check, ephemeral_key)
         self._peer_point = b""
         self._smk = b""
-        self._shared = b""
+        self._kdk = b""
         self.session_id = 0
         self.session: LocalSession | None = None
 
@@ -163,12 +159,12 @@ class Initiator(_Machine):
         with self._step(LaState.START, "msg1", remote=True):
             check_uint("dh_session", "session_id", session_id, 32)
             msg1 = DhMsg1.parse(data)
-            shared = crypto.ecdh_shared_x_le(self._key, msg1.g_a, "g_a")
-            smk = _derive(shared, "SMK")
+            kdk = crypto.derive_kdk(crypto.ecdh_shared_x_le(self._key, msg1.g_a, "g_a"))
+            smk = crypto.derive_key(kdk, "SMK")
             report_data = _sha256(msg1.g_a, self._own_point) + u16(KDF_ID_AES_CMAC) + bytes(30)
             report = self.enclave.create_report(msg1.target, report_data)
             msg2 = DhMsg2(self._own_point, report, crypto.aes_cmac(smk, report.to_bytes()))
-            self._peer_point, self._smk, self._shared, self.session_id = msg1.g_a, smk, shared, session_id
+            self._peer_point, self._smk, self._kdk, self.session_id = msg1.g_a, smk, kdk, session_id
             self.state = LaState.WAIT_MSG3
             return msg2.to_bytes()
 
@@ -181,9 +177,9 @@ class Initiator(_Machine):
             if not hmac.compare_digest(msg3.report.body.report_data[:32], _sha256(self._own_point, self._peer_point)):
                 raise BindingMismatch("msg3: REPORT data is not SHA-256(g_b || g_a)")
             _check_peer(msg3.report.body, self.peer_check, "responder")
-            self.session = LocalSession(Role.INITIATOR, self.session_id, _derive(self._shared, "AEK"),
+            self.session = LocalSession(Role.INITIATOR, self.session_id, crypto.derive_key(self._kdk, "AEK"),
                                         msg3.report.body, msg3.additional_prop)
-            self._smk = self._shared = b""
+            self._smk = self._kdk = b""
             self.state = LaState.ACTIVE
             return self.session
 
