@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sgxra.transport.metrics import SpMetrics
+from sgxra.transport.per_address import PerAddress
 
 log = logging.getLogger("sgxra.sp")
 Scope = MutableMapping[str, Any]
@@ -39,7 +39,7 @@ class LimitedApp:
         self.limits = limits
         self.metrics = metrics
         self.in_flight = 0
-        self.per_client: Counter[str] = Counter()
+        self.per_client = PerAddress(limits.max_per_client)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,11 +49,10 @@ class LimitedApp:
         if self.in_flight >= self.limits.max_in_flight:
             await self._refuse(send, 429, "busy", "Busy", "too many requests in flight")
             return
-        if self.per_client[client] >= self.limits.max_per_client:
+        if not self.per_client.take(client):
             await self._refuse(send, 429, "per_client", "Busy", "too many requests in flight from this address")
             return
         self.in_flight += 1
-        self.per_client[client] += 1
         self.metrics.in_flight.labels("http").inc()
         try:
             body = await self._read_body(scope, receive, send)
@@ -61,9 +60,7 @@ class LimitedApp:
                 await self.app(scope, _replay(body, receive), send)
         finally:
             self.in_flight -= 1
-            self.per_client[client] -= 1
-            if not self.per_client[client]:
-                del self.per_client[client]
+            self.per_client.release(client)
             self.metrics.in_flight.labels("http").dec()
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:

@@ -9,11 +9,12 @@ import asyncio
 import logging
 import re
 import signal
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from sgxra.errors import MalformedMessage, SgxRaError
+from sgxra.transport.per_address import PerAddress
 from sgxra.transport.service import AttestationService, Finished
 from sgxra.wire.messages import Msg0
 
@@ -112,8 +113,11 @@ class TcpLineServer:
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _silent: dict[_Connection, None] = field(default_factory=dict)  # ordered: oldest first
-    _per_client: Counter[str] = field(default_factory=Counter)
+    _per_client: PerAddress = field(init=False)
     _line: deque[asyncio.Event] = field(default_factory=deque)  # connections waiting for a slot, in order
+
+    def __post_init__(self) -> None:
+        self._per_client = PerAddress(self.max_per_client)
 
     async def start(self, hosts: Sequence[str] | None, port: int) -> list[tuple[str, int]]:
         """Listen (all interfaces, IPv4 and IPv6, when ``hosts`` is None); return the bound addresses."""
@@ -184,11 +188,10 @@ class TcpLineServer:
         peer = writer.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) else "local"
         try:
-            if self._per_client[address] >= self.max_per_client:
+            if not self._per_client.take(address):
                 self.stats.rejected_per_client += 1
                 self._refuse("per_client", peer, f"{self.max_per_client} connections from this address")
                 return
-            self._per_client[address] += 1
             loop = asyncio.get_running_loop()
             connection = _Connection(writer, loop.time() + self.first_message_timeout)
             try:
@@ -204,9 +207,7 @@ class TcpLineServer:
                 self._silent.pop(connection, None)
                 if connection.seated:
                     self._slot(-1)
-                self._per_client[address] -= 1
-                if not self._per_client[address]:
-                    del self._per_client[address]
+                self._per_client.release(address)
         finally:
             await close_writer(writer)
 
