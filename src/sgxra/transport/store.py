@@ -19,7 +19,8 @@ import itertools
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -205,28 +206,30 @@ class RedisStore:
     def uses_tls(self) -> bool:
         return issubclass(self._redis.connection_pool.connection_class, self._tls_connection)
 
-    async def put(self, session_id: str, state: str, ttl: float) -> None:
-        sealed = self.sealer.seal(session_id, state)
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """A Redis error (down, timed out, refused) becomes StoreUnavailable."""
         try:
-            await self._redis.set(KEY_PREFIX + session_id, sealed, px=max(1, int(ttl * 1000)))
+            yield
         except self._error as e:
             raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
 
+    async def put(self, session_id: str, state: str, ttl: float) -> None:
+        sealed = self.sealer.seal(session_id, state)
+        with self._reaching():
+            await self._redis.set(KEY_PREFIX + session_id, sealed, px=max(1, int(ttl * 1000)))
+
     async def get(self, session_id: str) -> Pending | None:
-        try:
+        with self._reaching():
             value = await self._redis.get(KEY_PREFIX + session_id)
-        except self._error as e:
-            raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
         if value is None:
             return None
         raw = value if isinstance(value, bytes) else str(value).encode()
         return Pending(self.sealer.open(session_id, raw.decode(errors="replace")), raw)
 
     async def claim(self, session_id: str, pending: Pending) -> bool:
-        try:
+        with self._reaching():
             return bool(await self._claim(keys=[KEY_PREFIX + session_id], args=[pending.token]))
-        except self._error as e:
-            raise StoreUnavailable(f"Redis session store unavailable: {e}") from None
 
     async def close(self) -> None:
         await self._redis.aclose()
