@@ -111,10 +111,7 @@ def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_ME
         return FinishResponse(msg4=done.msg4.hex(), status=outcome.msg4.status.name, trusted=outcome.trusted,
                               reason=outcome.reason, reason_code=outcome.reason_code.name, token=token)
 
-    @app.get("/metrics", response_class=Response)
-    async def metrics() -> Response:
-        """Prometheus metrics."""
-        return Response(service.exposition(), media_type=CONTENT_TYPE)
+    _serve_metrics(app, service)
 
     @app.get("/healthz")
     async def health() -> dict[str, str]:
@@ -126,9 +123,12 @@ def create_app(service: AttestationService, *, max_message: int = DEFAULT_MAX_ME
 def metrics_app(service: AttestationService) -> FastAPI:
     """Only /metrics, for a port of its own (deployments that serve TCP only)."""
     app = FastAPI(title="sgxra service provider metrics", openapi_url=None, docs_url=None, redoc_url=None)
+    _serve_metrics(app, service)
+    return app
 
+
+def _serve_metrics(app: FastAPI, service: AttestationService) -> None:
     @app.get("/metrics", response_class=Response)
     async def metrics() -> Response:
+        """Prometheus metrics."""
         return Response(service.exposition(), media_type=CONTENT_TYPE)
-
-    return app
