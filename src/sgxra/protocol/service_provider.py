@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import enum
 import hmac
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -34,11 +32,11 @@ from sgxra.errors import (
     RemoteProtocolError,
     ServiceError,
     SgxRaError,
-    UnexpectedMessage,
     VerificationError,
 )
 from sgxra.protocol.evidence import Evidence, PolicyChecker, Verifier, Violation
 from sgxra.protocol.state import SpPendingState
+from sgxra.protocol.steps import StepMachine
 from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.messages import (
@@ -107,15 +105,14 @@ class AttestationOutcome:
         return self.msg4.status in (AttestationStatus.Trusted, AttestationStatus.Trusted_ItsComplicated)
 
 
-class ServiceProviderSession:
+class ServiceProviderSession(StepMachine[SpState]):
     """The service provider's side of one attestation (sans-IO): feed messages, get messages.
 
     Evidence verification is asked of the caller (``NEED_EVIDENCE``); the session
     binds it to the key exchange, applies the policy and produces msg4."""
     def __init__(self, config: SpConfig, *, ephemeral_key: ec.EllipticCurvePrivateKey | None = None) -> None:
+        super().__init__(SpState.WAIT_MSG0, SpState.ERROR)
         self.config = config
-        self.state = SpState.WAIT_MSG0
-        self.error: BaseException | None = None
         self.outcome: AttestationOutcome | None = None
         self._ephemeral_key = ephemeral_key
         self._pending: SpPendingState | None = None
@@ -145,40 +142,22 @@ class ServiceProviderSession:
 
     # -- transitions -------------------------------------------------------
 
-    @contextmanager
-    def _transition(self, allowed: tuple[SpState, ...], what: str, *, remote: bool) -> Iterator[None]:
-        if self.state is SpState.ERROR:
-            raise LocalProtocolError(f"session already failed: {self.error}")
-        if self.state not in allowed:
-            error: SgxRaError = (
-                UnexpectedMessage(f"{what} is not expected in state {self.state.value}")
-                if remote else LocalProtocolError(f"{what} is not allowed in state {self.state.value}")
-            )
-            self._fail(error)
-            raise error
-        try:
-            yield
-        except BaseException as e:
-            self._fail(e)
-            raise
-
     def _fail(self, error: BaseException) -> None:
-        self.state = SpState.ERROR
-        self.error = error
+        super()._fail(error)
         self._pending = None  # forget the session keys
         self._ephemeral_key = None
 
     def receive_msg0(self, data: bytes) -> None:
-        with self._transition((SpState.WAIT_MSG0,), "msg0", remote=True):
+        with self._step(SpState.WAIT_MSG0, "msg0", remote=True):
             self._accept_msg0(Msg0.parse(data))
             self.state = SpState.WAIT_MSG1
 
     def receive_msg1(self, data: bytes) -> SigRlNeeded:
-        with self._transition((SpState.WAIT_MSG1,), "msg1", remote=True):
+        with self._step(SpState.WAIT_MSG1, "msg1", remote=True):
             return self._accept_msg1(Msg1.parse(data))
 
     def receive_msg0_msg1(self, data: bytes) -> SigRlNeeded:
-        with self._transition((SpState.WAIT_MSG0,), "msg0||msg1", remote=True):
+        with self._step(SpState.WAIT_MSG0, "msg0||msg1", remote=True):
             msg = Msg0Msg1.parse(data)
             self._accept_msg0(msg.msg0)
             return self._accept_msg1(msg.msg1)
@@ -202,7 +181,7 @@ class ServiceProviderSession:
         return SigRlNeeded(gid=int.from_bytes(msg1.gid, "little"))
 
     def send_msg2(self, sig_rl: bytes = b"") -> bytes:
-        with self._transition((SpState.NEED_SIGRL,), "send_msg2", remote=False):
+        with self._step(SpState.NEED_SIGRL, "send_msg2", remote=False):
             p = self._require_pending()
             unsigned = Msg2(
                 g_b=p.g_b, spid=p.spid, quote_type=p.quote_type, kdf_id=crypto.KDF_ID_SGX,
@@ -218,7 +197,7 @@ class ServiceProviderSession:
     def receive_msg3(self, data: bytes) -> EvidenceNeeded:
         """Check msg3 in the SDK's order: g_a, MAC, the quote's EPID group (EPID quotes only:
         ECDSA quotes have no group, and msg1 carries zeros)."""
-        with self._transition((SpState.WAIT_MSG3,), "msg3", remote=True):
+        with self._step(SpState.WAIT_MSG3, "msg3", remote=True):
             p = self._require_pending()
             msg3 = Msg3.parse(data)
             if not hmac.compare_digest(msg3.g_a, p.g_a):
@@ -244,7 +223,7 @@ class ServiceProviderSession:
 
     def receive_evidence(self, evidence: Evidence) -> AttestationOutcome:
         """Bind genuine evidence to this session, apply policy and produce msg4."""
-        with self._transition((SpState.NEED_EVIDENCE,), "receive_evidence", remote=False):
+        with self._step(SpState.NEED_EVIDENCE, "receive_evidence", remote=False):
             p = self._require_pending()
             if self._quoted_body is None:
                 raise LocalProtocolError("no quote recorded for this session")
@@ -258,7 +237,7 @@ class ServiceProviderSession:
 
     def refuse_evidence(self, error: SgxRaError) -> AttestationOutcome:
         """The verifier found the quote not genuine (or malformed inside): answer NotTrusted."""
-        with self._transition((SpState.NEED_EVIDENCE,), "refuse_evidence", remote=False):
+        with self._step(SpState.NEED_EVIDENCE, "refuse_evidence", remote=False):
             self.outcome = AttestationOutcome(
                 msg4=Msg4(AttestationStatus.NotTrusted, PlatformInfoBlob.empty()),
                 reason=f"evidence not genuine: {error}", evidence=None, violations=(),
@@ -269,7 +248,7 @@ class ServiceProviderSession:
 
     def service_unavailable(self, error: SgxRaError) -> AttestationOutcome:
         """The attestation service could not be asked: answer NotTrusted, saying to try again."""
-        with self._transition((SpState.NEED_EVIDENCE,), "service_unavailable", remote=False):
+        with self._step(SpState.NEED_EVIDENCE, "service_unavailable", remote=False):
             self.outcome = AttestationOutcome(
                 msg4=Msg4(AttestationStatus.NotTrusted, PlatformInfoBlob.empty()),
                 reason=f"attestation service unavailable: {error}", evidence=None, violations=(),

@@ -21,18 +21,22 @@ class StepMachine(Generic[S]):
         self.error: BaseException | None = None
         self._failed = failed
 
+    def _fail(self, error: BaseException) -> None:
+        """Fail for good (a machine holding keys also forgets them here)."""
+        self.state, self.error = self._failed, error
+
     @contextmanager
     def _step(self, allowed: S, what: str, *, remote: bool) -> Iterator[None]:
         """``remote``: ``what`` is a message from the peer (out of turn: UnexpectedMessage), else a local call."""
         if self.state is self._failed:
             raise LocalProtocolError(f"session already failed: {self.error}")
         if self.state is not allowed:
-            error = (UnexpectedMessage if remote else LocalProtocolError)(
-                f"{what} is not expected in state {self.state.value}")
-            self.state, self.error = self._failed, error
+            error = (UnexpectedMessage(f"{what} is not expected in state {self.state.value}") if remote
+                     else LocalProtocolError(f"{what} is not allowed in state {self.state.value}"))
+            self._fail(error)
             raise error
         try:
             yield
         except BaseException as e:
-            self.state, self.error = self._failed, e
+            self._fail(e)
             raise
