@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shutil
 import socket
@@ -21,10 +22,11 @@ from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
 from sgxra.ias.mock_pki import MockIasPki
-from sgxra.protocol.client import ClientSession
+from sgxra.protocol.client import ClientSession, ClientVerdict
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.background import LoopThread, UvicornThread
+from sgxra.transport.client import attest_tcp
 from sgxra.transport.http import create_app as create_sp_app
 from sgxra.transport.http_limits import first_request_deadline
 from sgxra.transport.lines import TcpLineServer
@@ -73,6 +75,11 @@ def mock_ias() -> Iterator[UvicornThread]:
 def client(platform: str = "ok", identity: EnclaveIdentity = IDENTITY, **options: bool) -> ClientSession:
     qe = SimQuotingEnclave(SimPlatform.from_seed(PLATFORMS[platform].seed.encode()))
     return ClientSession(SimEnclave(qe, identity, SP_PUBLIC), **options)
+
+
+def attest(port: int, session: ClientSession | None = None, timeout: float = 20.0) -> ClientVerdict:
+    """One attestation over TCP to a service provider on loopback (a fresh client unless given)."""
+    return asyncio.run(attest_tcp(session or client(), "127.0.0.1", port, timeout=timeout))
 
 
 async def make_service(ias_url: str, *, policy: Policy = DEFAULT_POLICY, store: SessionStore | None = None,

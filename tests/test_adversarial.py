@@ -5,7 +5,6 @@ Every server-level case also checks the server keeps serving and never sends the
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import socket
 from collections.abc import Iterator
@@ -25,12 +24,11 @@ from sgxra.ias import IasClient, IasSettings, IasVerifier
 from sgxra.ias.mock import MockIas
 from sgxra.ias.mock_pki import MockIasPki
 from sgxra.protocol import ServiceProviderSession, SpConfig, complete_with
-from sgxra.protocol.client import ClientSession, ClientVerdict
+from sgxra.protocol.client import ClientSession
 from sgxra.protocol.msg4 import seal_msg4
 from sgxra.protocol.state import SpPendingState
 from sgxra.sim import SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.transport.background import UvicornThread
-from sgxra.transport.client import attest_tcp
 from sgxra.transport.lines import encode_line
 from sgxra.wire import AttestationStatus, Msg0Msg1, Msg1, Msg2, Msg3, QuoteSignType
 from sgxra.wire.collateral import Collateral
@@ -48,6 +46,7 @@ from sp_env import (
     SP_KEY,
     SP_PUBLIC,
     SPID,
+    attest,
     client,
     mock_ias_and_handle,
     now,
@@ -61,10 +60,6 @@ P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
 def ias() -> Iterator[tuple[UvicornThread, MockIas]]:
     with mock_ias_and_handle() as pair:
         yield pair
-
-
-def attest(port: int, session: ClientSession | None = None) -> ClientVerdict:
-    return asyncio.run(attest_tcp(session or client(), "127.0.0.1", port, timeout=15))
 
 
 def le(x: int, y: int) -> bytes:

@@ -41,6 +41,7 @@ from sp_env import (
     SP_KEY,
     SP_PUBLIC,
     SPID,
+    attest,
     client,
     mock_ias_and_handle,
     redis_server,
@@ -53,10 +54,6 @@ from sp_env import (
 def ias() -> Iterator[tuple[UvicornThread, MockIas]]:
     with mock_ias_and_handle() as pair:
         yield pair
-
-
-def attest(port: int, session: ClientSession | None = None) -> ClientVerdict:
-    return asyncio.run(attest_tcp(session or client(), "127.0.0.1", port, timeout=20))
 
 
 def injected(mock: MockIas, **faults: float) -> TransportFaults:

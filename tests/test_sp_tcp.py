@@ -18,17 +18,13 @@ from sgxra.transport.lines import decode_line, encode_line
 from sgxra.validate import Policy
 from sgxra.wire import AttestationStatus, Msg0Msg1
 from sgxra.wire.msg4_auth import ReasonCode
-from sp_env import DEFAULT_POLICY, IDENTITY, SECRET, client, mock_ias, tcp_sp, wait_until
+from sp_env import DEFAULT_POLICY, IDENTITY, SECRET, attest, client, mock_ias, tcp_sp, wait_until
 
 
 @pytest.fixture(scope="module")
 def ias() -> Iterator[UvicornThread]:
     with mock_ias() as server:
         yield server
-
-
-def attest(port: int, session: ClientSession | None = None) -> ClientVerdict:
-    return asyncio.run(attest_tcp(session or client(), "127.0.0.1", port, timeout=10))
 
 
 def test_trusted_enclave_gets_its_secret(ias: UvicornThread) -> None:
@@ -100,8 +96,6 @@ def test_accepted_advisory_gives_trusted_its_complicated(ias: UvicornThread) -> 
 
 
 def test_enclave_refuses_an_sp_with_another_key(ias: UvicornThread) -> None:
-    from sgxra.protocol.client import ClientSession
-
     impostor_view = ClientSession(SimEnclave(SimQuotingEnclave(SimPlatform.from_seed(b"platform ok")),
                                              IDENTITY, SAMPLE_SP_PUBLIC_KEY_LE))
     with tcp_sp(ias.url) as sp, pytest.raises(BadSignature):

@@ -10,22 +10,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from sgxra.protocol.client import ClientVerdict
 from sgxra.transport.background import UvicornThread
 from sgxra.transport.client import attest_tcp
 from sgxra.transport.lines import encode_line
 from sgxra.wire import Msg0Msg1
-from sp_env import client, mock_ias, tcp_sp, wait_until
+from sp_env import attest, client, mock_ias, tcp_sp, wait_until
 
 
 @pytest.fixture(scope="module")
 def ias() -> Iterator[UvicornThread]:
     with mock_ias() as server:
         yield server
-
-
-def attest(port: int) -> ClientVerdict:
-    return asyncio.run(attest_tcp(client(), "127.0.0.1", port, timeout=10))
 
 
 def silent(port: int, source: str = "127.0.0.1") -> socket.socket:
