@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sgxra.errors import LocalProtocolError, RemoteProtocolError
+from sgxra.protocol._steps import StepMachine
 from sgxra.protocol.msg4 import OpenedMsg4
-from sgxra.protocol.steps import StepMachine
 from sgxra.wire.messages import AttestationStatus, Msg0, Msg0Msg1, Msg1, Msg2, Msg3, Msg4
 from sgxra.wire.msg4_auth import AuthenticatedMsg4, ReasonCode
 from sgxra.wire.platform_info import PlatformInfoBlob

@@ -42,8 +42,8 @@ from sgxra.errors import (
     PolicyViolation,
     RemoteProtocolError,
 )
+from sgxra.protocol._steps import StepMachine
 from sgxra.protocol.evidence import Violation
-from sgxra.protocol.steps import StepMachine
 from sgxra.wire._codec import check_uint, u16, u32
 from sgxra.wire.local_report import KDF_ID_AES_CMAC, DhMsg1, DhMsg2, DhMsg3, Report, SecureMessage, TargetInfo
 from sgxra.wire.report_body import AttributeFlags, ReportBody

@@ -34,9 +34,9 @@ from sgxra.errors import (
     SgxRaError,
     VerificationError,
 )
+from sgxra.protocol._steps import StepMachine
 from sgxra.protocol.evidence import Evidence, PolicyChecker, Verifier, Violation
 from sgxra.protocol.state import SpPendingState
-from sgxra.protocol.steps import StepMachine
 from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.messages import (
