@@ -274,6 +274,17 @@ def test_replays_and_tampering_of_secure_messages_are_refused() -> None:
         r_session.seal_request(b"the responder does not send requests")
 
 
+def test_the_initiator_seals_one_request_per_counter() -> None:
+    """A second request before the response would reuse the AES-GCM IV (the counter) under AEK."""
+    i_session, r_session = sessions()
+    request = i_session.seal_request(b"first")
+    with pytest.raises(LocalProtocolError, match="open its response"):
+        i_session.seal_request(b"second")
+    r_session.open_request(request)
+    i_session.open_response(r_session.seal_response(b"ok"))
+    assert SecureMessage.parse(i_session.seal_request(b"second")).counter == 1
+
+
 def test_the_counter_is_exhausted_at_two_to_the_32_minus_2() -> None:
     i_session, _ = sessions()
     i_session.counter = MAX_COUNTER

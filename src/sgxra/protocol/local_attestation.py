@@ -199,7 +199,9 @@ class LocalSession:
         self.peer = peer
         self.additional_prop = additional_prop
         self.counter = 0
-        self._request_open = False  # responder: a request was opened and awaits its one response
+        # A request is out and awaits its one response (initiator: sealed; responder: opened). The initiator
+        # must not seal another under the same counter: two plaintexts under one AES-GCM (key, IV) leak both.
+        self._awaiting_response = False
 
     def __repr__(self) -> str:
         return f"LocalSession({self.role.value}, id={self.session_id}, counter={self.counter}, aek=<redacted>)"
@@ -229,6 +231,9 @@ class LocalSession:
         self._require(Role.INITIATOR, "send requests")
         if self.counter >= MAX_COUNTER:
             raise LocalProtocolError("message counter exhausted: establish a new session")
+        if self._awaiting_response:
+            raise LocalProtocolError("a request is out: open its response before sealing another")
+        self._awaiting_response = True
         return self._seal(self.counter, payload)
 
     def open_response(self, data: bytes) -> bytes:
@@ -237,6 +242,7 @@ class LocalSession:
         if msg.counter != self.counter + 1:
             raise RemoteProtocolError(f"response: counter {msg.counter}, expected {self.counter + 1} (a replay?)")
         self.counter += 1
+        self._awaiting_response = False
         return msg.payload
 
     def open_request(self, data: bytes) -> bytes:
@@ -244,13 +250,13 @@ class LocalSession:
         msg = self._open(data, "request")
         if msg.counter != self.counter or msg.counter > MAX_COUNTER:
             raise RemoteProtocolError(f"request: counter {msg.counter}, expected {self.counter} (a replay?)")
-        self._request_open = True
+        self._awaiting_response = True
         return msg.payload
 
     def seal_response(self, payload: bytes) -> bytes:
         self._require(Role.RESPONDER, "send responses")
-        if not self._request_open:
+        if not self._awaiting_response:
             raise LocalProtocolError("a response answers exactly one opened request")
-        self._request_open = False
+        self._awaiting_response = False
         self.counter += 1
         return self._seal(self.counter, payload)
