@@ -16,7 +16,6 @@ from cryptography import x509
 from sgxra.errors import MalformedMessage
 from sgxra.pcs.client import SignedAnswer
 from sgxra.verify.pki import load_crl, load_pem_chain
-from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, signed_member
 from sgxra.wire.pck_extension import PckExtension
 
@@ -79,15 +78,9 @@ def signed_body(member: str, text: str, signature: bytes) -> bytes:
 
 def signed_item(kind: str, key: str, variant: str, text: str, signature: bytes, chain: str, *, now: int) -> Item:
     """TCB info or an enclave identity; dates and number read (not trusted) from the JSON."""
-    if kind == TCB:
-        tcb = TcbInfo.parse(text)
-        issued, next_update = tcb.issue_date, tcb.next_update
-    else:
-        identity = QeIdentity.parse(text)
-        issued, next_update = identity.issue_date, identity.next_update
-    number = JsonObject(kind, text).integer("tcbEvaluationDataNumber")
-    return Item(kind, key, variant, signed_body(MEMBERS[kind], text, signature), chain, _seconds(issued),
-                _seconds(next_update), now, number)
+    read = TcbInfo.parse(text) if kind == TCB else QeIdentity.parse(text)
+    return Item(kind, key, variant, signed_body(MEMBERS[kind], text, signature), chain, _seconds(read.issue_date),
+                _seconds(read.next_update), now, read.tcb_evaluation_data_number)
 
 
 def answer_item(kind: str, key: str, variant: str, answer: SignedAnswer, *, now: int) -> Item:
