@@ -2,7 +2,7 @@
 
 A PCCS answers for each piece on its own (a TCB info, a PCK CRL, ...), so items
 are stored one by one, not as the nine-field bundle; ``from_collateral`` splits
-a bundle into items and ``collateral`` assembles one back.
+a bundle into items.
 """
 
 from __future__ import annotations
@@ -128,17 +128,6 @@ def _crl_ca(der: bytes) -> str:
         if f"PCK {ca.capitalize()} CA" in issuer:
             return ca
     raise MalformedMessage("PCK CRL", "issuer", 0, f"{issuer} is neither PCK CA")
-
-
-def collateral(tcb: Item, qe: Item, pck_crl: Item, root_crl: Item) -> Collateral:
-    """The nine-field bundle (dcap-qvl's layout) from four items."""
-    tcb_text, tcb_signature = tcb.signed()
-    qe_text, qe_signature = qe.signed()
-    return Collateral(
-        pck_crl_issuer_chain=pck_crl.chain, root_ca_crl=root_crl.body, pck_crl=pck_crl.body,
-        tcb_info_issuer_chain=tcb.chain, tcb_info=tcb_text, tcb_info_signature=tcb_signature,
-        qe_identity_issuer_chain=qe.chain, qe_identity=qe_text, qe_identity_signature=qe_signature,
-    )
 
 
 def crl_of(item: Item) -> x509.CertificateRevocationList:
