@@ -107,12 +107,11 @@ class SqlStore:
                   (qe_id, pce_id, json.dumps(body), now))
 
     def platforms(self, *, take: bool) -> list[dict[str, Any]]:
-        """Registered platforms; ``take`` also removes them (the OFFLINE hand-over to an admin tool)."""
-        rows = self._run("SELECT qe_id, pce_id, body FROM pccs_platforms ORDER BY registered_at, qe_id")
-        if take:
-            for qe_id, pce_id, _ in rows:
-                self._run("DELETE FROM pccs_platforms WHERE qe_id = ? AND pce_id = ?", (qe_id, pce_id))
-        return [json.loads(body) for _, _, body in rows]
+        """Registered platforms, oldest first; ``take`` also removes them (the OFFLINE hand-over to an admin
+        tool) in the same statement, so a platform registering again meanwhile stays queued, never lost."""
+        rows = self._run("DELETE FROM pccs_platforms RETURNING registered_at, qe_id, body" if take
+                         else "SELECT registered_at, qe_id, body FROM pccs_platforms")
+        return [json.loads(body) for _, _, body in sorted(rows, key=lambda row: (row[0], row[1]))]
 
 
 class SqliteStore(SqlStore):
