@@ -286,7 +286,6 @@ class PccsService:
 
     def _serve(self, kind: str, key: str, evaluation: Evaluation | None, what: str) -> Served:
         ident = (kind, key, evaluation.variant if evaluation else "")
-        fetch = self._refetcher(*ident)
         now = self.clock()
         memo = self._memo.get(ident)
         if memo is not None and now < memo[1]:
@@ -303,6 +302,7 @@ class PccsService:
             return self._flagged(item)
         # A still-valid copy is served while another thread refreshes it; a miss waits for that fetch.
         usable = item is not None and now < utc(item.next_update)
+        fetch = self._refetcher(*ident)
         with self._locks(ident, wait=not usable) as held:
             if not held and item is not None:
                 return self._flagged(item)
