@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
-from sgxra.pcs.client import SignedAnswer
+from sgxra.pcs.client import SignedAnswer, pck_ca_type, signed_answer
 from sgxra.verify.pki import load_crl, load_pem_chain
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, signed_member
 from sgxra.wire.pck_extension import PckExtension
@@ -71,15 +71,10 @@ def _seconds(t: datetime) -> int:
     return int(t.timestamp())
 
 
-def signed_body(member: str, text: str, signature: bytes) -> bytes:
-    """The answer exactly as PCS sends it: the signed text is kept byte for byte."""
-    return ('{"' + member + '":' + text + ',"signature":"' + signature.hex() + '"}').encode()
-
-
 def signed_item(kind: str, key: str, variant: str, text: str, signature: bytes, chain: str, *, now: int) -> Item:
     """TCB info or an enclave identity; dates and number read (not trusted) from the JSON."""
     read = TcbInfo.parse(text) if kind == TCB else QeIdentity.parse(text)
-    return Item(kind, key, variant, signed_body(MEMBERS[kind], text, signature), chain, _seconds(read.issue_date),
+    return Item(kind, key, variant, signed_answer(MEMBERS[kind], text, signature).encode(), chain, _seconds(read.issue_date),
                 _seconds(read.next_update), now, read.tcb_evaluation_data_number)
 
 
@@ -98,8 +93,7 @@ def pck_cert_item(qeid: str, pceid: str, tcbm: str, cert_pem: str, chain: str, *
     """A PCK certificate for the platform ``qeid``/``pceid`` at TCB level ``tcbm`` (CPUSVN || PCESVN LE, hex)."""
     cert = load_pem_chain(cert_pem.encode(), "PCK certificate")[0]
     extension = PckExtension.from_certificate(cert)
-    ca = "platform" if "Platform" in cert.issuer.rfc4514_string() else "processor"
-    meta = json.dumps({"fmspc": extension.fmspc.hex().upper(), "ca": ca, "tcbm": tcbm.upper()})
+    meta = json.dumps({"fmspc": extension.fmspc.hex().upper(), "ca": pck_ca_type(cert), "tcbm": tcbm.upper()})
     return Item(PCK_CERT, f"{qeid.upper()}/{pceid.upper()}", tcbm.upper(), cert_pem.encode(), chain,
                 _seconds(cert.not_valid_before_utc), _seconds(cert.not_valid_after_utc), now, meta=meta)
 
