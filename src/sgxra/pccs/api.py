@@ -221,8 +221,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             fmspcs = params.values.get("fmspc")
             if fmspcs is not None:
                 raise PccsRefusal(400, "invalid request", "'fmspc' is only meaningful with type=certs")
-            done = service.refresh_items([(i.kind, i.key, i.variant) for i in service.store.items()
-                                          if i.kind != "pckcert"])
+            done = service.refresh_all()
             return Response(json.dumps({"refreshed": done}), media_type="application/json")
         return await run(request, build)
 

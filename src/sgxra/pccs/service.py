@@ -192,10 +192,8 @@ class PccsService:
         now = self.clock()
         due: list[Item] = []
         later: list[datetime] = []
-        for item in self.store.items():
+        for item in self._refreshable():
             refresh_at = utc(item.next_update) - self.refresh_margin
-            if item.kind == PCK_CERT:
-                continue  # certificates have no nextUpdate; a new TCB means a new registration
             if now >= refresh_at:
                 due.append(item)
             else:
@@ -203,8 +201,16 @@ class PccsService:
         done = self.refresh_items([(i.kind, i.key, i.variant) for i in due])
         return done, min(later, default=None)
 
+    def refresh_all(self) -> list[str]:
+        """Refetch every refreshable item now (the admin ``refresh``)."""
+        return self.refresh_items([(i.kind, i.key, i.variant) for i in self._refreshable()])
+
+    def _refreshable(self) -> list[Item]:
+        """Every stored item but PCK certificates: they have no nextUpdate; a new TCB means a new registration."""
+        return [item for item in self.store.items() if item.kind != PCK_CERT]
+
     def refresh_items(self, keys: Iterable[ItemKey]) -> list[str]:
-        """Refetch these items now (the admin ``refresh`` and REQ registration); failures are logged and skipped."""
+        """Refetch these items now (the admin ``refresh`` and registration); failures are logged and skipped."""
         if self.upstream is None:
             raise PccsRefusal(400, "invalid request", "an offline PCCS never contacts PCS",
                               "import fresh collateral with `sgxra pccs import`")
