@@ -46,7 +46,7 @@ from sgxra.pccs.store import Store
 from sgxra.pccs.trust import verify_item
 from sgxra.pcs.cache import KeyLocks
 from sgxra.pcs.client import PcsClient
-from sgxra.pcs.key import CollateralKey
+from sgxra.pcs.key import CollateralKey, evaluation_query
 
 log = logging.getLogger(__name__)
 ZERO_PPID = "0" * 768
@@ -107,7 +107,7 @@ class Evaluation:
         return str(self.number) if self.number is not None else self.update
 
     def query(self) -> str:
-        return f"tcbEvaluationDataNumber={self.number}" if self.number is not None else f"update={self.update}"
+        return evaluation_query(self.update, self.number)
 
 
 class PccsService:
