@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -72,6 +72,24 @@ def test_registrations_are_listed_and_taken(store: Store) -> None:
     assert [p["qe_id"] for p in store.platforms(take=False)] == ["AA", "BB"]
     assert store.platforms(take=True)[0]["cpu_svn"] == "01" * 16
     assert store.platforms(take=False) == []
+
+
+def test_taking_registrations_loses_none_registered_meanwhile(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A platform registering again (on another replica) while an admin takes the queue is handed over or kept."""
+    store.register("AA", "0000", {"qe_id": "AA", "pce_id": "0000"}, 1)
+    run = store._run  # type: ignore[attr-defined]
+
+    def then_register_again(sql: str, params: Sequence[object] = ()) -> list[object]:
+        rows: list[object] = run(sql, params)
+        if not params:  # the statement that takes the queue: another replica registers right after it
+            monkeypatch.setattr(store, "_run", run)
+            store.register("AA", "0000", {"qe_id": "AA", "pce_id": "0000", "cpu_svn": "02" * 16}, 2)
+        return rows
+
+    monkeypatch.setattr(store, "_run", then_register_again)
+    taken = store.platforms(take=True)
+    kept = store.platforms(take=False)
+    assert [p.get("cpu_svn") for p in taken + kept] == [None, "02" * 16]
 
 
 def test_replicas_on_one_postgresql_database_serve_the_same_collateral(pg_url: str, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from fastapi import FastAPI, Response
 
 from dcap_env import NOW, PKI, quote, spec
 from intel_qvl import qvl_verify
+from pccs_env import free_port
 from pcs_env import Recording
 from servers import ServerThread
 from sgxra.cli.main import main
@@ -140,12 +141,6 @@ def test_collateral_fetch_cli_options(mock: tuple[MockPcs, str], tmp_path: Path)
     assert code == 1 and "TDX collateral needs PCS API v4" in text
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_for(port: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:
@@ -158,7 +153,7 @@ def _wait_for(port: int, proc: subprocess.Popen[str]) -> None:
 
 
 def test_pcs_mock_program_then_fetch_then_verify_a_tdx_quote(tmp_path: Path) -> None:
-    port, state = _free_port(), tmp_path / "state"
+    port, state = free_port(), tmp_path / "state"
     proc = subprocess.Popen([sys.executable, "-m", "sgxra", "pcs-mock", "--state-dir", str(state), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

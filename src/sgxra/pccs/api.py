@@ -26,12 +26,9 @@ from sgxra.errors import SgxRaError, StoreUnavailable
 from sgxra.pccs.guard import MAX_BODY, Asgi, Guard, Params, Tokens, collateral_bodies, platform_body, refusal
 from sgxra.pccs.items import from_collateral
 from sgxra.pccs.service import NotMemoized, PccsRefusal, PccsService, Served, memo_only
+from sgxra.pcs.client import escaped_pem
 
 log = logging.getLogger(__name__)
-
-
-def _quoted(chain: str) -> str:
-    return urllib.parse.quote(chain, safe="")
 
 
 def _answer(served: Served, body: bytes, media_type: str, headers: dict[str, str], now: float,
@@ -117,7 +114,7 @@ def _tee_routes(app: FastAPI, prefix: str, tee: str, version: int, service: Pccs
         def build() -> Response:
             params = Params(request, ("fmspc", "update", "tcbEvaluationDataNumber"))
             served = service.tcb(tee, params.hex("fmspc", range(12, 13)), params.evaluation())
-            return answer(served, served.item.body, "application/json", {tcb_header: _quoted(served.item.chain)})
+            return answer(served, served.item.body, "application/json", {tcb_header: escaped_pem(served.item.chain)})
         return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/qe/identity")
@@ -125,7 +122,7 @@ def _tee_routes(app: FastAPI, prefix: str, tee: str, version: int, service: Pccs
         def build() -> Response:
             served = service.qe_identity(tee, Params(request, ("update", "tcbEvaluationDataNumber")).evaluation())
             return answer(served, served.item.body, "application/json",
-                          {"SGX-Enclave-Identity-Issuer-Chain": _quoted(served.item.chain)})
+                          {"SGX-Enclave-Identity-Issuer-Chain": escaped_pem(served.item.chain)})
         return await run(request, build, fast=True)
 
 
@@ -138,7 +135,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
         def build() -> Response:
             served = service.qve_identity(Params(request, ("update", "tcbEvaluationDataNumber")).evaluation())
             return answer(served, served.item.body, "application/json",
-                          {"SGX-Enclave-Identity-Issuer-Chain": _quoted(served.item.chain)})
+                          {"SGX-Enclave-Identity-Issuer-Chain": escaped_pem(served.item.chain)})
         return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/pckcrl")
@@ -153,7 +150,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             # As Intel's PCCS: DER when asked, else hex of the DER (under its PEM media type).
             body, media = (served.item.body, "application/pkix-crl") if der else (served.item.body.hex().encode(),
                                                                                    "application/x-pem-file")
-            return answer(served, body, media, {"SGX-PCK-CRL-Issuer-Chain": _quoted(served.item.chain)})
+            return answer(served, body, media, {"SGX-PCK-CRL-Issuer-Chain": escaped_pem(served.item.chain)})
         return await run(request, build, fast=True)
 
     @app.get(f"{prefix}/rootcacrl")
@@ -188,7 +185,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             return answer(served, item.body, "application/x-pem-file", {
                 "SGX-TCBm": item.variant, "SGX-FMSPC": item.meta_value("fmspc"),
                 "SGX-PCK-Certificate-CA-Type": item.meta_value("ca"),
-                "SGX-PCK-Certificate-Issuer-Chain": _quoted(item.chain)})
+                "SGX-PCK-Certificate-Issuer-Chain": escaped_pem(item.chain)})
         return await run(request, build)
 
     @app.post(f"{prefix}/platforms")
@@ -224,8 +221,7 @@ def _sgx_routes(app: FastAPI, prefix: str, version: int, service: PccsService, t
             fmspcs = params.values.get("fmspc")
             if fmspcs is not None:
                 raise PccsRefusal(400, "invalid request", "'fmspc' is only meaningful with type=certs")
-            done = service.refresh_items([(i.kind, i.key, i.variant) for i in service.store.items()
-                                          if i.kind != "pckcert"])
+            done = service.refresh_all()
             return Response(json.dumps({"refreshed": done}), media_type="application/json")
         return await run(request, build)
 

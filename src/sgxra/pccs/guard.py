@@ -16,6 +16,7 @@ from fastapi import Request, Response
 
 from sgxra.errors import SgxRaError
 from sgxra.pccs.service import Evaluation, PccsRefusal
+from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
 from sgxra.wire.collateral import Collateral
 
 MAX_URL = 4096  # path and query; PCCS's longest is a pckcert request (~1.2 kB)
@@ -124,13 +125,13 @@ class Params:
         return value.lower()
 
     def evaluation(self) -> Evaluation:
-        update = self.choice("update", ("standard", "early"), "standard") or "standard"
+        update = self.choice("update", UPDATE_TYPES, "standard") or "standard"
         number = self.values.get("tcbEvaluationDataNumber")
         if number is None:
             return Evaluation(update)
         if "update" in self.values:
             raise PccsRefusal(400, "invalid request", "give update or tcbEvaluationDataNumber, not both")
-        if not number.isdigit() or len(number) > 10 or int(number) > 0xFFFFFFFF:
+        if not number.isdigit() or len(number) > 10 or int(number) > MAX_EVALUATION_DATA_NUMBER:
             raise PccsRefusal(400, "invalid request", "parameter 'tcbEvaluationDataNumber' must be a u32")
         return Evaluation(number=int(number))
 

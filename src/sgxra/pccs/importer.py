@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sgxra.errors import MalformedMessage
 from sgxra.pccs.items import STANDARD, Item, from_collateral, import_json, pck_cert_item
+from sgxra.pcs.client import pck_tcbm
 from sgxra.verify.pki import load_pem_chain
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -33,8 +34,8 @@ def pck_chain_items(chain_pem: bytes, qeid: str, *, now: int) -> list[Item]:
     if len(chain) < 2:
         raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
     extension = PckExtension.from_certificate(chain[0])
-    tcbm = extension.cpusvn.hex() + extension.pcesvn.to_bytes(2, "little").hex()
-    return [pck_cert_item(qeid, extension.pce_id.hex(), tcbm, _pem(chain[:1]), _pem(chain[1:]), now=now)]
+    return [pck_cert_item(qeid, extension.pce_id.hex(), pck_tcbm(extension), _pem(chain[:1]), _pem(chain[1:]),
+                          now=now)]
 
 
 def _pem(certs: list[x509.Certificate]) -> str:

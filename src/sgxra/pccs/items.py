@@ -2,7 +2,7 @@
 
 A PCCS answers for each piece on its own (a TCB info, a PCK CRL, ...), so items
 are stored one by one, not as the nine-field bundle; ``from_collateral`` splits
-a bundle into items and ``collateral`` assembles one back.
+a bundle into items.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from datetime import datetime, timezone
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
-from sgxra.pcs.client import SignedAnswer
+from sgxra.pcs.client import SignedAnswer, pck_ca_type, signed_answer
 from sgxra.verify.pki import load_crl, load_pem_chain
-from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, signed_member
 from sgxra.wire.pck_extension import PckExtension
 
@@ -72,22 +71,11 @@ def _seconds(t: datetime) -> int:
     return int(t.timestamp())
 
 
-def signed_body(member: str, text: str, signature: bytes) -> bytes:
-    """The answer exactly as PCS sends it: the signed text is kept byte for byte."""
-    return ('{"' + member + '":' + text + ',"signature":"' + signature.hex() + '"}').encode()
-
-
 def signed_item(kind: str, key: str, variant: str, text: str, signature: bytes, chain: str, *, now: int) -> Item:
     """TCB info or an enclave identity; dates and number read (not trusted) from the JSON."""
-    if kind == TCB:
-        tcb = TcbInfo.parse(text)
-        issued, next_update = tcb.issue_date, tcb.next_update
-    else:
-        identity = QeIdentity.parse(text)
-        issued, next_update = identity.issue_date, identity.next_update
-    number = JsonObject(kind, text).integer("tcbEvaluationDataNumber")
-    return Item(kind, key, variant, signed_body(MEMBERS[kind], text, signature), chain, _seconds(issued),
-                _seconds(next_update), now, number)
+    read = TcbInfo.parse(text) if kind == TCB else QeIdentity.parse(text)
+    return Item(kind, key, variant, signed_answer(MEMBERS[kind], text, signature).encode(), chain, _seconds(read.issue_date),
+                _seconds(read.next_update), now, read.tcb_evaluation_data_number)
 
 
 def answer_item(kind: str, key: str, variant: str, answer: SignedAnswer, *, now: int) -> Item:
@@ -105,8 +93,7 @@ def pck_cert_item(qeid: str, pceid: str, tcbm: str, cert_pem: str, chain: str, *
     """A PCK certificate for the platform ``qeid``/``pceid`` at TCB level ``tcbm`` (CPUSVN || PCESVN LE, hex)."""
     cert = load_pem_chain(cert_pem.encode(), "PCK certificate")[0]
     extension = PckExtension.from_certificate(cert)
-    ca = "platform" if "Platform" in cert.issuer.rfc4514_string() else "processor"
-    meta = json.dumps({"fmspc": extension.fmspc.hex().upper(), "ca": ca, "tcbm": tcbm.upper()})
+    meta = json.dumps({"fmspc": extension.fmspc.hex().upper(), "ca": pck_ca_type(cert), "tcbm": tcbm.upper()})
     return Item(PCK_CERT, f"{qeid.upper()}/{pceid.upper()}", tcbm.upper(), cert_pem.encode(), chain,
                 _seconds(cert.not_valid_before_utc), _seconds(cert.not_valid_after_utc), now, meta=meta)
 
@@ -135,17 +122,6 @@ def _crl_ca(der: bytes) -> str:
         if f"PCK {ca.capitalize()} CA" in issuer:
             return ca
     raise MalformedMessage("PCK CRL", "issuer", 0, f"{issuer} is neither PCK CA")
-
-
-def collateral(tcb: Item, qe: Item, pck_crl: Item, root_crl: Item) -> Collateral:
-    """The nine-field bundle (dcap-qvl's layout) from four items."""
-    tcb_text, tcb_signature = tcb.signed()
-    qe_text, qe_signature = qe.signed()
-    return Collateral(
-        pck_crl_issuer_chain=pck_crl.chain, root_ca_crl=root_crl.body, pck_crl=pck_crl.body,
-        tcb_info_issuer_chain=tcb.chain, tcb_info=tcb_text, tcb_info_signature=tcb_signature,
-        qe_identity_issuer_chain=qe.chain, qe_identity=qe_text, qe_identity_signature=qe_signature,
-    )
 
 
 def crl_of(item: Item) -> x509.CertificateRevocationList:

@@ -46,7 +46,7 @@ from sgxra.pccs.store import Store
 from sgxra.pccs.trust import verify_item
 from sgxra.pcs.cache import KeyLocks
 from sgxra.pcs.client import PcsClient
-from sgxra.pcs.key import CollateralKey
+from sgxra.pcs.key import CollateralKey, evaluation_query
 
 log = logging.getLogger(__name__)
 ZERO_PPID = "0" * 768
@@ -107,7 +107,7 @@ class Evaluation:
         return str(self.number) if self.number is not None else self.update
 
     def query(self) -> str:
-        return f"tcbEvaluationDataNumber={self.number}" if self.number is not None else f"update={self.update}"
+        return evaluation_query(self.update, self.number)
 
 
 class PccsService:
@@ -192,10 +192,8 @@ class PccsService:
         now = self.clock()
         due: list[Item] = []
         later: list[datetime] = []
-        for item in self.store.items():
+        for item in self._refreshable():
             refresh_at = utc(item.next_update) - self.refresh_margin
-            if item.kind == PCK_CERT:
-                continue  # certificates have no nextUpdate; a new TCB means a new registration
             if now >= refresh_at:
                 due.append(item)
             else:
@@ -203,8 +201,16 @@ class PccsService:
         done = self.refresh_items([(i.kind, i.key, i.variant) for i in due])
         return done, min(later, default=None)
 
+    def refresh_all(self) -> list[str]:
+        """Refetch every refreshable item now (the admin ``refresh``)."""
+        return self.refresh_items([(i.kind, i.key, i.variant) for i in self._refreshable()])
+
+    def _refreshable(self) -> list[Item]:
+        """Every stored item but PCK certificates: they have no nextUpdate; a new TCB means a new registration."""
+        return [item for item in self.store.items() if item.kind != PCK_CERT]
+
     def refresh_items(self, keys: Iterable[ItemKey]) -> list[str]:
-        """Refetch these items now (the admin ``refresh`` and REQ registration); failures are logged and skipped."""
+        """Refetch these items now (the admin ``refresh`` and registration); failures are logged and skipped."""
         if self.upstream is None:
             raise PccsRefusal(400, "invalid request", "an offline PCCS never contacts PCS",
                               "import fresh collateral with `sgxra pccs import`")
@@ -286,7 +292,6 @@ class PccsService:
 
     def _serve(self, kind: str, key: str, evaluation: Evaluation | None, what: str) -> Served:
         ident = (kind, key, evaluation.variant if evaluation else "")
-        fetch = self._refetcher(*ident)
         now = self.clock()
         memo = self._memo.get(ident)
         if memo is not None and now < memo[1]:
@@ -303,6 +308,7 @@ class PccsService:
             return self._flagged(item)
         # A still-valid copy is served while another thread refreshes it; a miss waits for that fetch.
         usable = item is not None and now < utc(item.next_update)
+        fetch = self._refetcher(*ident)
         with self._locks(ident, wait=not usable) as held:
             if not held and item is not None:
                 return self._flagged(item)

@@ -7,13 +7,12 @@ leave one consistent copy.
 
 from __future__ import annotations
 
-import abc
 import json
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -58,22 +57,29 @@ def _row(item: Item) -> tuple[Any, ...]:
             item.fetched_at, item.number, item.meta)
 
 
-class SqlStore(abc.ABC):
-    """The SQL both databases share; subclasses supply a connection and the placeholder style."""
+class SqlStore:
+    """The SQL both databases share; subclasses open ``_db`` (a DB-API connection) and name their dialect."""
 
     placeholder = "?"
+    name: str  # for messages
+    _errors: type[Exception]  # the driver's error base, reported as StoreUnavailable
+    _db: Any
 
     def __init__(self) -> None:
         self._lock = threading.Lock()  # one connection, used by one thread at a time
 
-    @abc.abstractmethod
-    def _cursor(self) -> AbstractContextManager[Any]:
-        """A cursor, held under ``_lock``; database errors come out as :class:`StoreUnavailable`."""
-
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self._cursor() as cursor:
-            cursor.execute(sql.replace("?", self.placeholder), tuple(params))
-            return list(cursor.fetchall()) if cursor.description else []
+        with self._lock:
+            try:
+                with closing(self._db.cursor()) as cursor:
+                    cursor.execute(sql.replace("?", self.placeholder), tuple(params))
+                    return list(cursor.fetchall()) if cursor.description else []
+            except self._errors as e:
+                raise StoreUnavailable(f"{self.name} store: {e}") from e
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     def get(self, kind: str, key: str, variant: str) -> Item | None:
         rows = self._run(f"SELECT {_COLUMNS} FROM pccs_items WHERE kind = ? AND key = ? AND variant = ?",
@@ -101,15 +107,16 @@ class SqlStore(abc.ABC):
                   (qe_id, pce_id, json.dumps(body), now))
 
     def platforms(self, *, take: bool) -> list[dict[str, Any]]:
-        """Registered platforms; ``take`` also removes them (the OFFLINE hand-over to an admin tool)."""
-        rows = self._run("SELECT qe_id, pce_id, body FROM pccs_platforms ORDER BY registered_at, qe_id")
-        if take:
-            for qe_id, pce_id, _ in rows:
-                self._run("DELETE FROM pccs_platforms WHERE qe_id = ? AND pce_id = ?", (qe_id, pce_id))
-        return [json.loads(body) for _, _, body in rows]
+        """Registered platforms, oldest first; ``take`` also removes them (the OFFLINE hand-over to an admin
+        tool) in the same statement, so a platform registering again meanwhile stays queued, never lost."""
+        rows = self._run("DELETE FROM pccs_platforms RETURNING registered_at, qe_id, body" if take
+                         else "SELECT registered_at, qe_id, body FROM pccs_platforms")
+        return [json.loads(body) for _, _, body in sorted(rows, key=lambda row: (row[0], row[1]))]
 
 
 class SqliteStore(SqlStore):
+    name, _errors = "SQLite", sqlite3.Error
+
     def __init__(self, path: Path | str) -> None:
         super().__init__()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -118,23 +125,11 @@ class SqliteStore(SqlStore):
         for statement in _SCHEMA:
             self._db.execute(statement.format(blob="BLOB"))
 
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                yield self._db.cursor()
-            except sqlite3.Error as e:
-                raise StoreUnavailable(f"SQLite store: {e}") from e
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
 
 class PostgresStore(SqlStore):
     """PostgreSQL through psycopg 3 (the ``pccs`` extra), for several replicas on one database."""
 
-    placeholder = "%s"
+    placeholder, name = "%s", "PostgreSQL"
 
     def __init__(self, url: str, *, connect_timeout: int = 10) -> None:
         super().__init__()
@@ -142,7 +137,7 @@ class PostgresStore(SqlStore):
             import psycopg
         except ImportError:
             raise StoreUnavailable("a PostgreSQL store needs psycopg: pip install 'sgxra[pccs]'") from None
-        self._errors: type[Exception] = psycopg.Error
+        self._errors = psycopg.Error
         try:
             self._db = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout)
             with self._db.cursor() as cursor:
@@ -155,19 +150,6 @@ class PostgresStore(SqlStore):
                     cursor.execute("SELECT pg_advisory_unlock(7013)")
         except psycopg.Error as e:
             raise StoreUnavailable(f"PostgreSQL store {_redacted(url)}: {e}") from e
-
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        with self._lock:
-            try:
-                with self._db.cursor() as cursor:
-                    yield cursor
-            except self._errors as e:
-                raise StoreUnavailable(f"PostgreSQL store: {e}") from e
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 def _redacted(url: str) -> str:

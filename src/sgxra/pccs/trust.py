@@ -25,7 +25,7 @@ from sgxra.verify.pki import (
     verify_chain,
     verify_tcb_signer,
 )
-from sgxra.wire.collateral import QeIdentity, TcbInfo, signed_bytes
+from sgxra.wire.collateral import QeIdentity, TcbInfo, read_signed
 from sgxra.wire.pck_extension import PckExtension
 
 _IDS = {QE: ("QE", "TD_QE"), QVE: ("QVE",)}
@@ -51,9 +51,9 @@ def verify_item(item: Item, root: x509.Certificate, at: datetime,
         signer = verify_tcb_signer(chain, root, at=when, what=item.label)
         text, signature = item.signed()
         kind = TcbInfo if item.kind == TCB else QeIdentity
-        verify_p256(ec_public_key(signer, f"{item.label} signer"), signature, signed_bytes(text, item.label, kind),
-                    f"{item.label} signature")
-        _check_signed_key(item, text)
+        signed, obj = read_signed(text, item.label, kind)
+        verify_p256(ec_public_key(signer, f"{item.label} signer"), signature, signed, f"{item.label} signature")
+        _check_signed_key(item, kind.parse(text, obj))
         revocable = [signer]
     elif item.kind == PCK_CRL:
         ca, path = find_crl_issuer(crl_of(item), chain, root, at=when, what=item.label)
@@ -79,14 +79,12 @@ def verify_item(item: Item, root: x509.Certificate, at: datetime,
                 check_not_revoked(cert, root_crl, f"{item.label} signer")
 
 
-def _check_signed_key(item: Item, text: str) -> None:
+def _check_signed_key(item: Item, read: TcbInfo | QeIdentity) -> None:
     """The signed JSON is for what the item claims (a PCCS that mixes FMSPCs up must not store it)."""
-    if item.kind == TCB:
-        tcb = TcbInfo.parse(text)
-        if f"{tcb.id}/{tcb.fmspc.hex().upper()}" != item.key:
-            raise MalformedMessage(item.label, "tcbInfo", 0, f"is TCB info for {tcb.id} FMSPC {tcb.fmspc.hex().upper()}")
+    if isinstance(read, TcbInfo):
+        if f"{read.id}/{read.fmspc.hex().upper()}" != item.key:
+            raise MalformedMessage(item.label, "tcbInfo", 0, f"is TCB info for {read.id} FMSPC {read.fmspc.hex().upper()}")
         return
-    identity = QeIdentity.parse(text)
     wanted = {"SGX": "QE", "TDX": "TD_QE"}.get(item.key) if item.kind == QE else "QVE"
-    if identity.id != wanted or identity.id not in _IDS[item.kind]:
-        raise MalformedMessage(item.label, "enclaveIdentity", 0, f"is the identity of {identity.id}")
+    if read.id != wanted or read.id not in _IDS[item.kind]:
+        raise MalformedMessage(item.label, "enclaveIdentity", 0, f"is the identity of {read.id}")

@@ -19,6 +19,7 @@ from sgxra.pcs.key import CollateralKey, check_evaluation
 from sgxra.verify.pki import load_crl
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import MAX_SIGNED_JSON, Collateral, QeIdentity, TcbInfo, signed_member
+from sgxra.wire.pck_extension import PckExtension
 
 INTEL_PCS_V4 = "https://api.trustedservices.intel.com/sgx/certification/v4"
 MAX_CRL_ANSWER = 8 * 1024 * 1024
@@ -113,6 +114,26 @@ def _distribution_point(cert: x509.Certificate) -> str:
             if isinstance(name, x509.UniformResourceIdentifier):
                 return str(name.value)
     raise ServiceError("the root certificate names no CRL distribution point")
+
+
+def escaped_pem(pem: str) -> str:
+    """PEM as PCS sends it URL-escaped: issuer chain headers (read back by :func:`_chain_header`) and pckcerts' certs."""
+    return urllib.parse.quote(pem, safe="")
+
+
+def signed_answer(member: str, text: str, signature: bytes) -> str:
+    """TCB info or an identity as PCS sends it, the signed text kept byte for byte (:func:`signed_member` cuts it out)."""
+    return '{"' + member + '":' + text + ',"signature":"' + signature.hex() + '"}'
+
+
+def pck_tcbm(extension: PckExtension) -> str:
+    """A PCK certificate's TCB level as PCS names it: CPUSVN || PCESVN (little-endian), upper-case hex."""
+    return (extension.cpusvn + extension.pcesvn.to_bytes(2, "little")).hex().upper()
+
+
+def pck_ca_type(cert: x509.Certificate) -> str:
+    """Which PCK CA issued a PCK certificate, as PCS names it (SGX-PCK-Certificate-CA-Type)."""
+    return "platform" if "Platform" in cert.issuer.rfc4514_string() else "processor"
 
 
 def _chain_header(response: HttpResponse, *names: str) -> str:

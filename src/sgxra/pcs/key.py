@@ -35,13 +35,16 @@ class CollateralKey:
 
     def evaluation_query(self) -> str:
         """The query parameter choosing the TCB evaluation data set."""
-        if self.tcb_evaluation_data_number is not None:
-            return f"tcbEvaluationDataNumber={self.tcb_evaluation_data_number}"
-        return f"update={self.update}"
+        return evaluation_query(self.update, self.tcb_evaluation_data_number)
 
     def label(self) -> str:
         """For logs and errors: every part of the key."""
         return f"{self.tee} FMSPC {self.fmspc.hex().upper()} {self.ca} CA {self.evaluation_query()}"
+
+
+def evaluation_query(update: str, number: int | None) -> str:
+    """The query parameter choosing a TCB evaluation data set: the number when given, else the update type."""
+    return f"tcbEvaluationDataNumber={number}" if number is not None else f"update={update}"
 
 
 def check_evaluation(update: str, number: int | None) -> None:

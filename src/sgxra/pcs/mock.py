@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI, Response
 
 from sgxra.mockfaults import TransportFaults
+from sgxra.pcs.client import escaped_pem, pck_ca_type, pck_tcbm, signed_answer
 from sgxra.sim.collateral_json import TCB_EVALUATION_DATA_NUMBER, Tee
 from sgxra.sim.dcap_pki import CollateralSpec, SimIntelPki, pem
 from sgxra.wire.collateral import Collateral
@@ -105,13 +105,9 @@ def _numbered(spec: CollateralSpec, number: int) -> CollateralSpec:
     return replace(spec, extra=extra)
 
 
-def _quoted(chain: str) -> str:
-    return urllib.parse.quote(chain, safe="")
-
-
-def _signed(member: str, text: str, signature: bytes, chain_header: str, chain: str) -> Response:
-    body = '{"' + member + '":' + text + ',"signature":"' + signature.hex() + '"}'
-    return Response(body, media_type="application/json", headers={chain_header: _quoted(chain)})
+def _signed(member: str, text: str, signature: bytes, header: str, chain: str) -> Response:
+    return Response(signed_answer(member, text, signature), media_type="application/json",
+                    headers={header: escaped_pem(chain)})
 
 
 def create_app(mock: MockPcs) -> FastAPI:
@@ -136,7 +132,7 @@ def create_app(mock: MockPcs) -> FastAPI:
                 raise NotServed(400)
             der = mock._collateral(mock._any_spec(ca=ca)).pck_crl
             body = der if encoding == "der" else x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
-            return Response(body, headers={"SGX-PCK-CRL-Issuer-Chain": _quoted(pem(mock.pki.cas[ca], mock.pki.root))})
+            return Response(body, headers={"SGX-PCK-CRL-Issuer-Chain": escaped_pem(pem(mock.pki.cas[ca], mock.pki.root))})
         return await answer("pckcrl", build)
 
     @app.get(f"{PREFIX}/rootcacrl")
@@ -152,12 +148,12 @@ def create_app(mock: MockPcs) -> FastAPI:
             extensions = [PckExtension.from_certificate(cert) for cert in certs]
             if not certs or extensions[0].pce_id.hex().upper() != pceid.upper():
                 raise NotServed(404)
-            ca = "platform" if "Platform" in certs[0].issuer.rfc4514_string() else "processor"
+            ca = pck_ca_type(certs[0])
             listing = [{"tcb": {f"sgxtcbcomp{i + 1:02d}svn": svn for i, svn in enumerate(e.tcb_components)}
-                        | {"pcesvn": e.pcesvn}, "tcbm": (e.cpusvn + e.pcesvn.to_bytes(2, "little")).hex().upper(),
-                        "cert": _quoted(pem(cert))} for cert, e in zip(certs, extensions, strict=True)]
+                        | {"pcesvn": e.pcesvn}, "tcbm": pck_tcbm(e),
+                        "cert": escaped_pem(pem(cert))} for cert, e in zip(certs, extensions, strict=True)]
             return Response(json.dumps(listing), media_type="application/json", headers={
-                "SGX-PCK-Certificate-Issuer-Chain": _quoted(pem(mock.pki.cas[ca], mock.pki.root)),
+                "SGX-PCK-Certificate-Issuer-Chain": escaped_pem(pem(mock.pki.cas[ca], mock.pki.root)),
                 "SGX-FMSPC": extensions[0].fmspc.hex().upper(), "SGX-PCK-Certificate-CA-Type": ca})
         return await answer("pckcerts", build)
 
