@@ -137,3 +137,16 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not start (exit {process.poll()})") from None
             time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running(command: list[str], log: Path, url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` as a process logging to ``log``, once ``url`` answers; terminated afterwards."""
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, stdout=sink, stderr=sink)
+    try:
+        wait_until_serving(url, process)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

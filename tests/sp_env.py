@@ -143,7 +143,7 @@ def http_sp(ias_url: str, store_url: str | None = None, first_request_timeout: f
             return service
 
         service = loop.run(build())
-        protocol = first_request_deadline(first_request_timeout, service.metrics)
+        protocol = first_request_deadline(first_request_timeout, service.metrics.refused)
         with UvicornThread(create_sp_app(service, **limits), http=protocol) as server:
             yield server
 

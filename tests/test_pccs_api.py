@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dcap_env import NOW, PKI
-from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, free_port, service, sha512
+from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, free_port, running, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pccs.api import create_app
@@ -197,6 +198,24 @@ def test_a_chunked_body_is_refused(url: str) -> None:
     assert "Content-Length" in _refusal(answer, 411)["detail"]
 
 
+def test_a_slow_body_is_refused_before_any_route_runs(tmp_path: Path) -> None:
+    pccs = service(tmp_path, Mode.OFFLINE, PKI.root, Clock(NOW))
+    with ServerThread(create_app(pccs, Tokens(user_hash=sha512(USER_TOKEN)), body_timeout=0.5)) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"POST " + V4.encode() + b"/platforms HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                         b"user-token: " + USER_TOKEN.encode() + b"\r\n\r\n{")
+            started = time.monotonic()
+            answer = b""
+            while chunk := slow.recv(4096):  # the server closes the connection after its refusal
+                answer += chunk
+            waited = time.monotonic() - started
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408 ") and waited < 5
+        assert json.loads(body) == {"status": 408, "error": "invalid request", "detail": "body not received within 0.5 s"}
+        assert httpx.get(f"{server.url}{V4}/platforms", headers={"admin-token": "x"}).status_code == 401  # still serving
+
+
 def test_unknown_routes_and_methods_are_json_refusals(url: str) -> None:
     assert "/sgx/certification/v4" in _refusal(httpx.get(f"{url}/sgx/certification/v2/tcb"), 404)["remedy"]
     assert "DELETE is not allowed" in _refusal(httpx.delete(f"{url}{V4}/tcb"), 405)["detail"]
@@ -248,6 +267,18 @@ def test_serve_speaks_tls_with_the_given_certificate(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_serve_closes_a_connection_that_sends_no_request_in_time(tmp_path: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "sgxra", "pccs", "serve", "--mode", "offline", "--db", str(tmp_path / "p.sqlite"),
+               "--port", str(port), "--request-timeout", "0.5"]
+    with running(command, tmp_path / "pccs.log", f"http://127.0.0.1:{port}"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+            started = time.monotonic()
+            assert silent.recv(10) == b""  # closed by the server, not by our 10 s timeout
+            assert time.monotonic() - started < 5
+        assert httpx.get(f"http://127.0.0.1:{port}{V4}/rootcacrl").status_code == 404  # still serving
 
 
 @pytest.mark.parametrize(("options", "message"), [

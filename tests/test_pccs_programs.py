@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pccs_env import free_port, wait_until_serving
+from pccs_env import free_port, running
 from sgxra import crypto
 from sgxra.cli.keys import write_sp_key
 from sgxra.pcs.mock import MockPcs, create_app
@@ -24,18 +23,6 @@ from sgxra.transport.background import UvicornThread
 from sgxra.wire.collateral import TcbStatus
 
 SGXRA = [sys.executable, "-m", "sgxra"]
-
-
-@contextmanager
-def running(command: list[str], log: Path, url: str) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=sink)
-    try:
-        wait_until_serving(url, process)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_sp_takes_its_collateral_from_sgxra_pccs(tmp_path: Path) -> None:

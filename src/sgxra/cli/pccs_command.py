@@ -105,16 +105,20 @@ def _refresher(service: PccsService, stop: threading.Event) -> None:
 @click.option("--user-token-file", type=PathArg, help="File holding the SHA-512 hex of the user token.")
 @click.option("--refresh-margin", default=3600.0, show_default=True, type=click.FloatRange(0, 7 * 86400),
               help="Seconds before an item's nextUpdate at which it is refetched (lazy and req modes).")
+@click.option("--request-timeout", type=click.FloatRange(0.1, 300),
+              help="Seconds for a new connection's first request head, and for any request's body (default 5).")
 @root_option
 def serve_cmd(db_url: str, mode: str, pcs_url: str | None, api_key_file: Path | None, host: str, port: int,
               tls_cert: Path | None, tls_key: Path | None, insecure_http: bool, admin_token_file: Path | None,
-              user_token_file: Path | None, refresh_margin: float, root_file: Path | None) -> None:
+              user_token_file: Path | None, refresh_margin: float, request_timeout: float | None,
+              root_file: Path | None) -> None:
     """Serve Intel's PCCS REST API (v3 and v4, SGX and TDX) from a verified collateral store."""
     import uvicorn
 
     from sgxra.pccs.api import create_app
-    from sgxra.pccs.guard import Tokens
+    from sgxra.pccs.guard import REQUEST_TIMEOUT, Tokens
     from sgxra.pcs.client import INTEL_PCS_V4, PcsClient, PcsSettings
+    from sgxra.transport.http_limits import first_request_deadline
 
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -135,13 +139,20 @@ def serve_cmd(db_url: str, mode: str, pcs_url: str | None, api_key_file: Path | 
     stop = threading.Event()
     if mode != "offline":
         threading.Thread(target=_refresher, args=(service, stop), daemon=True, name="pccs-refresh").start()
+    request_timeout = REQUEST_TIMEOUT if request_timeout is None else request_timeout
     scheme = "https" if tls_cert else "http"
     click.echo(f"sgxra PCCS ({mode} mode) on {scheme}://{host}:{port}/sgx/certification/v4", err=True)
-    uvicorn.run(create_app(service, tokens), host=host, port=port, log_level="warning",
+    uvicorn.run(create_app(service, tokens, body_timeout=request_timeout), host=host, port=port, log_level="warning",
                 ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None,
-                # Bounded: request heads of 16 KiB at most, idle connections dropped, at most 1024 at once (503 beyond).
-                h11_max_incomplete_event_size=16 * 1024, timeout_keep_alive=30, limit_concurrency=1024)
+                # Bounded: request heads of 16 KiB at most, idle connections dropped, at most 1024 at once (503 beyond),
+                # and a new connection's first request head due within the request timeout.
+                h11_max_incomplete_event_size=16 * 1024, timeout_keep_alive=30, limit_concurrency=1024,
+                http=first_request_deadline(request_timeout, _connection_refused))
     stop.set()
+
+
+def _connection_refused(limit: str) -> None:
+    log.info("connection closed (%s)", limit)
 
 
 @pccs_group.command("import")

@@ -55,7 +55,7 @@ def _serve_http(app: Any, sock: socket.socket, settings: SpSettings,
             yield
 
     server = _Uvicorn(uvicorn.Config(app, log_level="warning",
-                                     http=first_request_deadline(settings.first_message_timeout, metrics)))
+                                     http=first_request_deadline(settings.first_message_timeout, metrics.refused)))
     return server, asyncio.create_task(server.serve(sockets=[sock]))
 
 

@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from sgxra.errors import SgxRaError, StoreUnavailable
-from sgxra.pccs.guard import MAX_BODY, Asgi, Guard, Params, Tokens, collateral_bodies, platform_body, refusal
+from sgxra.pccs.guard import MAX_BODY, REQUEST_TIMEOUT, Asgi, Guard, Params, Tokens, collateral_bodies, platform_body, refusal
 from sgxra.pccs.items import from_collateral
 from sgxra.pccs.service import NotMemoized, PccsRefusal, PccsService, Served, memo_only
 from sgxra.pcs.client import escaped_pem
@@ -45,7 +45,8 @@ def _answer(served: Served, body: bytes, media_type: str, headers: dict[str, str
     return Response(body, media_type=media_type, headers=headers)
 
 
-def create_app(service: PccsService, tokens: Tokens | None = None, *, max_body: int = MAX_BODY) -> Asgi:
+def create_app(service: PccsService, tokens: Tokens | None = None, *, max_body: int = MAX_BODY,
+               body_timeout: float = REQUEST_TIMEOUT) -> Asgi:
     tokens = tokens or Tokens()
     app = FastAPI(title="sgxra PCCS", docs_url=None, redoc_url=None, openapi_url=None)
     margin = service.refresh_margin.total_seconds()
@@ -97,7 +98,7 @@ def create_app(service: PccsService, tokens: Tokens | None = None, *, max_body: 
     async def wrong_method(request: Request, exc: Exception) -> Response:
         return refusal(405, "invalid request", f"{request.method} is not allowed on {request.url.path}")
 
-    return Guard(app, max_body)
+    return Guard(app, max_body, body_timeout)
 
 
 Run = Callable[..., Awaitable[Response]]

@@ -6,6 +6,7 @@ Every refusal is JSON (``status``, ``error``, ``detail``, ``remedy``) saying wha
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -17,14 +18,17 @@ from fastapi import Request, Response
 from sgxra.errors import SgxRaError
 from sgxra.pccs.service import Evaluation, PccsRefusal
 from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
+from sgxra.transport.http_limits import BodyRefusal, read_body, replay
 from sgxra.wire.collateral import Collateral
 
 MAX_URL = 4096  # path and query; PCCS's longest is a pckcert request (~1.2 kB)
 MAX_BODY = 1024 * 1024  # registrations are < 4 kB; an imported collateral bundle is < 100 kB
 MAX_ITEMS_PER_IMPORT = 64
+REQUEST_TIMEOUT = 5.0  # seconds for a new connection's first request head, and for any request's body
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HEX = "0123456789abcdefABCDEF"
 Scope = MutableMapping[str, Any]
+log = logging.getLogger(__name__)
 Asgi = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
 
@@ -43,16 +47,19 @@ class Tokens:
         return value
 
 
-def refusal(status: int, error: str, detail: str, remedy: str = "") -> Response:
+def refusal(status: int, error: str, detail: str, remedy: str = "", headers: dict[str, str] | None = None) -> Response:
     body = {"status": status, "error": error, "detail": detail} | ({"remedy": remedy} if remedy else {})
-    return Response(json.dumps(body), status_code=status, media_type="application/json")
+    return Response(json.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
 class Guard:
-    """Outermost ASGI layer: Request-ID on every answer, bounded URLs and bodies, before any routing."""
+    """Outermost ASGI layer: Request-ID on every answer, bounded URLs and bodies, before any routing.
 
-    def __init__(self, app: Asgi, max_body: int = MAX_BODY) -> None:
-        self.app, self.max_body = app, max_body
+    A body is read here, within ``body_timeout`` seconds, before any route (or token check) runs: a client
+    that sends its body slowly cannot hold a connection slot beyond that."""
+
+    def __init__(self, app: Asgi, max_body: int = MAX_BODY, body_timeout: float = REQUEST_TIMEOUT) -> None:
+        self.app, self.max_body, self.body_timeout = app, max_body, body_timeout
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Any]],
                        send: Callable[[Any], Awaitable[None]]) -> None:
@@ -69,10 +76,21 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), (b"request-id", request_id.encode())]
             await send(message)
 
-        refusal = self._check(scope, headers)
-        if refusal is not None:
-            await refusal(scope, receive, send_with_id)
+        refused = self._check(scope, headers)
+        if refused is not None:
+            await refused(scope, receive, send_with_id)
             return
+        if scope["method"] in ("POST", "PUT"):
+            body = await read_body(receive, self.max_body, self.body_timeout)
+            if body is None:
+                return  # the client left
+            if isinstance(body, BodyRefusal):
+                log.info("%s %s refused: %s", scope["method"], scope["path"], body.detail)
+                # Connection: close, so the server stops waiting for the rest of the body.
+                answer = refusal(body.status, "invalid request", body.detail, headers={"Connection": "close"})
+                await answer(scope, receive, send_with_id)
+                return
+            receive = replay(body, receive)
         await self.app(scope, receive, send_with_id)
 
     def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> Response | None:

@@ -57,7 +57,7 @@ class LimitedApp:
         try:
             body = await self._read_body(scope, receive, send)
             if body is not None:
-                await self.app(scope, _replay(body, receive), send)
+                await self.app(scope, replay(body, receive), send)
         finally:
             self.in_flight -= 1
             self.per_client.release(client)
@@ -66,28 +66,15 @@ class LimitedApp:
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None once a refusal has been sent (or the client left)."""
         limit = self.limits.max_body
-        too_large = f"body over {limit} bytes"
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and (not value.isdigit() or int(value) > limit):
-                await self._refuse(send, 413, "body_size", "TooLarge", too_large)
+                await self._refuse(send, 413, "body_size", "TooLarge", f"body over {limit} bytes")
                 return None
-        body = bytearray()
-        try:
-            async with asyncio.timeout(self.limits.body_timeout):
-                while True:
-                    message = await receive()
-                    if message["type"] != "http.request":
-                        return None  # the client disconnected
-                    body += message.get("body", b"")
-                    if len(body) > limit:
-                        await self._refuse(send, 413, "body_size", "TooLarge", too_large)
-                        return None
-                    if not message.get("more_body", False):
-                        return bytes(body)
-        except TimeoutError:
-            await self._refuse(send, 408, "body_timeout", "Timeout",
-                               f"body not received within {self.limits.body_timeout:g} s")
+        body = await read_body(receive, limit, self.limits.body_timeout)
+        if isinstance(body, BodyRefusal):
+            await self._refuse(send, body.status, body.limit, body.error, body.detail)
             return None
+        return body
 
     async def _refuse(self, send: Send, status: int, limit: str, error: str, detail: str) -> None:
         self.metrics.refused(limit)
@@ -100,7 +87,36 @@ class LimitedApp:
         await send({"type": "http.response.body", "body": payload})
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+@dataclass(frozen=True)
+class BodyRefusal:
+    """Why a body was not read to its end: its status, the limit's name (a metrics label) and what to say."""
+
+    status: int
+    limit: str
+    error: str
+    detail: str
+
+
+async def read_body(receive: Receive, limit: int, timeout: float) -> bytes | BodyRefusal | None:
+    """A request's whole body, counted as it streams in however it is framed: a :class:`BodyRefusal`
+    as soon as it passes ``limit`` bytes or ``timeout`` seconds, None if the client left."""
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return None  # the client disconnected
+                body += message.get("body", b"")
+                if len(body) > limit:
+                    return BodyRefusal(413, "body_size", "TooLarge", f"body over {limit} bytes")
+                if not message.get("more_body", False):
+                    return bytes(body)
+    except TimeoutError:
+        return BodyRefusal(408, "body_timeout", "Timeout", f"body not received within {timeout:g} s")
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
     """The body already read, then whatever else the server has to say (a disconnect)."""
     sent = False
 
@@ -114,10 +130,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replayed
 
 
-def first_request_deadline(seconds: float, metrics: SpMetrics) -> type[H11Protocol]:
+def first_request_deadline(seconds: float, refused: Callable[[str], None]) -> type[H11Protocol]:
     """uvicorn's HTTP/1.1 protocol with a deadline for a new connection's first request line and headers:
     uvicorn times out only idle keep-alive connections, so one that never sends (or sends its headers a
-    byte at a time) would otherwise hold its socket for good."""
+    byte at a time) would otherwise hold its socket for good. ``refused`` is told the limit's name."""
 
     class FirstRequestDeadline(H11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -135,7 +151,7 @@ def first_request_deadline(seconds: float, metrics: SpMetrics) -> type[H11Protoc
 
         def _too_late(self) -> None:
             if self.cycle is None and not self.transport.is_closing():
-                metrics.refused("first_request_timeout")
+                refused("first_request_timeout")
                 self.transport.close()
 
     return FirstRequestDeadline
