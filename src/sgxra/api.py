@@ -117,6 +117,18 @@ def _parse(evidence: EvidenceInput) -> DcapQuote | IasEvidence:
     return DcapQuote.parse(evidence)
 
 
+def dcap_result(quote: DcapQuote, *, at: datetime, collateral: Collateral | None, fetcher: CollateralFetcher | None,
+                verifier: DcapVerifier, envelope: Envelope | None = None) -> DcapResult:
+    """``quote`` verified by ``verifier`` against ``collateral``, or else what ``fetcher`` gives for its key."""
+    if collateral is None:
+        if fetcher is None:
+            raise VerificationError("a DCAP quote needs collateral (or a fetcher to ask for it)")
+        key = collateral_key(quote, verifier=verifier)
+        collateral = fetcher.get(key, now=at) if isinstance(fetcher, CollateralCache) else fetcher(key)
+    verdict = verifier.verify(quote, collateral, at=at)
+    return DcapResult(verdict, at, simulated=verifier.root != intel_sgx_root_ca(), envelope=envelope)
+
+
 def ias_result(report: AttestationReport, *, at: datetime, root: x509.Certificate,
                envelope: Envelope | None = None) -> IasResult:
     """A verified report (signed under ``root``) as a result; a quote IAS found forged is not evidence."""
@@ -141,13 +153,10 @@ def verify(
                                api_version=parsed.api_version, nonce=parsed.nonce)
         result = ias_result(report, at=at, root=ias_root)
     else:
-        verifier = DcapVerifier(root, cache=False)
-        if collateral is None:
-            key = collateral_key(parsed)
-            source = fetcher or _default_fetcher()
-            collateral = source.get(key, now=at) if isinstance(source, CollateralCache) else source(key)
-        verdict = verifier.verify(parsed, collateral, at=at)
-        result = DcapResult(verdict, at, simulated=verifier.root != intel_sgx_root_ca())
+        if collateral is None and fetcher is None:
+            fetcher = _default_fetcher()
+        result = dcap_result(parsed, at=at, collateral=collateral, fetcher=fetcher,
+                             verifier=DcapVerifier(root, cache=False))
     return policy.apply(result) if policy is not None else result
 
 

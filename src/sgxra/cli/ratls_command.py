@@ -23,8 +23,8 @@ from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
 
 if TYPE_CHECKING:  # sgxra.ratls loads httpx (its client transport): imported by the commands themselves
+    from sgxra.api import CollateralFetcher
     from sgxra.ratls.evidence import RaTlsEvidence
-    from sgxra.ratls.verify import CollateralFetcher
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 STATE_DIR = Path(".sgxra/pcs-mock")  # shared with `sgxra pcs-mock`, so its collateral verifies these quotes
