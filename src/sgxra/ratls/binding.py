@@ -80,9 +80,10 @@ def _mismatch(report_data: bytes, digest: bytes, what: str) -> str:
     return f"report data does not hold {what}"
 
 
-def bind_claims(certificate: RaTlsCertificate, claims: bytes, report_data: bytes, *, tdx: bool) -> Binding:
+def bind_claims(certificate: RaTlsCertificate, claims: bytes, decoded: Mapping[str, Any], report_data: bytes, *,
+                tdx: bool) -> Binding:
+    """``claims`` as embedded (what the report data hashes) and as :func:`parse_claims` read them."""
     algorithm = "sha384" if tdx else "sha256"
-    decoded = parse_claims(claims)
     entry = decoded.get("pubkey-hash")
     if not isinstance(entry, bytes):
         raise MalformedMessage(STRUCT, "pubkey-hash", 0, "missing, or not a byte string")

@@ -113,8 +113,9 @@ def _dice(cert: RaTlsCertificate, value: bytes, unused: tuple[str, ...]) -> RaTl
     quote = parse_quote(quote_bytes)
     if not isinstance(quote, DcapQuote):
         raise MalformedMessage(STRUCT, DICE_OID, 0, "DICE evidence must hold an ECDSA (DCAP) quote")
-    binding = bind.bind_claims(cert, claims, quote.body.report_data, tdx=quote.is_tdx)
-    return RaTlsEvidence(Format.DICE, cert, binding, quote, None, bind.parse_claims(claims), unused)
+    decoded = bind.parse_claims(claims)
+    binding = bind.bind_claims(cert, claims, decoded, quote.body.report_data, tdx=quote.is_tdx)
+    return RaTlsEvidence(Format.DICE, cert, binding, quote, None, decoded, unused)
 
 
 def _text_value(cert: RaTlsCertificate, oid: str, required: bool) -> bytes | None:
