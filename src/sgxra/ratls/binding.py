@@ -117,8 +117,10 @@ def pem_public_key_with_nul(certificate: RaTlsCertificate) -> bytes:
     return pem + b"\x00"
 
 
-def rsa_public_key(certificate: RaTlsCertificate) -> bytes | None:
+def bind_rsa_key(certificate: RaTlsCertificate, report_data: bytes) -> Binding:
+    """sgx-ra-tls: SHA-256 of the PKCS#1 RSAPublicKey; a key of another type binds nothing."""
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        return None
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        return Binding("rsa-public-key", "sha256", False, "sgx-ra-tls binds an RSA key; this one is not RSA")
+    return bind_digest("rsa-public-key", key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1),
+                       report_data)

@@ -135,11 +135,7 @@ def _ias(cert: RaTlsCertificate, unused: tuple[str, ...]) -> RaTlsEvidence:
         raise MalformedMessage(STRUCT, IAS_SIGNATURE_OID, 0, "report signature is not base64") from None
     chain = tuple(c for pem in pems for c in load_pem_chain(pem, "IAS signing certificate"))
     report = AttestationReport.parse(body)
-    rsa_key = bind.rsa_public_key(cert)
-    if rsa_key is None:
-        binding = bind.Binding("rsa-public-key", "sha256", False, "sgx-ra-tls binds an RSA key; this one is not RSA")
-    else:
-        binding = bind.bind_digest("rsa-public-key", rsa_key, report.quote.report_body.report_data)
+    binding = bind.bind_rsa_key(cert, report.quote.report_body.report_data)
     return RaTlsEvidence(Format.SGX_RA_TLS_EPID, cert, binding, None, EmbeddedIasReport(body, signature, chain, report),
                          None, unused)
 
@@ -167,7 +163,4 @@ def extract(cert: RaTlsCertificate) -> RaTlsEvidence:
     if chosen == INTEL_SDK_OID:
         binding = bind.bind_digest("pem-public-key", bind.pem_public_key_with_nul(cert), report_data)
         return RaTlsEvidence(Format.INTEL_SDK_LEGACY, cert, binding, quote, None, None, unused)
-    rsa_key = bind.rsa_public_key(cert)
-    binding = (bind.bind_digest("rsa-public-key", rsa_key, report_data) if rsa_key is not None else
-               bind.Binding("rsa-public-key", "sha256", False, "sgx-ra-tls binds an RSA key; this one is not RSA"))
-    return RaTlsEvidence(Format.SGX_RA_TLS_ECDSA, cert, binding, quote, None, None, unused)
+    return RaTlsEvidence(Format.SGX_RA_TLS_ECDSA, cert, bind.bind_rsa_key(cert, report_data), quote, None, None, unused)
