@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.exit_codes import FAILURE, fail
 from sgxra.cli.inputs import INPUT_HELP, QUOTE, REPORT, SIGNATURE, parse_time, read_chain, read_input
 from sgxra.errors import CertificateChainError, SgxRaError
 
@@ -53,8 +53,7 @@ def verify_report_cmd(
             max_age=timedelta(seconds=max_age) if max_age is not None else None,
         )
     except SgxRaError as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(exit_code_for(e))
+        fail(e)
     except (OSError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(FAILURE)

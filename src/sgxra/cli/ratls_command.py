@@ -12,11 +12,10 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sgxra.cli.dcap_commands import _fail
 from sgxra.cli.describe import DESCRIBERS, flatten, to_json_value
-from sgxra.cli.exit_codes import MISMATCH, OK, POLICY
+from sgxra.cli.exit_codes import MISMATCH, OK, POLICY, fail
 from sgxra.cli.inputs import parse_time
-from sgxra.cli.verify_command import _error, _pccs_cache, print_result
+from sgxra.cli.verify_command import _pccs_cache, print_result
 from sgxra.errors import MalformedMessage, SgxRaError
 from sgxra.validate.policy_file import load_policy
 from sgxra.verify.pki import load_pem_certificate
@@ -81,8 +80,7 @@ def inspect_cmd(cert: str, as_json: bool) -> None:
     try:
         evidence = extract(load_certificate(_read_certificate(cert)))
     except (SgxRaError, OSError) as e:
-        _fail(e)
-        return
+        fail(e)
     _print(describe_evidence(evidence), as_json)
     if not evidence.binding.bound:
         click.echo(f"not bound to this certificate's key: {evidence.binding.reason}", err=True)
@@ -144,8 +142,7 @@ def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy
                                     fetcher=fetcher, root=_root(root_file), ias_root=_root(ias_root_file))
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
     except (SgxRaError, OSError, ValueError) as e:
-        _error(e, as_json)
-        return
+        fail(e, as_json=as_json)
     if as_json:
         click.echo(json.dumps(result.to_dict() | ({"token": token} if token else {}), indent=2))
     else:
@@ -246,7 +243,7 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
         click.echo(f"secret provisioning on {server.address[0]}:{server.address[1]}")
         server.serve_forever()
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
+        fail(e)
 
 
 @secret_prov_group.command("fetch")
@@ -265,7 +262,6 @@ def secret_prov_fetch_cmd(address: str, ca_file: Path, tdx: bool, fmt: str, stat
         secret = fetch_secret(host, int(port), certificate=x509.load_der_x509_certificate(der), key=key,
                               server_ca=load_pem_certificate(ca_file.read_bytes(), "--ca"))
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
-        return
+        fail(e)
     sys.stdout.buffer.write(secret)
 
