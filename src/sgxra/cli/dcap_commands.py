@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from sgxra.cli.exit_codes import fail
-from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_input
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_certificate, read_input
 from sgxra.errors import SgxRaError
 from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
 
@@ -51,12 +51,11 @@ def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
 def verify_quote_cmd(quote_arg: str, collateral_file: Path, at_text: str | None, root_file: Path | None,
                      as_json: bool) -> None:
     from sgxra.verify.dcap import verify_dcap_quote
-    from sgxra.verify.pki import load_pem_certificate
     from sgxra.wire.collateral import Collateral
 
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
-        root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
+        root = read_certificate(root_file)
         verdict = verify_dcap_quote(read_input(quote_arg, "quote", QUOTE), Collateral.from_json(collateral_file.read_bytes()),
                                     at=at, root=root)
     except (SgxRaError, OSError, ValueError) as e:

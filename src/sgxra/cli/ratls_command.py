@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 
 from sgxra.cli.describe import DESCRIBERS, flatten, to_json_value
 from sgxra.cli.exit_codes import MISMATCH, OK, POLICY, fail
-from sgxra.cli.inputs import parse_time
+from sgxra.cli.inputs import parse_time, read_certificate
 from sgxra.cli.verify_command import _pccs_cache, print_result
 from sgxra.errors import MalformedMessage, SgxRaError
 from sgxra.validate.policy_file import load_policy
@@ -94,10 +94,6 @@ def _trust(collateral_file: Path | None, pccs: str | None) -> tuple[Collateral |
     return None, _pccs_cache(pccs) if pccs else None
 
 
-def _root(path: Path | None) -> x509.Certificate | None:
-    return load_pem_certificate(path.read_bytes(), str(path)) if path else None
-
-
 def _trust_options(command: Any) -> Any:
     for option in reversed([
         click.option("--collateral", "collateral_file", type=PathArg, help="Collateral JSON (`sgxra collateral fetch`)."),
@@ -139,7 +135,7 @@ def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy
         collateral, fetcher = _trust(collateral_file, pccs)
         key = load_token_key(token_key_file) if token_key_file else None
         result = verify_certificate(_read_certificate(cert), at=at, policy=policy, collateral=collateral,
-                                    fetcher=fetcher, root=_root(root_file), ias_root=_root(ias_root_file))
+                                    fetcher=fetcher, root=read_certificate(root_file), ias_root=read_certificate(ias_root_file))
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
     except (SgxRaError, OSError, ValueError) as e:
         fail(e, as_json=as_json)
@@ -235,8 +231,8 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     try:
         collateral, fetcher = _trust(collateral_file, pccs)
         verifier = RaTlsVerifier(policy=load_policy(policy_file).policy, clock=lambda: datetime.now(timezone.utc),
-                                 collateral=collateral, fetcher=fetcher, root=_root(root_file),
-                                 ias_root=_root(ias_root_file))
+                                 collateral=collateral, fetcher=fetcher, root=read_certificate(root_file),
+                                 ias_root=read_certificate(ias_root_file))
         server = SecretProvisioningServer(
             verifier, secret_file.read_bytes(), certificate=load_pem_certificate(cert_file.read_bytes(), "--cert"),
             key=_private_key(key_file), host=host, port=port)

@@ -13,7 +13,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra.cli.exit_codes import OK, POLICY, fail
-from sgxra.cli.inputs import EVIDENCE, INPUT_HELP, parse_time, read_input
+from sgxra.cli.inputs import EVIDENCE, INPUT_HELP, parse_time, read_certificate, read_input
 from sgxra.cli.keys import load_token_key
 from sgxra.errors import SgxRaError
 
@@ -54,7 +54,6 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
     from sgxra.cli.trusted import echo_both, trusted_dict
     from sgxra.sim.qve import trusted_verification
     from sgxra.validate.policy_file import load_policy
-    from sgxra.verify.pki import load_pem_certificate
     from sgxra.verify.result import DcapResult
     from sgxra.wire.collateral import Collateral
 
@@ -63,7 +62,7 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         data = read_input(evidence_arg, "evidence", EVIDENCE)
         is_ias = data.lstrip()[:1] == b"{"
         root_path = ias_root_file if is_ias else root_file
-        root = load_pem_certificate(root_path.read_bytes(), str(root_path)) if root_path else None
+        root = read_certificate(root_path)
         policy = load_policy(policy_file).policy if policy_file else None
         collateral = Collateral.from_json(collateral_file.read_bytes()) if collateral_file else None
         if trusted and (collateral is None or is_ias):
