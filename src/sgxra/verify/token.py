@@ -84,7 +84,7 @@ def result_claims(result: DcapResult | IasResult) -> dict[str, Any]:
     claims: dict[str, Any] = {
         "attester_type": result.tee, "attester_tcb_status": result.status,
         "attester_advisory_ids": list(result.advisory_ids), "sgxra_simulated": result.simulated,
-        "sgxra_evidence": result.to_dict()["kind"],
+        "sgxra_evidence": result.kind,
     }
     if result.tcb_date is not None:
         claims["attester_tcb_date"] = result.tcb_date.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
