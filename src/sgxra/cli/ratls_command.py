@@ -148,10 +148,6 @@ def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy
     sys.exit(OK if result.accepted else POLICY)
 
 
-def _private_key(path: Path) -> Any:
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
-
-
 def _attester(state_dir: Path, tdx: bool) -> Any:
     from sgxra.ratls.sim import SimRaTlsAttester
     from sgxra.sim.dcap_pki import SimIntelPki
@@ -222,6 +218,7 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     """Serve a secret to enclaves whose RA-TLS certificate is bound, genuine and accepted by --policy."""
     import logging
 
+    from sgxra.cli.keys import load_tls_key
     from sgxra.ratls.secret_prov import SecretProvisioningServer
     from sgxra.ratls.verify import RaTlsVerifier
 
@@ -235,7 +232,7 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
                                  ias_root=read_certificate(ias_root_file))
         server = SecretProvisioningServer(
             verifier, secret_file.read_bytes(), certificate=load_pem_certificate(cert_file.read_bytes(), "--cert"),
-            key=_private_key(key_file), host=host, port=port)
+            key=load_tls_key(key_file), host=host, port=port)
         click.echo(f"secret provisioning on {server.address[0]}:{server.address[1]}")
         server.serve_forever()
     except (SgxRaError, OSError, ValueError) as e:
