@@ -28,8 +28,6 @@ from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.ias_report import AttestationReport
 from sgxra.wire.quote import EpidQuote
-from sgxra.wire.report_body import ReportBody
-from sgxra.wire.td_report import TdReport
 
 DICE_OID = "2.23.133.5.4.9"  # tcg-dice-conceptual-message-wrapper ("tagged evidence")
 # Gramine passes the OID's DER header as part of its content, so on the wire it reads so.
@@ -86,16 +84,6 @@ class RaTlsEvidence:
             "spki_sha256": hashlib.sha256(cert.spki).hexdigest(), "signature_algorithm": cert.signature_algorithm,
             "signature_algorithm_null_parameter": cert.null_signature_parameter,
         }
-
-    @property
-    def report_body(self) -> ReportBody | TdReport:
-        if self.ias_report is not None:
-            return self.ias_report.report.quote.report_body
-        if isinstance(self.quote, EpidQuote):
-            return self.quote.report_body
-        if self.quote is None:
-            raise MalformedMessage(STRUCT, "quote", 0, "no quote")
-        return self.quote.body
 
 
 def _report_data(quote: DcapQuote | EpidQuote) -> bytes:
