@@ -229,3 +229,18 @@ def test_verify_fetches_from_a_pccs_through_the_cache(state: Path, tmp_path: Pat
     assert json.loads(first.output)["ratls"]["format"] == "tcg-dice"
     again = runner.invoke(main, [*args, "--pccs", url])  # the server is gone: the cache answers
     assert again.exit_code == 0, again.output
+
+
+def test_secret_prov_serve_refuses_an_encrypted_key_with_a_typed_error(tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.BestAvailableEncryption(b"pw")))
+    cert = x509.load_der_x509_certificate(certificate(key, []))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "policy.toml").write_text(f'mr_signers = ["{"00" * 32}"]\n')
+    (tmp_path / "secret").write_text("s3cret")
+    result = CliRunner().invoke(main, ["secret-prov", "serve", "--policy", str(tmp_path / "policy.toml"),
+                                       "--secret-file", str(tmp_path / "secret"), "--cert", str(tmp_path / "cert.pem"),
+                                       "--key", str(tmp_path / "key.pem"), "--port", "0"])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1  # not a traceback
+    assert "SpKeyError: cannot read the TLS key" in result.output and "encrypted" in result.output

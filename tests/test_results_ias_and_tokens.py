@@ -157,3 +157,20 @@ def test_cli_signs_and_checks_a_token(bundle: bytes, tmp_path: Path) -> None:
     changed = _resign_header_and_changed_payload(token, "sgx_mrenclave", "00" * 32)
     run = CliRunner().invoke(main, ["token", "verify", changed, "--key", str(public), "--at", AT_IAS.isoformat()])
     assert run.exit_code == 7 and "TokenInvalid" in run.output
+
+
+def test_a_report_saying_the_quote_is_forged_is_not_genuine_evidence() -> None:
+    from sgxra.api import IasEvidence
+    from sgxra.errors import VerificationError
+    from sgxra.ias.mock_pki import MockIasPki
+    from sgxra.ratls import extract, load_certificate
+    from sgxra.ratls.sim import sim_epid_certificate
+
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    ias = MockIasPki.generate(at)
+    der, _ = sim_epid_certificate(ias, at, status="SIGNATURE_INVALID")
+    embedded = extract(load_certificate(der)).ias_report
+    assert embedded is not None
+    evidence = IasEvidence(embedded.body, embedded.signature, embedded.chain)
+    with pytest.raises(VerificationError, match="EPID signature is invalid"):  # with no policy too: never accepted
+        sgxra.verify(evidence, at=at, root=ias.root)

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 
-from sgxra.errors import MalformedMessage
+from sgxra.errors import MalformedMessage, VerificationError
 from sgxra.one_call import OneCall
 from sgxra.pcs.cache import CollateralCache
 from sgxra.pcs.key import CollateralKey
@@ -29,12 +29,12 @@ from sgxra.validate.policy import Policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.ias import verify_report
 from sgxra.verify.pki import load_pem_chain, load_urlencoded_chain
-from sgxra.verify.result import DcapResult, IasResult
+from sgxra.verify.result import DcapResult, Envelope, IasResult
 from sgxra.verify.trust import intel_ias_report_signing_root, intel_sgx_root_ca
 from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
-from sgxra.wire.ias_report import MAX_REPORT_SIZE
+from sgxra.wire.ias_report import MAX_REPORT_SIZE, AttestationReport, QuoteStatus
 
 CollateralFetcher = Callable[[CollateralKey], Collateral] | CollateralCache
 MAX_BUNDLE = 2 * MAX_REPORT_SIZE + 64 * 1024
@@ -117,6 +117,26 @@ def _parse(evidence: EvidenceInput) -> DcapQuote | IasEvidence:
     return DcapQuote.parse(evidence)
 
 
+def dcap_result(quote: DcapQuote, *, at: datetime, collateral: Collateral | None, fetcher: CollateralFetcher | None,
+                verifier: DcapVerifier, envelope: Envelope | None = None) -> DcapResult:
+    """``quote`` verified by ``verifier`` against ``collateral``, or else what ``fetcher`` gives for its key."""
+    if collateral is None:
+        if fetcher is None:
+            raise VerificationError("a DCAP quote needs collateral (or a fetcher to ask for it)")
+        key = collateral_key(quote, verifier=verifier)
+        collateral = fetcher.get(key, now=at) if isinstance(fetcher, CollateralCache) else fetcher(key)
+    verdict = verifier.verify(quote, collateral, at=at)
+    return DcapResult(verdict, at, simulated=verifier.root != intel_sgx_root_ca(), envelope=envelope)
+
+
+def ias_result(report: AttestationReport, *, at: datetime, root: x509.Certificate,
+               envelope: Envelope | None = None) -> IasResult:
+    """A verified report (signed under ``root``) as a result; a quote IAS found forged is not evidence."""
+    if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:
+        raise VerificationError("IAS: the quote's EPID signature is invalid")
+    return IasResult(report, at, simulated=root != intel_ias_report_signing_root(), envelope=envelope)
+
+
 def verify(
     evidence: EvidenceInput, *, collateral: Collateral | None = None, fetcher: CollateralFetcher | None = None,
     policy: Policy | None = None, at: datetime | None = None, root: x509.Certificate | None = None,
@@ -131,15 +151,12 @@ def verify(
         ias_root = root or intel_ias_report_signing_root()
         report = verify_report(parsed.body, parsed.signature, chain=parsed.chain, at=at, root=ias_root,
                                api_version=parsed.api_version, nonce=parsed.nonce)
-        result = IasResult(report, at, simulated=ias_root != intel_ias_report_signing_root())
+        result = ias_result(report, at=at, root=ias_root)
     else:
-        verifier = DcapVerifier(root, cache=False)
-        if collateral is None:
-            key = collateral_key(parsed)
-            source = fetcher or _default_fetcher()
-            collateral = source.get(key, now=at) if isinstance(source, CollateralCache) else source(key)
-        verdict = verifier.verify(parsed, collateral, at=at)
-        result = DcapResult(verdict, at, simulated=verifier.root != intel_sgx_root_ca())
+        if collateral is None and fetcher is None:
+            fetcher = _default_fetcher()
+        result = dcap_result(parsed, at=at, collateral=collateral, fetcher=fetcher,
+                             verifier=DcapVerifier(root, cache=False))
     return policy.apply(result) if policy is not None else result
 
 

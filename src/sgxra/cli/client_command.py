@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from sgxra.backends.base import BackendEnclave
-from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, exit_code_for
+from sgxra.cli.exit_codes import NOT_GENUINE, POLICY, SERVICE, fail
 from sgxra.cli.quote_command import ROOT_HELP, make_source
 from sgxra.errors import SgxRaError
 from sgxra.ias.mock_config import DEMO_PLATFORM_SEED
@@ -137,12 +137,8 @@ def client_cmd(host: str, port: int, http_url: str | None, stdio: bool, backend:
             verdict = attest_http(session, http_url, timeout=timeout)
         else:
             verdict = asyncio.run(attest_tcp(session, host, port, timeout=timeout))
-    except SgxRaError as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(exit_code_for(e))
-    except (OSError, TimeoutError, ValueError) as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(1)
+    except (SgxRaError, OSError, TimeoutError, ValueError) as e:
+        fail(e)
     if stdio:  # stdout carries the protocol's lines: the verdict goes to stderr
         with contextlib.redirect_stdout(sys.stderr):
             sys.exit(report(verdict, secret_out))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_input
+from sgxra.cli.exit_codes import fail
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, parse_time, read_certificate, read_input
 from sgxra.errors import SgxRaError
 from sgxra.pcs.key import MAX_EVALUATION_DATA_NUMBER, UPDATE_TYPES
 
@@ -19,11 +18,6 @@ if TYPE_CHECKING:
     from sgxra.verify.dcap import DcapVerdict
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _fail(error: Exception) -> None:
-    click.echo(f"error: {type(error).__name__}: {error}", err=True)
-    sys.exit(exit_code_for(error) if isinstance(error, SgxRaError) else FAILURE)
 
 
 def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
@@ -57,17 +51,15 @@ def verdict_json(verdict: DcapVerdict) -> dict[str, Any]:
 def verify_quote_cmd(quote_arg: str, collateral_file: Path, at_text: str | None, root_file: Path | None,
                      as_json: bool) -> None:
     from sgxra.verify.dcap import verify_dcap_quote
-    from sgxra.verify.pki import load_pem_certificate
     from sgxra.wire.collateral import Collateral
 
     try:
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
-        root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None
+        root = read_certificate(root_file)
         verdict = verify_dcap_quote(read_input(quote_arg, "quote", QUOTE), Collateral.from_json(collateral_file.read_bytes()),
                                     at=at, root=root)
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
-        return
+        fail(e)
     described = verdict_json(verdict)
     if as_json:
         click.echo(json.dumps(described, indent=2))
@@ -117,8 +109,7 @@ def collateral_fetch_cmd(quote_arg: str, pccs: str | None, tdx_base_url: str | N
         with PcsClient(settings) as pcs:
             collateral = pcs.fetch(key)
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
-        return
+        fail(e)
     if output:
         output.write_text(collateral.to_json())
         click.echo(f"collateral for {key.label()} written to {output}", err=True)

@@ -25,7 +25,7 @@ from sgxra import crypto
 from sgxra.api import verify
 from sgxra.backends.base import BackendEnclave
 from sgxra.backends.sim import SimQuoteSource
-from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.exit_codes import FAILURE, fail
 from sgxra.cli.quote_command import describe_quote
 from sgxra.cli.trusted import verify_both
 from sgxra.errors import SgxRaError
@@ -180,7 +180,6 @@ def dcap_cmd() -> None:
     try:
         shown = run_dcap_demo(click.echo)
     except SgxRaError as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(exit_code_for(e))
+        fail(e)
     if not shown:
         sys.exit(FAILURE)

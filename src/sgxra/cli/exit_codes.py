@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import NoReturn
+
+import click
+
 from sgxra.errors import (
     CertificateChainError,
     CertificateExpired,
@@ -55,3 +61,13 @@ def exit_code_for(error: SgxRaError) -> int:
         if isinstance(error, error_type):
             return code
     return FAILURE
+
+
+def fail(error: Exception, *, as_json: bool = False) -> NoReturn:
+    """Say what failed (on stderr, or as one JSON object on stdout) and exit with its code."""
+    code = exit_code_for(error) if isinstance(error, SgxRaError) else FAILURE
+    if as_json:
+        click.echo(json.dumps({"error": {"type": type(error).__name__, "message": str(error), "exit_code": code}}))
+    else:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
+    sys.exit(code)

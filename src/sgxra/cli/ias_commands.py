@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from sgxra.cli.exit_codes import FAILURE, exit_code_for
-from sgxra.cli.inputs import INPUT_HELP, QUOTE, REPORT, SIGNATURE, parse_time, read_chain, read_input
+from sgxra.cli.exit_codes import FAILURE, fail
+from sgxra.cli.inputs import INPUT_HELP, QUOTE, REPORT, SIGNATURE, parse_time, read_certificate, read_chain, read_input
 from sgxra.errors import CertificateChainError, SgxRaError
 
 
@@ -34,7 +34,6 @@ def verify_report_cmd(
     nonce: str | None, quote_arg: str | None, max_age: float | None, at_text: str | None, as_json: bool,
 ) -> None:
     from sgxra.verify.ias import verify_report
-    from sgxra.verify.pki import load_pem_certificate
 
     try:
         if [body_arg, signature_arg, quote_arg].count("-") > 1:
@@ -48,13 +47,12 @@ def verify_report_cmd(
         report = verify_report(
             read_input(body_arg, "report body", REPORT), read_input(signature_arg, "signature", SIGNATURE),
             chain=read_chain(chain_file), at=at,
-            root=load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else None,
+            root=read_certificate(root_file),
             api_version=api_version, nonce=nonce, quote=read_input(quote_arg, "quote", QUOTE) if quote_arg else None,
             max_age=timedelta(seconds=max_age) if max_age is not None else None,
         )
     except SgxRaError as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(exit_code_for(e))
+        fail(e)
     except (OSError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(FAILURE)

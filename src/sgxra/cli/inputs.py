@@ -40,7 +40,7 @@ from typing import BinaryIO, NamedTuple
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
-from sgxra.verify.pki import load_pem_chain, load_urlencoded_chain
+from sgxra.verify.pki import load_pem_certificate, load_pem_chain, load_urlencoded_chain
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 INPUT_HELP = (
@@ -153,3 +153,8 @@ def read_chain(path: Path) -> list[x509.Certificate]:
     if b"-----BEGIN CERTIFICATE-----" in data:
         return load_pem_chain(data, str(path))
     return load_urlencoded_chain(data.decode("ascii", "replace").strip(), str(path))
+
+
+def read_certificate(path: Path | str | None) -> x509.Certificate | None:
+    """The PEM certificate in ``path`` (a root trusted instead of Intel's), or None without a path."""
+    return load_pem_certificate(Path(path).read_bytes(), str(path)) if path else None

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from sgxra import crypto
 from sgxra.sim.sample_keys import SAMPLE_SP_PRIVATE_KEY_LE
 
 
 class SpKeyError(ValueError):
-    """The key file is missing, unreadable or not a P-256 key."""
+    """The key file is missing, unreadable (encrypted, say) or not a key of the kind needed."""
 
 
 def is_sample_key(key: ec.EllipticCurvePrivateKey) -> bool:
     return crypto.private_key_to_le(key) == SAMPLE_SP_PRIVATE_KEY_LE
 
 
-def load_sp_key(path: Path) -> ec.EllipticCurvePrivateKey:
+def _load_private_key(path: str | Path, what: str) -> PrivateKeyTypes:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), None)
-    except (OSError, ValueError, TypeError) as e:
-        raise SpKeyError(f"cannot read the service provider key {path}: {e}") from None
+        return serialization.load_pem_private_key(Path(path).read_bytes(), None)
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as e:  # TypeError: encrypted
+        raise SpKeyError(f"cannot read the {what} {path}: {e}") from None
+
+
+def load_sp_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = _load_private_key(path, "service provider key")
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
         raise SpKeyError(f"{path} is not a P-256 private key")
     return key
@@ -31,12 +37,17 @@ def load_sp_key(path: Path) -> ec.EllipticCurvePrivateKey:
 
 def load_token_key(path: str | Path) -> ec.EllipticCurvePrivateKey:
     """The key that signs result tokens: a P-256 (ES256) or P-384 (ES384) private key in PEM."""
-    try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), None)
-    except (OSError, ValueError, TypeError) as e:
-        raise SpKeyError(f"cannot read the token key {path}: {e}") from None
+    key = _load_private_key(path, "token key")
     if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, (ec.SECP256R1, ec.SECP384R1)):
         raise SpKeyError(f"{path} is not a P-256 or P-384 private key")
+    return key
+
+
+def load_tls_key(path: Path) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+    """A TLS server's private key (EC or RSA, PEM, not encrypted)."""
+    key = _load_private_key(path, "TLS key")
+    if not isinstance(key, (ec.EllipticCurvePrivateKey, rsa.RSAPrivateKey)):
+        raise SpKeyError(f"{path} is not an EC or RSA private key")
     return key
 
 

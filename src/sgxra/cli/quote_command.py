@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
 from sgxra.backends.base import QuoteSource
-from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.exit_codes import fail
 from sgxra.errors import SgxRaError
 from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.dcap_quote import TEE_TYPE_TDX
@@ -79,12 +78,8 @@ def quote_cmd(backend: str, report_data: str, output: Path | None, backend_root:
         described = describe_quote(quote)
         if output:
             output.write_bytes(quote)
-    except SgxRaError as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(exit_code_for(e))
-    except OSError as e:
-        click.echo(f"error: {type(e).__name__}: {e}", err=True)
-        sys.exit(FAILURE)
+    except (SgxRaError, OSError) as e:
+        fail(e)
     if backend == "sim":
         click.echo("SIMULATED: this quote chains to the simulated Intel PKI, not to Intel's root.", err=True)
     click.echo(f"{backend}: {described}, report data {data.hex()[:16]}...", err=True)

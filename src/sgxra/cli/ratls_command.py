@@ -12,19 +12,18 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sgxra.cli.dcap_commands import _fail
 from sgxra.cli.describe import DESCRIBERS, flatten, to_json_value
-from sgxra.cli.exit_codes import MISMATCH, OK, POLICY
-from sgxra.cli.inputs import parse_time
-from sgxra.cli.verify_command import _error, _pccs_cache, print_result
+from sgxra.cli.exit_codes import MISMATCH, OK, POLICY, fail
+from sgxra.cli.inputs import parse_time, read_certificate
+from sgxra.cli.verify_command import _pccs_cache, print_result
 from sgxra.errors import MalformedMessage, SgxRaError
 from sgxra.validate.policy_file import load_policy
 from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
 
 if TYPE_CHECKING:  # sgxra.ratls loads httpx (its client transport): imported by the commands themselves
+    from sgxra.api import CollateralFetcher
     from sgxra.ratls.evidence import RaTlsEvidence
-    from sgxra.ratls.verify import CollateralFetcher
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
 STATE_DIR = Path(".sgxra/pcs-mock")  # shared with `sgxra pcs-mock`, so its collateral verifies these quotes
@@ -81,8 +80,7 @@ def inspect_cmd(cert: str, as_json: bool) -> None:
     try:
         evidence = extract(load_certificate(_read_certificate(cert)))
     except (SgxRaError, OSError) as e:
-        _fail(e)
-        return
+        fail(e)
     _print(describe_evidence(evidence), as_json)
     if not evidence.binding.bound:
         click.echo(f"not bound to this certificate's key: {evidence.binding.reason}", err=True)
@@ -94,10 +92,6 @@ def _trust(collateral_file: Path | None, pccs: str | None) -> tuple[Collateral |
     if collateral_file:
         return Collateral.from_json(collateral_file.read_bytes()), None
     return None, _pccs_cache(pccs) if pccs else None
-
-
-def _root(path: Path | None) -> x509.Certificate | None:
-    return load_pem_certificate(path.read_bytes(), str(path)) if path else None
 
 
 def _trust_options(command: Any) -> Any:
@@ -141,11 +135,10 @@ def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy
         collateral, fetcher = _trust(collateral_file, pccs)
         key = load_token_key(token_key_file) if token_key_file else None
         result = verify_certificate(_read_certificate(cert), at=at, policy=policy, collateral=collateral,
-                                    fetcher=fetcher, root=_root(root_file), ias_root=_root(ias_root_file))
+                                    fetcher=fetcher, root=read_certificate(root_file), ias_root=read_certificate(ias_root_file))
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
     except (SgxRaError, OSError, ValueError) as e:
-        _error(e, as_json)
-        return
+        fail(e, as_json=as_json)
     if as_json:
         click.echo(json.dumps(result.to_dict() | ({"token": token} if token else {}), indent=2))
     else:
@@ -153,10 +146,6 @@ def verify_cmd(cert: str, collateral_file: Path | None, pccs: str | None, policy
         click.echo(f"RA-TLS: {evidence.format.value} evidence bound to the certificate's key ({evidence.binding.reason})")
         print_result(result, at, token)
     sys.exit(OK if result.accepted else POLICY)
-
-
-def _private_key(path: Path) -> Any:
-    return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
 def _attester(state_dir: Path, tdx: bool) -> Any:
@@ -229,6 +218,7 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     """Serve a secret to enclaves whose RA-TLS certificate is bound, genuine and accepted by --policy."""
     import logging
 
+    from sgxra.cli.keys import load_tls_key
     from sgxra.ratls.secret_prov import SecretProvisioningServer
     from sgxra.ratls.verify import RaTlsVerifier
 
@@ -238,15 +228,15 @@ def secret_prov_serve_cmd(collateral_file: Path | None, pccs: str | None, policy
     try:
         collateral, fetcher = _trust(collateral_file, pccs)
         verifier = RaTlsVerifier(policy=load_policy(policy_file).policy, clock=lambda: datetime.now(timezone.utc),
-                                 collateral=collateral, fetcher=fetcher, root=_root(root_file),
-                                 ias_root=_root(ias_root_file))
+                                 collateral=collateral, fetcher=fetcher, root=read_certificate(root_file),
+                                 ias_root=read_certificate(ias_root_file))
         server = SecretProvisioningServer(
             verifier, secret_file.read_bytes(), certificate=load_pem_certificate(cert_file.read_bytes(), "--cert"),
-            key=_private_key(key_file), host=host, port=port)
+            key=load_tls_key(key_file), host=host, port=port)
         click.echo(f"secret provisioning on {server.address[0]}:{server.address[1]}")
         server.serve_forever()
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
+        fail(e)
 
 
 @secret_prov_group.command("fetch")
@@ -265,7 +255,6 @@ def secret_prov_fetch_cmd(address: str, ca_file: Path, tdx: bool, fmt: str, stat
         secret = fetch_secret(host, int(port), certificate=x509.load_der_x509_certificate(der), key=key,
                               server_ca=load_pem_certificate(ca_file.read_bytes(), "--ca"))
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
-        return
+        fail(e)
     sys.stdout.buffer.write(secret)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from sgxra.cli.inputs import read_certificate
 from sgxra.cli.keys import is_sample_key, load_sp_key, load_token_key
 from sgxra.cli.sp_settings import SettingsError, SpSettings
 from sgxra.crypto import private_key_from_le
@@ -29,7 +29,6 @@ from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSe
 from sgxra.validate import Policy
 from sgxra.validate.policy_file import PolicyFile, load_policy
 from sgxra.verify.dcap import DcapVerifier
-from sgxra.verify.pki import load_pem_certificate
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.quote import QuoteSignType
 
@@ -73,10 +72,6 @@ def configure_logging(settings: SpSettings) -> logging.handlers.QueueListener:
     return listener
 
 
-def _certificate(path: str | None) -> x509.Certificate | None:
-    return load_pem_certificate(Path(path).read_bytes(), path) if path else None
-
-
 def sp_config(settings: SpSettings, policy_file: PolicyFile | None) -> SpConfig:
     if settings.insecure_sample_key:
         key = private_key_from_le(SAMPLE_SP_PRIVATE_KEY_LE)
@@ -112,7 +107,7 @@ def build(settings: SpSettings) -> Built:
         max_age = policy_file.report_max_age if policy_file is not None else 600.0
         client = AsyncIasClient(IasSettings(base_url=settings.ias_base_url, api_version=settings.ias_api_version,
                                             primary_key=primary, secondary_key=secondary))
-        epid = AsyncIasVerifier(client, clock=now, root=_certificate(settings.ias_root),
+        epid = AsyncIasVerifier(client, clock=now, root=read_certificate(settings.ias_root),
                                 max_age=timedelta(seconds=max_age) if max_age else None)
         sigrl = client
         built_closers.append(client.aclose)
@@ -126,7 +121,7 @@ def build(settings: SpSettings) -> Built:
 
         cache = CollateralCache(settings.collateral_cache, fetch)
         ecdsa = DcapQuoteVerifier(lambda key: cache.get(key, now=now()), clock=now,
-                                  verifier=DcapVerifier(_certificate(settings.dcap_root)))
+                                  verifier=DcapVerifier(read_certificate(settings.dcap_root)))
     if epid is None and ecdsa is None:
         raise SettingsError("no verifier: configure IAS subscription keys (EPID) or a PCCS URL (DCAP), or both")
     secret = Path(settings.secret_file).read_bytes() if settings.secret_file else None

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import click
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sgxra.cli.exit_codes import FAILURE, OK, POLICY, exit_code_for
-from sgxra.cli.inputs import EVIDENCE, INPUT_HELP, parse_time, read_input
+from sgxra.cli.exit_codes import OK, POLICY, fail
+from sgxra.cli.inputs import EVIDENCE, INPUT_HELP, parse_time, read_certificate, read_input
 from sgxra.cli.keys import load_token_key
 from sgxra.errors import SgxRaError
 
@@ -22,15 +22,6 @@ if TYPE_CHECKING:
     from sgxra.verify.result import DcapResult, IasResult
 
 PathArg = click.Path(exists=True, dir_okay=False, path_type=Path)
-
-
-def _error(error: Exception, as_json: bool) -> None:
-    code = exit_code_for(error) if isinstance(error, SgxRaError) else FAILURE
-    if as_json:
-        click.echo(json.dumps({"error": {"type": type(error).__name__, "message": str(error), "exit_code": code}}))
-    else:
-        click.echo(f"error: {type(error).__name__}: {error}", err=True)
-    sys.exit(code)
 
 
 @click.command("verify", epilog=f"EVIDENCE: {INPUT_HELP}")
@@ -63,7 +54,6 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
     from sgxra.cli.trusted import echo_both, trusted_dict
     from sgxra.sim.qve import trusted_verification
     from sgxra.validate.policy_file import load_policy
-    from sgxra.verify.pki import load_pem_certificate
     from sgxra.verify.result import DcapResult
     from sgxra.wire.collateral import Collateral
 
@@ -72,7 +62,7 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         data = read_input(evidence_arg, "evidence", EVIDENCE)
         is_ias = data.lstrip()[:1] == b"{"
         root_path = ias_root_file if is_ias else root_file
-        root = load_pem_certificate(root_path.read_bytes(), str(root_path)) if root_path else None
+        root = read_certificate(root_path)
         policy = load_policy(policy_file).policy if policy_file else None
         collateral = Collateral.from_json(collateral_file.read_bytes()) if collateral_file else None
         if trusted and (collateral is None or is_ias):
@@ -86,8 +76,7 @@ def verify_cmd(evidence_arg: str, collateral_file: Path | None, pccs: str | None
         token = result.to_token(key, nonce=nonce, at=at) if key is not None else None
         qve = trusted_verification(data, collateral, at=at, root=root) if trusted and collateral else None
     except (SgxRaError, OSError, ValueError) as e:
-        _error(e, as_json)
-        return
+        fail(e, as_json=as_json)
     if as_json:
         extra = ({"token": token} if token else {}) | ({"trusted": trusted_dict(qve)} if qve else {})
         click.echo(json.dumps(result.to_dict() | extra, indent=2))
@@ -158,6 +147,5 @@ def token_verify_cmd(token: str, key_file: Path, at_text: str | None, nonce: str
         at = parse_time(at_text) if at_text else datetime.now(timezone.utc)
         claims = verify_token(token, public, at=at, nonce=nonce)
     except (SgxRaError, OSError, ValueError) as e:
-        _error(e, False)
-        return
+        fail(e)
     click.echo(json.dumps(claims, indent=2))

@@ -80,9 +80,10 @@ def _mismatch(report_data: bytes, digest: bytes, what: str) -> str:
     return f"report data does not hold {what}"
 
 
-def bind_claims(certificate: RaTlsCertificate, claims: bytes, report_data: bytes, *, tdx: bool) -> Binding:
+def bind_claims(certificate: RaTlsCertificate, claims: bytes, decoded: Mapping[str, Any], report_data: bytes, *,
+                tdx: bool) -> Binding:
+    """``claims`` as embedded (what the report data hashes) and as :func:`parse_claims` read them."""
     algorithm = "sha384" if tdx else "sha256"
-    decoded = parse_claims(claims)
     entry = decoded.get("pubkey-hash")
     if not isinstance(entry, bytes):
         raise MalformedMessage(STRUCT, "pubkey-hash", 0, "missing, or not a byte string")
@@ -116,8 +117,10 @@ def pem_public_key_with_nul(certificate: RaTlsCertificate) -> bytes:
     return pem + b"\x00"
 
 
-def rsa_public_key(certificate: RaTlsCertificate) -> bytes | None:
+def bind_rsa_key(certificate: RaTlsCertificate, report_data: bytes) -> Binding:
+    """sgx-ra-tls: SHA-256 of the PKCS#1 RSAPublicKey; a key of another type binds nothing."""
     key = certificate.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        return None
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        return Binding("rsa-public-key", "sha256", False, "sgx-ra-tls binds an RSA key; this one is not RSA")
+    return bind_digest("rsa-public-key", key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1),
+                       report_data)

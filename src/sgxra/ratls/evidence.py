@@ -28,8 +28,6 @@ from sgxra.wire.any_quote import parse_quote
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.ias_report import AttestationReport
 from sgxra.wire.quote import EpidQuote
-from sgxra.wire.report_body import ReportBody
-from sgxra.wire.td_report import TdReport
 
 DICE_OID = "2.23.133.5.4.9"  # tcg-dice-conceptual-message-wrapper ("tagged evidence")
 # Gramine passes the OID's DER header as part of its content, so on the wire it reads so.
@@ -87,16 +85,6 @@ class RaTlsEvidence:
             "signature_algorithm_null_parameter": cert.null_signature_parameter,
         }
 
-    @property
-    def report_body(self) -> ReportBody | TdReport:
-        if self.ias_report is not None:
-            return self.ias_report.report.quote.report_body
-        if isinstance(self.quote, EpidQuote):
-            return self.quote.report_body
-        if self.quote is None:
-            raise MalformedMessage(STRUCT, "quote", 0, "no quote")
-        return self.quote.body
-
 
 def _report_data(quote: DcapQuote | EpidQuote) -> bytes:
     return quote.report_body.report_data if isinstance(quote, EpidQuote) else quote.body.report_data
@@ -113,8 +101,9 @@ def _dice(cert: RaTlsCertificate, value: bytes, unused: tuple[str, ...]) -> RaTl
     quote = parse_quote(quote_bytes)
     if not isinstance(quote, DcapQuote):
         raise MalformedMessage(STRUCT, DICE_OID, 0, "DICE evidence must hold an ECDSA (DCAP) quote")
-    binding = bind.bind_claims(cert, claims, quote.body.report_data, tdx=quote.is_tdx)
-    return RaTlsEvidence(Format.DICE, cert, binding, quote, None, bind.parse_claims(claims), unused)
+    decoded = bind.parse_claims(claims)
+    binding = bind.bind_claims(cert, claims, decoded, quote.body.report_data, tdx=quote.is_tdx)
+    return RaTlsEvidence(Format.DICE, cert, binding, quote, None, decoded, unused)
 
 
 def _text_value(cert: RaTlsCertificate, oid: str, required: bool) -> bytes | None:
@@ -134,11 +123,7 @@ def _ias(cert: RaTlsCertificate, unused: tuple[str, ...]) -> RaTlsEvidence:
         raise MalformedMessage(STRUCT, IAS_SIGNATURE_OID, 0, "report signature is not base64") from None
     chain = tuple(c for pem in pems for c in load_pem_chain(pem, "IAS signing certificate"))
     report = AttestationReport.parse(body)
-    rsa_key = bind.rsa_public_key(cert)
-    if rsa_key is None:
-        binding = bind.Binding("rsa-public-key", "sha256", False, "sgx-ra-tls binds an RSA key; this one is not RSA")
-    else:
-        binding = bind.bind_digest("rsa-public-key", rsa_key, report.quote.report_body.report_data)
+    binding = bind.bind_rsa_key(cert, report.quote.report_body.report_data)
     return RaTlsEvidence(Format.SGX_RA_TLS_EPID, cert, binding, None, EmbeddedIasReport(body, signature, chain, report),
                          None, unused)
 
@@ -166,7 +151,4 @@ def extract(cert: RaTlsCertificate) -> RaTlsEvidence:
     if chosen == INTEL_SDK_OID:
         binding = bind.bind_digest("pem-public-key", bind.pem_public_key_with_nul(cert), report_data)
         return RaTlsEvidence(Format.INTEL_SDK_LEGACY, cert, binding, quote, None, None, unused)
-    rsa_key = bind.rsa_public_key(cert)
-    binding = (bind.bind_digest("rsa-public-key", rsa_key, report_data) if rsa_key is not None else
-               bind.Binding("rsa-public-key", "sha256", False, "sgx-ra-tls binds an RSA key; this one is not RSA"))
-    return RaTlsEvidence(Format.SGX_RA_TLS_ECDSA, cert, binding, quote, None, None, unused)
+    return RaTlsEvidence(Format.SGX_RA_TLS_ECDSA, cert, bind.bind_rsa_key(cert, report_data), quote, None, None, unused)

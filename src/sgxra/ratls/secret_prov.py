@@ -27,8 +27,7 @@ from typing import Any, TypeVar
 from cryptography import x509
 
 from sgxra.errors import RemoteProtocolError, SgxRaError
-from sgxra.ratls.server import ThreadedServer
-from sgxra.ratls.sim import PrivateKey
+from sgxra.ratls.server import PrivateKey, ThreadedServer
 from sgxra.ratls.verify import RaTlsVerifier, ratls_evidence
 
 try:

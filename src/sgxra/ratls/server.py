@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Self
 
 from cryptography.hazmat.primitives import serialization
-
-from sgxra.ratls.sim import PrivateKey
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 MAX_CHUNK = 64 * 1024
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey  # what RA-TLS certificates are made for
 
 
 def server_context(certificate_der: bytes, key: PrivateKey) -> ssl.SSLContext:

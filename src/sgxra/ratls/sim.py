@@ -32,6 +32,7 @@ from sgxra.ratls.evidence import (
     IAS_ROOT_OID,
     IAS_SIGNATURE_OID,
 )
+from sgxra.ratls.server import PrivateKey
 from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import SimEcdsaQuotingEnclave
 from sgxra.sim.enclave import EnclaveIdentity
@@ -44,7 +45,6 @@ from sgxra.wire.quote import QUOTE_BODY_SIZE, QuoteSignType
 FORMATS = ("dice", "gramine-legacy", "both")
 ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 BIT_STRING = 0x03
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 # Gramine's certificate: subject and issuer, serial 1, validity 2001..2030 (meaningless in RA-TLS).
 _NAME = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "RATLS"),
                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "GramineDevelopers"),

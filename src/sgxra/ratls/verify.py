@@ -17,12 +17,10 @@ from typing import Protocol
 
 from cryptography import x509
 
+from sgxra.api import CollateralFetcher, dcap_result, ias_result
 from sgxra.errors import EvidenceMismatch, PolicyViolation, VerificationError
 from sgxra.ias.client import IasReportResponse
 from sgxra.ias.verifier import new_nonce
-from sgxra.pcs.cache import CollateralCache
-from sgxra.pcs.key import CollateralKey
-from sgxra.pcs.verifier import collateral_key
 from sgxra.ratls.der import RaTlsCertificate, load_certificate
 from sgxra.ratls.evidence import RaTlsEvidence, extract
 from sgxra.ratls.policy import enclave_attribute_violations
@@ -30,14 +28,12 @@ from sgxra.validate.policy import Policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.ias import verify_report
 from sgxra.verify.result import DcapResult, IasResult, PolicyVerdict
-from sgxra.verify.trust import intel_ias_report_signing_root, intel_sgx_root_ca
+from sgxra.verify.trust import intel_ias_report_signing_root
 from sgxra.wire.collateral import Collateral
-from sgxra.wire.ias_report import AttestationReport, QuoteStatus
 from sgxra.wire.quote import EpidQuote
 from sgxra.wire.report_body import ReportBody
 
 Result = DcapResult | IasResult
-CollateralFetcher = Callable[[CollateralKey], Collateral] | CollateralCache
 
 
 class ReportSource(Protocol):
@@ -63,26 +59,6 @@ def check_binding(evidence: RaTlsEvidence) -> None:
                           f"{evidence.binding.reason}")
 
 
-def _dcap(evidence: RaTlsEvidence, at: datetime, collateral: Collateral | None, fetcher: CollateralFetcher | None,
-          dcap: DcapVerifier) -> DcapResult:
-    quote = evidence.quote
-    if quote is None or isinstance(quote, EpidQuote):
-        raise VerificationError("not a DCAP quote")
-    if collateral is None:
-        if fetcher is None:
-            raise VerificationError("a DCAP quote needs collateral (or a fetcher to ask for it)")
-        key = collateral_key(quote, verifier=dcap)
-        collateral = fetcher.get(key, now=at) if isinstance(fetcher, CollateralCache) else fetcher(key)
-    verdict = dcap.verify(quote, collateral, at=at)
-    return DcapResult(verdict, at, simulated=dcap.root != intel_sgx_root_ca(), envelope=evidence)
-
-
-def _ias_result(report: AttestationReport, at: datetime, root: x509.Certificate, evidence: RaTlsEvidence) -> IasResult:
-    if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:  # a forged quote is not evidence
-        raise VerificationError("IAS: the quote's EPID signature is invalid")
-    return IasResult(report, at, simulated=root != intel_ias_report_signing_root(), envelope=evidence)
-
-
 def _embedded_ias(evidence: RaTlsEvidence, at: datetime, ias_root: x509.Certificate | None,
                   max_report_age: timedelta | None) -> IasResult:
     embedded = evidence.ias_report
@@ -91,7 +67,7 @@ def _embedded_ias(evidence: RaTlsEvidence, at: datetime, ias_root: x509.Certific
     root = ias_root or intel_ias_report_signing_root()
     report = verify_report(embedded.body, embedded.signature, chain=embedded.chain, at=at, root=root,
                            max_age=max_report_age)
-    return _ias_result(report, at, root, evidence)
+    return ias_result(report, at=at, root=root, envelope=evidence)
 
 
 def _epid(evidence: RaTlsEvidence, at: datetime, ias: ReportSource | None, ias_root: x509.Certificate | None,
@@ -110,7 +86,7 @@ def _epid(evidence: RaTlsEvidence, at: datetime, ias: ReportSource | None, ias_r
     unsigned = set(response.header_advisory_ids) - set(report.advisory_ids)
     if unsigned:  # API v3 names advisories only in headers, which the signature does not cover: fail closed
         raise VerificationError(f"IAS named advisories outside the signed report: {', '.join(sorted(unsigned))}")
-    return _ias_result(report, at, root, evidence)
+    return ias_result(report, at=at, root=root, envelope=evidence)
 
 
 def judge(result: Result, policy: Policy) -> Result:
@@ -159,8 +135,11 @@ def verify_certificate(
         result = _embedded_ias(evidence, at, ias_root, max_report_age)
     elif isinstance(evidence.quote, EpidQuote):
         result = _epid(evidence, at, ias, ias_root, max_report_age)
+    elif evidence.quote is not None:
+        result = dcap_result(evidence.quote, at=at, collateral=collateral, fetcher=fetcher,
+                             verifier=dcap or DcapVerifier(root, cache=False), envelope=evidence)
     else:
-        result = _dcap(evidence, at, collateral, fetcher, dcap or DcapVerifier(root, cache=False))
+        raise VerificationError("not a DCAP quote")
     return judge(result, policy) if policy is not None else result
 
 

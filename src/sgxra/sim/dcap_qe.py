@@ -30,13 +30,20 @@ DEFAULT_COMPONENTS = (11, 11, 2, 2, 255, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 
 class SimPckPlatform:
-    """What the SGX QE and the TD QE share: a PCK certificate (from the simulated PKI) and an attestation key."""
+    """What the SGX QE and the TD QE share: a PCK certificate (from the simulated PKI) and an attestation key.
+
+    ``fmspc`` and ``components`` default to the platform kind's own (the class attributes below).
+    """
 
     qe_mrenclave = SIM_QE_MRENCLAVE
     qe_prod_id = SIM_QE_PROD_ID
+    default_fmspc = DEFAULT_FMSPC
+    default_components = DEFAULT_COMPONENTS
 
-    def __init__(self, pki: SimIntelPki, *, fmspc: bytes, components: tuple[int, ...], pcesvn: int, ca: str,
-                 qe_svn: int) -> None:
+    def __init__(self, pki: SimIntelPki, *, fmspc: bytes | None = None, components: tuple[int, ...] | None = None,
+                 pcesvn: int = 13, ca: str = "processor", qe_svn: int = 8) -> None:
+        fmspc = self.default_fmspc if fmspc is None else fmspc
+        components = self.default_components if components is None else components
         self.pki = pki
         self.ca = ca
         self.qe_svn = qe_svn
@@ -71,18 +78,6 @@ class SimPckPlatform:
 
 class SimEcdsaQuotingEnclave(SimPckPlatform):
     """One simulated SGX platform's QE, quoting enclave reports in version-3 quotes."""
-
-    def __init__(
-        self,
-        pki: SimIntelPki,
-        *,
-        fmspc: bytes = DEFAULT_FMSPC,
-        components: tuple[int, ...] = DEFAULT_COMPONENTS,
-        pcesvn: int = 13,
-        ca: str = "processor",
-        qe_svn: int = 8,
-    ) -> None:
-        super().__init__(pki, fmspc=fmspc, components=components, pcesvn=pcesvn, ca=ca, qe_svn=qe_svn)
 
     @property
     def gid(self) -> bytes:

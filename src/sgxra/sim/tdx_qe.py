@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 
 from sgxra.errors import MalformedMessage
-from sgxra.sim.dcap_pki import SIM_TD_QE_PROD_ID, SIM_TDX_MODULE_MRSIGNER, SimIntelPki
+from sgxra.sim.dcap_pki import SIM_TD_QE_PROD_ID, SIM_TDX_MODULE_MRSIGNER
 from sgxra.sim.dcap_qe import SimPckPlatform
 from sgxra.wire.dcap_quote import (
     ATT_KEY_TYPE_ECDSA_P256,
@@ -59,22 +59,13 @@ def sim_td_report(
 
 
 class SimTdxQuotingEnclave(SimPckPlatform):
-    """One simulated TDX platform's TD quoting enclave."""
+    """One simulated TDX platform's TD quoting enclave (CA "processor" by default, as CollateralSpec's, though
+    real TDX PCKs mostly come from the platform CA)."""
 
     qe_mrenclave = SIM_TD_QE_MRENCLAVE
     qe_prod_id = SIM_TD_QE_PROD_ID
-
-    def __init__(
-        self,
-        pki: SimIntelPki,
-        *,
-        fmspc: bytes = DEFAULT_TDX_FMSPC,
-        components: tuple[int, ...] = DEFAULT_TDX_COMPONENTS,
-        pcesvn: int = 13,
-        ca: str = "processor",  # as CollateralSpec's default (real TDX PCKs mostly come from the platform CA)
-        qe_svn: int = 8,
-    ) -> None:
-        super().__init__(pki, fmspc=fmspc, components=components, pcesvn=pcesvn, ca=ca, qe_svn=qe_svn)
+    default_fmspc = DEFAULT_TDX_FMSPC
+    default_components = DEFAULT_TDX_COMPONENTS
 
     def get_quote(self, td_report: TdReport, *, version: int = 4) -> bytes:
         """A quote of ``td_report``: version 4 (TD 1.0 only) or 5 (body type 2 for TD 1.0, 3 for TD 1.5)."""

@@ -15,7 +15,7 @@ import json
 import struct
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sgxra.errors import MalformedMessage
 from sgxra.protocol.evidence import Violation
@@ -99,6 +99,7 @@ class Envelope(Protocol):
 class _Serializable(ABC):
     """``to_json`` and ``to_token`` over a result's ``to_dict``."""
 
+    kind: ClassVar[str]  # "dcap" or "ias": to_dict's "kind", the token's sgxra_evidence
     policy: PolicyVerdict | None
     envelope: Envelope | None
 
@@ -136,6 +137,7 @@ class DcapResult(_Serializable):
     quote chained to a root other than Intel's.
     """
 
+    kind: ClassVar[str] = "dcap"
     verdict: DcapVerdict
     verified_at: datetime
     simulated: bool = False
@@ -187,7 +189,7 @@ class DcapResult(_Serializable):
         qe_dates = v.qe_identity_dates
         body = self.body
         out: dict[str, Any] = {
-            "kind": "dcap", "tee": self.tee, "quote_version": v.quote.version, "verified_at": iso(self.verified_at),
+            "kind": self.kind, "tee": self.tee, "quote_version": v.quote.version, "verified_at": iso(self.verified_at),
             "simulated": self.simulated, "status": self.status, "advisory_ids": list(v.advisory_ids),
             "platform_status": v.platform_status.value, "qe_status": v.qe_status.value,
             "tdx_module_status": v.tdx_module_status.value if v.tdx_module_status else None,
@@ -257,6 +259,7 @@ class IasResult(_Serializable):
     that timestamp. IAS reports carry no TCB date and no supplemental data.
     """
 
+    kind: ClassVar[str] = "ias"
     report: AttestationReport
     verified_at: datetime
     simulated: bool = False
@@ -294,7 +297,7 @@ class IasResult(_Serializable):
     def to_dict(self) -> dict[str, Any]:
         r = self.report
         return self._enveloped({
-            "kind": "ias", "tee": "SGX", "verified_at": iso(self.verified_at), "simulated": self.simulated,
+            "kind": self.kind, "tee": "SGX", "verified_at": iso(self.verified_at), "simulated": self.simulated,
             "status": r.status, "advisory_ids": list(r.advisory_ids), "advisory_url": r.advisory_url,
             "tcb_evaluation_data_number": r.tcb_evaluation_data_number, "report_id": r.id,
             "timestamp": iso(r.timestamp), "report_version": r.version, "nonce": r.nonce,

@@ -81,13 +81,15 @@ def body_claims(body: ReportBody | TdReport) -> dict[str, Any]:
 
 def result_claims(result: DcapResult | IasResult) -> dict[str, Any]:
     """The claims of one verification result (without the JWT's own iat/exp)."""
+    from sgxra.verify.result import iso  # loaded: ``result`` is one of its results
+
     claims: dict[str, Any] = {
         "attester_type": result.tee, "attester_tcb_status": result.status,
         "attester_advisory_ids": list(result.advisory_ids), "sgxra_simulated": result.simulated,
-        "sgxra_evidence": result.to_dict()["kind"],
+        "sgxra_evidence": result.kind,
     }
     if result.tcb_date is not None:
-        claims["attester_tcb_date"] = result.tcb_date.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        claims["attester_tcb_date"] = iso(result.tcb_date)
     if result.tcb_evaluation_data_number is not None:
         claims["sgxra_tcb_evaluation_data_number"] = result.tcb_evaluation_data_number
     if result.policy is not None:
