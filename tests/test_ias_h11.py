@@ -7,7 +7,6 @@ import base64
 import gc
 import ipaddress
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -65,15 +63,6 @@ class Waits(list[float]):
         self.append(seconds)
 
 
-class ConfiguredServer(ServerThread):
-    """The loopback uvicorn thread with further uvicorn settings (TLS, keep-alive timeout)."""
-
-    def __init__(self, app: Any, **config: Any) -> None:
-        super().__init__(app)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-
 # --- keep-alive ---------------------------------------------------------------------------------------------------
 
 
@@ -117,7 +106,7 @@ def test_connection_the_server_closed_while_idle_is_replaced() -> None:
                 break
         return await client.get_sigrl(GID), client.connections_opened
 
-    with ConfiguredServer(create_app(MockIas(CONFIG, PKI, now)), timeout_keep_alive=1) as server:
+    with ServerThread(create_app(MockIas(CONFIG, PKI, now)), timeout_keep_alive=1) as server:
         assert run_client(server.url, scenario, retries=0) == (b"", 2)
 
 
@@ -347,7 +336,7 @@ def tls_mock(tmp: Path, *names: x509.GeneralName) -> Iterator[tuple[str, ssl.SSL
     """The mock IAS over TLS with a self-signed certificate for ``names``, and a context trusting it."""
     cert_file, key_file = self_signed(tmp, *names)
     app = create_app(MockIas(CONFIG, PKI, now))
-    with ConfiguredServer(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
+    with ServerThread(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
         yield f"https://127.0.0.1:{server.port}", ssl.create_default_context(cafile=str(cert_file))
 
 
