@@ -20,24 +20,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ias_env import GID, KEY, PKI, now, quote_from, running_mock
+from ias_env import GID, KEY, PKI, now, quote_from, running_mock, settings_for
 from servers import ServerThread
 from sgxra.asynchttp import H11Fetcher
 from sgxra.errors import ServiceAuthError, ServiceError, ServiceUnavailable
 from sgxra.httpfetch import RateLimited, RetryPolicy
-from sgxra.ias import AsyncIasClient, IasSettings
+from sgxra.ias import AsyncIasClient
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
 from sgxra.verify import verify_report
 
 CONFIG = MockIasConfig(subscription_keys=(KEY,), platforms=(MockPlatform("p"),))
-BACKOFF = 0.01
-
-
-def settings(url: str, **overrides: Any) -> IasSettings:
-    values: dict[str, Any] = {"base_url": url, "primary_key": KEY, "timeout": 2.0, "retries": 2, "backoff": BACKOFF}
-    values.update(overrides)
-    return IasSettings(**values)
+BACKOFF = 0.01  # what settings_for gives
 
 
 def run_client(url: str, scenario: Callable[[AsyncIasClient], Awaitable[Any]], **options: Any) -> Any:
@@ -46,7 +40,7 @@ def run_client(url: str, scenario: Callable[[AsyncIasClient], Awaitable[Any]], *
     client_options = {k: options.pop(k) for k in ("ssl_context", "sleep") if k in options}
 
     async def main() -> Any:
-        async with AsyncIasClient(settings(url, **options), **client_options) as client:
+        async with AsyncIasClient(settings_for(url, **options), **client_options) as client:
             return await scenario(client)
 
     return asyncio.run(main())
@@ -115,7 +109,7 @@ def test_connection_the_server_closed_while_idle_is_replaced() -> None:
 def test_a_client_outlives_its_event_loop() -> None:
     """Connections pooled under one asyncio.run() are not used under the next one (they belong to a closed loop)."""
     with running_mock(CONFIG) as (_, server):
-        client = AsyncIasClient(settings(server.url))
+        client = AsyncIasClient(settings_for(server.url))
         assert asyncio.run(sigrl(client)) == b""
         assert asyncio.run(sigrl(client)) == b""
         asyncio.run(client.aclose())
