@@ -226,7 +226,7 @@ class H11Fetcher:
             if wait:
                 await self._sleep(wait)
             try:
-                response = await self._with_keys(method, url, content, body, limit)
+                response = await self.pool.request(method, url, headers={**content, **run.headers}, body=body, limit=limit)
             except (OSError, h11.ProtocolError) as e:  # timeouts, refused or cut connections, TLS, bad HTTP
                 run.failed(e)
                 continue
@@ -237,11 +237,3 @@ class H11Fetcher:
             if run.answered(response):
                 return response
         return run.outcome()
-
-    async def _with_keys(self, method: str, url: str, content: dict[str, str], body: bytes, limit: int) -> HttpResponse:
-        response = HttpResponse(401, {}, b"")
-        for key in self.policy.header_sets():
-            response = await self.pool.request(method, url, headers={**content, **key}, body=body, limit=limit)
-            if response.status != 401:
-                break
-        return response
