@@ -24,7 +24,7 @@ from ias_env import GID, KEY, PKI, now, quote_from, running_mock, settings_for
 from servers import ServerThread
 from sgxra.asynchttp import H11Fetcher
 from sgxra.errors import ServiceAuthError, ServiceError, ServiceUnavailable
-from sgxra.httpfetch import RateLimited, RetryPolicy
+from sgxra.httpfetch import Fetcher, RateLimited, RetryPolicy
 from sgxra.ias import AsyncIasClient
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
@@ -179,6 +179,23 @@ def test_a_url_that_is_not_http_is_a_typed_error() -> None:
                 await fetch.request("GET", url, limit=100)
 
     asyncio.run(scenario())
+
+
+def test_a_malformed_url_is_the_same_typed_error_in_both_fetchers() -> None:
+    """A port that is no number, or a broken IPv6 literal, once leaked ValueError (h11) or httpx.InvalidURL (httpx)."""
+    bad = ("http://127.0.0.1:abc/x", "http://127.0.0.1:99999/x", "http://[::1/x")
+
+    async def scenario() -> None:
+        fetch = H11Fetcher(RetryPolicy("IAS"), timeout=2)
+        for url in bad:
+            with pytest.raises(ServiceError, match="IAS: not an http"):
+                await fetch.request("GET", url, limit=100)
+
+    asyncio.run(scenario())
+    sync = Fetcher(RetryPolicy("IAS", retries=0), timeout=2)
+    with pytest.raises(ServiceError, match="IAS: not an http"):
+        sync.request("GET", bad[0], limit=100)
+    sync.close()
 
 
 # --- keys, retries -------------------------------------------------------------------------------------------------

@@ -36,7 +36,8 @@ class ResponseTooLarge(Exception):
 
 
 class InvalidUrl(ValueError):
-    pass
+    def __init__(self, url: str) -> None:
+        super().__init__(f"not an http(s) URL: {url[:100]!r}")
 
 
 class StaleConnection(ConnectionError):
@@ -52,10 +53,13 @@ class Origin:
     @classmethod
     def split(cls, url: str) -> tuple[Origin, str]:
         """The origin of an http(s) URL and the request target (path and query)."""
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port that is not a number in range, a broken IPv6 literal
+            raise InvalidUrl(url) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidUrl(f"not an http(s) URL: {url[:100]!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+            raise InvalidUrl(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(parts.scheme, parts.hostname, port), target
 

@@ -179,6 +179,8 @@ class Fetcher:
             except httpx.TransportError as e:
                 run.failed(e)
                 continue
+            except httpx.InvalidURL as e:
+                raise ServiceError(f"{self.policy.service}: not an http(s) URL: {e}") from None
             if run.answered(response):
                 return response
         return run.outcome()
