@@ -118,6 +118,23 @@ def test_a_client_outlives_its_event_loop() -> None:
     gc.collect()  # the connections of the closed loops, now, under this test's warning filter
 
 
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # as above: the first loop's connection can only be collected
+def test_a_client_outlives_the_loop_its_requests_waited_in() -> None:
+    """Requests that queued for a connection under one asyncio.run() do not stop a later run (once a RuntimeError)."""
+    async def two(fetch: H11Fetcher, url: str) -> list[int]:
+        return [a.status for a in await asyncio.gather(*(fetch.request("GET", url, limit=1000) for _ in range(2)))]
+
+    with running_mock(CONFIG) as (mock, server):
+        mock.faults.delay = 0.05  # so that the second request waits for the one connection
+        fetch = H11Fetcher(RetryPolicy("IAS", keys=[KEY], retries=0), timeout=5, max_connections=1)
+        url = f"{server.url}/attestation/v5/sigrl/{GID:08x}"
+        assert asyncio.run(two(fetch, url)) == [200, 200]
+        assert asyncio.run(two(fetch, url)) == [200, 200]
+        asyncio.run(fetch.aclose())
+    del fetch
+    gc.collect()
+
+
 @asynccontextmanager
 async def raw_server(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> AsyncIterator[str]:
     """A hand-written HTTP server on loopback, for answers the mock will not give."""

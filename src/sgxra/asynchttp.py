@@ -146,7 +146,8 @@ class H11Pool:
         self.timeout = timeout
         self._ssl = ssl_context
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._slots = asyncio.Semaphore(max_connections)
+        self.max_connections = max_connections
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.opened = 0  # connections made so far: keep-alive shows here
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes,
@@ -157,10 +158,17 @@ class H11Pool:
             fields.append(("Content-Length", str(len(body))))
         request = h11.Request(method=method, target=target, headers=fields)
         try:
-            async with asyncio.timeout(self.timeout), self._slots:
+            async with asyncio.timeout(self.timeout), self._slots_here():
                 return await self._exchange(origin, request, body, limit)
         except TimeoutError:
             raise TimeoutError(f"no complete answer within {self.timeout} s") from None
+
+    def _slots_here(self) -> asyncio.Semaphore:
+        """The connection slots of the running loop: a semaphore that made a task wait is bound to its loop."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.max_connections))
+        return self._slots[1]
 
     async def _exchange(self, origin: Origin, request: h11.Request, body: bytes, limit: int) -> HttpResponse:
         while True:
