@@ -35,11 +35,15 @@ def running_mock(config: MockIasConfig, *, clock: Any = now) -> Iterator[tuple[M
         yield mock, server
 
 
-def client_for(server: ServerThread, **overrides: Any) -> IasClient:
-    settings: dict[str, Any] = {"base_url": server.url, "primary_key": KEY, "timeout": 2.0, "retries": 2,
-                                "backoff": 0.01}
+def settings_for(url: str, **overrides: Any) -> IasSettings:
+    """Settings for a mock at ``url``: the test key, short timeouts and backoff; ``overrides`` replace any."""
+    settings: dict[str, Any] = {"base_url": url, "primary_key": KEY, "timeout": 2.0, "retries": 2, "backoff": 0.01}
     settings.update(overrides)
-    return IasClient(IasSettings(**settings))
+    return IasSettings(**settings)
+
+
+def client_for(server: ServerThread, **overrides: Any) -> IasClient:
+    return IasClient(settings_for(server.url, **overrides))
 
 
 def quote_from(seed: str, gid: int = GID, quote_type: QuoteSignType = QuoteSignType.UNLINKABLE) -> bytes:

@@ -7,7 +7,6 @@ import base64
 import gc
 import ipaddress
 import ssl
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -16,30 +15,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ias_env import GID, KEY, PKI, now, quote_from, running_mock
+from ias_env import GID, KEY, PKI, now, quote_from, running_mock, settings_for
 from servers import ServerThread
 from sgxra.asynchttp import H11Fetcher
 from sgxra.errors import ServiceAuthError, ServiceError, ServiceUnavailable
-from sgxra.httpfetch import RateLimited, RetryPolicy
-from sgxra.ias import AsyncIasClient, IasSettings
+from sgxra.httpfetch import Fetcher, RateLimited, RetryPolicy
+from sgxra.ias import AsyncIasClient
 from sgxra.ias.mock import MockIas, create_app
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
 from sgxra.verify import verify_report
 
 CONFIG = MockIasConfig(subscription_keys=(KEY,), platforms=(MockPlatform("p"),))
-BACKOFF = 0.01
-
-
-def settings(url: str, **overrides: Any) -> IasSettings:
-    values: dict[str, Any] = {"base_url": url, "primary_key": KEY, "timeout": 2.0, "retries": 2, "backoff": BACKOFF}
-    values.update(overrides)
-    return IasSettings(**values)
+BACKOFF = 0.01  # what settings_for gives
 
 
 def run_client(url: str, scenario: Callable[[AsyncIasClient], Awaitable[Any]], **options: Any) -> Any:
@@ -48,7 +40,7 @@ def run_client(url: str, scenario: Callable[[AsyncIasClient], Awaitable[Any]], *
     client_options = {k: options.pop(k) for k in ("ssl_context", "sleep") if k in options}
 
     async def main() -> Any:
-        async with AsyncIasClient(settings(url, **options), **client_options) as client:
+        async with AsyncIasClient(settings_for(url, **options), **client_options) as client:
             return await scenario(client)
 
     return asyncio.run(main())
@@ -63,15 +55,6 @@ class Waits(list[float]):
 
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
-
-
-class ConfiguredServer(ServerThread):
-    """The loopback uvicorn thread with further uvicorn settings (TLS, keep-alive timeout)."""
-
-    def __init__(self, app: Any, **config: Any) -> None:
-        super().__init__(app)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", **config))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
 
 # --- keep-alive ---------------------------------------------------------------------------------------------------
@@ -117,7 +100,7 @@ def test_connection_the_server_closed_while_idle_is_replaced() -> None:
                 break
         return await client.get_sigrl(GID), client.connections_opened
 
-    with ConfiguredServer(create_app(MockIas(CONFIG, PKI, now)), timeout_keep_alive=1) as server:
+    with ServerThread(create_app(MockIas(CONFIG, PKI, now)), timeout_keep_alive=1) as server:
         assert run_client(server.url, scenario, retries=0) == (b"", 2)
 
 
@@ -126,13 +109,30 @@ def test_connection_the_server_closed_while_idle_is_replaced() -> None:
 def test_a_client_outlives_its_event_loop() -> None:
     """Connections pooled under one asyncio.run() are not used under the next one (they belong to a closed loop)."""
     with running_mock(CONFIG) as (_, server):
-        client = AsyncIasClient(settings(server.url))
+        client = AsyncIasClient(settings_for(server.url))
         assert asyncio.run(sigrl(client)) == b""
         assert asyncio.run(sigrl(client)) == b""
         asyncio.run(client.aclose())
     assert client.connections_opened == 2
     del client
     gc.collect()  # the connections of the closed loops, now, under this test's warning filter
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # as above: the first loop's connection can only be collected
+def test_a_client_outlives_the_loop_its_requests_waited_in() -> None:
+    """Requests that queued for a connection under one asyncio.run() do not stop a later run (once a RuntimeError)."""
+    async def two(fetch: H11Fetcher, url: str) -> list[int]:
+        return [a.status for a in await asyncio.gather(*(fetch.request("GET", url, limit=1000) for _ in range(2)))]
+
+    with running_mock(CONFIG) as (mock, server):
+        mock.faults.delay = 0.05  # so that the second request waits for the one connection
+        fetch = H11Fetcher(RetryPolicy("IAS", keys=[KEY], retries=0), timeout=5, max_connections=1)
+        url = f"{server.url}/attestation/v5/sigrl/{GID:08x}"
+        assert asyncio.run(two(fetch, url)) == [200, 200]
+        assert asyncio.run(two(fetch, url)) == [200, 200]
+        asyncio.run(fetch.aclose())
+    del fetch
+    gc.collect()
 
 
 @asynccontextmanager
@@ -196,6 +196,23 @@ def test_a_url_that_is_not_http_is_a_typed_error() -> None:
                 await fetch.request("GET", url, limit=100)
 
     asyncio.run(scenario())
+
+
+def test_a_malformed_url_is_the_same_typed_error_in_both_fetchers() -> None:
+    """A port that is no number, or a broken IPv6 literal, once leaked ValueError (h11) or httpx.InvalidURL (httpx)."""
+    bad = ("http://127.0.0.1:abc/x", "http://127.0.0.1:99999/x", "http://[::1/x")
+
+    async def scenario() -> None:
+        fetch = H11Fetcher(RetryPolicy("IAS"), timeout=2)
+        for url in bad:
+            with pytest.raises(ServiceError, match="IAS: not an http"):
+                await fetch.request("GET", url, limit=100)
+
+    asyncio.run(scenario())
+    sync = Fetcher(RetryPolicy("IAS", retries=0), timeout=2)
+    with pytest.raises(ServiceError, match="IAS: not an http"):
+        sync.request("GET", bad[0], limit=100)
+    sync.close()
 
 
 # --- keys, retries -------------------------------------------------------------------------------------------------
@@ -347,7 +364,7 @@ def tls_mock(tmp: Path, *names: x509.GeneralName) -> Iterator[tuple[str, ssl.SSL
     """The mock IAS over TLS with a self-signed certificate for ``names``, and a context trusting it."""
     cert_file, key_file = self_signed(tmp, *names)
     app = create_app(MockIas(CONFIG, PKI, now))
-    with ConfiguredServer(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
+    with ServerThread(app, ssl_certfile=str(cert_file), ssl_keyfile=str(key_file)) as server:
         yield f"https://127.0.0.1:{server.port}", ssl.create_default_context(cafile=str(cert_file))
 
 

@@ -36,7 +36,8 @@ class ResponseTooLarge(Exception):
 
 
 class InvalidUrl(ValueError):
-    pass
+    def __init__(self, url: str) -> None:
+        super().__init__(f"not an http(s) URL: {url[:100]!r}")
 
 
 class StaleConnection(ConnectionError):
@@ -52,10 +53,13 @@ class Origin:
     @classmethod
     def split(cls, url: str) -> tuple[Origin, str]:
         """The origin of an http(s) URL and the request target (path and query)."""
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:  # a port that is not a number in range, a broken IPv6 literal
+            raise InvalidUrl(url) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidUrl(f"not an http(s) URL: {url[:100]!r}")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+            raise InvalidUrl(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(parts.scheme, parts.hostname, port), target
 
@@ -142,7 +146,8 @@ class H11Pool:
         self.timeout = timeout
         self._ssl = ssl_context
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._slots = asyncio.Semaphore(max_connections)
+        self.max_connections = max_connections
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         self.opened = 0  # connections made so far: keep-alive shows here
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes,
@@ -153,10 +158,17 @@ class H11Pool:
             fields.append(("Content-Length", str(len(body))))
         request = h11.Request(method=method, target=target, headers=fields)
         try:
-            async with asyncio.timeout(self.timeout), self._slots:
+            async with asyncio.timeout(self.timeout), self._slots_here():
                 return await self._exchange(origin, request, body, limit)
         except TimeoutError:
             raise TimeoutError(f"no complete answer within {self.timeout} s") from None
+
+    def _slots_here(self) -> asyncio.Semaphore:
+        """The connection slots of the running loop: a semaphore that made a task wait is bound to its loop."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self.max_connections))
+        return self._slots[1]
 
     async def _exchange(self, origin: Origin, request: h11.Request, body: bytes, limit: int) -> HttpResponse:
         while True:
@@ -226,7 +238,7 @@ class H11Fetcher:
             if wait:
                 await self._sleep(wait)
             try:
-                response = await self._with_keys(method, url, content, body, limit)
+                response = await self.pool.request(method, url, headers={**content, **run.headers}, body=body, limit=limit)
             except (OSError, h11.ProtocolError) as e:  # timeouts, refused or cut connections, TLS, bad HTTP
                 run.failed(e)
                 continue
@@ -237,11 +249,3 @@ class H11Fetcher:
             if run.answered(response):
                 return response
         return run.outcome()
-
-    async def _with_keys(self, method: str, url: str, content: dict[str, str], body: bytes, limit: int) -> HttpResponse:
-        response = HttpResponse(401, {}, b"")
-        for key in self.policy.header_sets():
-            response = await self.pool.request(method, url, headers={**content, **key}, body=body, limit=limit)
-            if response.status != 401:
-                break
-        return response

@@ -81,16 +81,28 @@ class RetryPolicy:
 
 
 class RetryRun:
-    """One request's retry decisions under a policy, free of I/O: shared by the sync and async fetchers."""
+    """One request's retry and key decisions under a policy, free of I/O: shared by the sync and async fetchers.
+
+    Each attempt tries the subscription keys in order while the answer is 401; a retry starts again at the first.
+    """
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
         self.attempt = 0
         self.last: HttpResponse | None = None
         self.failure: ServiceError | None = None
+        self._keys = policy.header_sets()
+        self._key = 0  # which of them the next request carries
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The subscription key header of the next request."""
+        return self._keys[self._key]
 
     def next_wait(self) -> float | None:
-        """Seconds to wait before the next attempt (0 before the first), None when no attempt is left."""
+        """Seconds to wait before the next request (0 before the first and before the next key), None when none is left."""
+        if self._key:
+            return 0.0
         attempt, self.attempt = self.attempt, self.attempt + 1
         if attempt == 0:
             return 0.0
@@ -99,11 +111,15 @@ class RetryRun:
         return self.policy.delay(attempt, self.last)  # None: asked to wait longer than we may
 
     def failed(self, error: Exception) -> None:
-        self.last, self.failure = None, self.policy.unreachable(error)
+        self.last, self.failure, self._key = None, self.policy.unreachable(error), 0
 
     def answered(self, response: HttpResponse) -> bool:
-        """Whether ``response`` is final (not a 429 or 503 to retry)."""
+        """Whether ``response`` is final (not a 401 with a key left to try, nor a 429 or 503 to retry)."""
         self.last = response
+        if response.status == 401 and self._key + 1 < len(self._keys):
+            self._key += 1
+            return False
+        self._key = 0
         return response.status not in RETRIED_STATUSES
 
     def outcome(self) -> HttpResponse:
@@ -158,22 +174,16 @@ class Fetcher:
             if wait:
                 self._sleep(wait)
             try:
-                response = self._with_keys(method, url, json, limit)
+                with self._http.stream(method, url, json=json, headers=run.headers) as r:
+                    response = HttpResponse(r.status_code, r.headers, _bounded(r.iter_bytes(), limit, self.policy))
             except httpx.TransportError as e:
                 run.failed(e)
                 continue
+            except httpx.InvalidURL as e:
+                raise ServiceError(f"{self.policy.service}: not an http(s) URL: {e}") from None
             if run.answered(response):
                 return response
         return run.outcome()
-
-    def _with_keys(self, method: str, url: str, json: Any, limit: int) -> HttpResponse:
-        response = HttpResponse(401, {}, b"")
-        for headers in self.policy.header_sets():
-            with self._http.stream(method, url, json=json, headers=headers) as r:
-                response = HttpResponse(r.status_code, r.headers, _bounded(r.iter_bytes(), limit, self.policy))
-            if response.status != 401:
-                break
-        return response
 
 
 def raise_for_status(response: HttpResponse, service: str, what: str) -> None:

@@ -11,7 +11,6 @@ import binascii
 import hmac
 import json
 import secrets
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -144,7 +143,7 @@ class MockIas:
             signature = bytes([signature[0] ^ 1]) + signature[1:]
         return Answer(200, raw, {
             "X-IASReport-Signature": base64.b64encode(signature).decode(),
-            "X-IASReport-Signing-Certificate": urllib.parse.quote(pki.chain_pem.decode(), safe=""),
+            "X-IASReport-Signing-Certificate": pki.chain_header,
             "Content-Type": "application/json",
             **headers,
         })

@@ -6,6 +6,8 @@ at it explicitly (``SGXRA_IAS_ROOT``), and evidence it signs is marked simulated
 
 from __future__ import annotations
 
+import functools
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,6 +51,11 @@ class MockIasPki:
     @property
     def chain_pem(self) -> bytes:
         return self.leaf.public_bytes(serialization.Encoding.PEM) + self.root.public_bytes(serialization.Encoding.PEM)
+
+    @functools.cached_property
+    def chain_header(self) -> str:
+        """The chain as IAS sends it with every report (X-IASReport-Signing-Certificate: URL-encoded PEM), made once."""
+        return urllib.parse.quote(self.chain_pem.decode(), safe="")
 
     @classmethod
     def generate(cls, now: datetime, *, lifetime: timedelta = timedelta(days=5 * 365)) -> MockIasPki:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 from cryptography import x509
 
@@ -16,6 +17,8 @@ from sgxra.verify.trust import fingerprint, intel_ias_report_signing_root
 from sgxra.wire.ias_report import ADVISORY_STATUSES, AttestationReport, QuoteStatus
 
 Clock = Callable[[], datetime]
+C = TypeVar("C", IasClient, AsyncIasClient)
+
 
 
 def evidence_from_report(
@@ -54,10 +57,14 @@ def evidence_from_report(
     )
 
 
-class _ReportChecks:
+class _ReportChecks(Generic[C]):
     """Verification of IAS answers, shared by the sync and async verifiers."""
 
-    def __init__(self, *, clock: Clock, root: x509.Certificate | None, max_age: timedelta | None) -> None:
+    def __init__(
+        self, client: C, *, clock: Clock, root: x509.Certificate | None = None,
+        max_age: timedelta | None = timedelta(minutes=10),
+    ) -> None:
+        self.client: C = client
         self.clock = clock
         self.root = root or intel_ias_report_signing_root()
         self.max_age = max_age
@@ -82,27 +89,13 @@ def new_nonce() -> str:
     return secrets.token_hex(16)  # 32 characters, IAS's limit
 
 
-class IasVerifier(_ReportChecks):
-    def __init__(
-        self, client: IasClient, *, clock: Clock, root: x509.Certificate | None = None,
-        max_age: timedelta | None = timedelta(minutes=10),
-    ) -> None:
-        super().__init__(clock=clock, root=root, max_age=max_age)
-        self.client = client
-
+class IasVerifier(_ReportChecks[IasClient]):
     def verify_quote(self, quote: bytes) -> Evidence:
         nonce = new_nonce()
         return self.evidence(quote, nonce, self.client.get_report(quote, nonce=nonce))
 
 
-class AsyncIasVerifier(_ReportChecks):
-    def __init__(
-        self, client: AsyncIasClient, *, clock: Clock, root: x509.Certificate | None = None,
-        max_age: timedelta | None = timedelta(minutes=10),
-    ) -> None:
-        super().__init__(clock=clock, root=root, max_age=max_age)
-        self.client = client
-
+class AsyncIasVerifier(_ReportChecks[AsyncIasClient]):
     async def verify_quote(self, quote: bytes) -> Evidence:
         nonce = new_nonce()
         return self.evidence(quote, nonce, await self.client.get_report(quote, nonce=nonce))
