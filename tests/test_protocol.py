@@ -36,7 +36,7 @@ from sgxra.protocol.msg4 import seal_msg4
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
 from sgxra.validate import Policy
 from sgxra.wire import AttestationStatus, EpidQuote, Msg0Msg1, Msg1, Msg3, QuoteSignType
-from sgxra.wire.msg4_auth import ReasonCode
+from sgxra.wire.msg4_auth import MAX_SECRET, AuthenticatedMsg4, ReasonCode
 
 
 def handshake_to_msg3(world: World, identity: EnclaveIdentity = IDENTITY) -> tuple[ClientSession, ServiceProviderSession, bytes]:
@@ -81,6 +81,14 @@ def test_forged_msg4_is_refused(world: World) -> None:
                        sk=b"\x00" * 16, mk=b"\x00" * 16)  # an attacker without MK
     with pytest.raises(BadMac, match="msg4"):
         client.receive_msg4(sealed)
+
+
+def test_an_oversized_sealed_secret_is_refused_as_a_bound(world: World) -> None:
+    client, sp, msg3 = handshake_to_msg3(world)
+    msg4 = complete_with(sp, msg3, world.verifier).msg4
+    with pytest.raises(MalformedMessage, match=f"'secret'.*must be at most {MAX_SECRET + 16} bytes, got"):
+        AuthenticatedMsg4(msg4.status, ReasonCode.POLICY, msg4.platform_info_blob, bytes(12),
+                          bytes(MAX_SECRET + 17), bytes(16))
 
 
 def test_msg0_and_msg1_may_arrive_separately(world: World) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from sgxra.errors import MalformedMessage
 from sgxra.wire._codec import Reader, check_len, u32
 from sgxra.wire.messages import AttestationStatus
 from sgxra.wire.platform_info import PlatformInfoBlob
@@ -51,7 +52,8 @@ class AuthenticatedMsg4:
         check_len("msg4_auth", "iv", self.iv, 12)
         check_len("msg4_auth", "mac", self.mac, 16)
         if len(self.sealed_secret) > MAX_SECRET + 16:
-            check_len("msg4_auth", "secret", self.sealed_secret, MAX_SECRET + 16)
+            raise MalformedMessage("msg4_auth", "secret", 0,
+                                   f"must be at most {MAX_SECRET + 16} bytes, got {len(self.sealed_secret)}")
 
     @staticmethod
     def is_authenticated(data: bytes) -> bool:
