@@ -190,6 +190,10 @@ class LocalSession:
     The initiator sends requests with its counter c in the IV; the responder accepts only c equal to
     its own counter (at most 2^32 - 2), then answers with c + 1, which the initiator requires (the
     sample compares only the IV's first byte there; this compares the whole u32).
+
+    As in the sample, the initiator's next request is sealed under the IV of the reply before it (c + 1),
+    so a second request puts two messages under one AES-GCM (key, IV): kept for interoperability with the
+    sample's peers, and said in the README; one request per session avoids it.
     """
 
     def __init__(self, role: Role, session_id: int, aek: bytes, peer: ReportBody, additional_prop: bytes) -> None:
