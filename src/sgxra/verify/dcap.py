@@ -275,7 +275,7 @@ def verify_pck_chain(
     memo: ChainMemo | None = None,
 ) -> VerifiedPck:
     """The quote's PCK chain: to the pinned root, same root, issuer of the PCK CRL, nothing revoked."""
-    chain = load_pem_chain(chain_pem.rstrip(b"\x00"), "PCK certificate chain")
+    chain = load_pem_chain(chain_pem, "PCK certificate chain")  # its NUL ending (a C string) stripped there
     if len(chain) != 3:
         raise CertificateChainError(f"PCK chain must be leaf, PCK CA and root; got {len(chain)} certificates")
     if not same_certificate(chain[2], root):
@@ -284,9 +284,7 @@ def verify_pck_chain(
     if PCK_LEAF_CN_PHRASE not in common_name(leaf):
         raise CertificateChainError(f"PCK certificate {leaf.subject.rfc4514_string()} is not a PCK certificate")
     intermediate = chain[1]
-    ca_type = PCK_CA_TYPES.get(common_name(intermediate))
-    if ca_type is None:
-        raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
+    ca_type = _pck_ca_type(intermediate)
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
     # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
     same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (same_certificate(intermediate, trusted.pck_ca) or (
@@ -367,7 +365,6 @@ class DcapVerifier:
         # Keyed on content (the collateral, not its id(): ids are reused once an object is freed,
         # which would serve a PCK judged against an older CRL).
         self._pck: dict[tuple[bytes, Collateral], VerifiedPck] = {}
-        self._keys: dict[bytes, tuple[bytes, str]] = {}
 
     def verify(self, quote: bytes | DcapQuote, collateral: Collateral, *, at: datetime) -> DcapVerdict:
         if at.tzinfo is None:
@@ -383,14 +380,9 @@ class DcapVerifier:
         return check_quote(parsed, pck, trusted)
 
     def collateral_key(self, quote: DcapQuote) -> tuple[bytes, str]:
-        """(FMSPC, CA type) to pick the quote's collateral, remembered per PCK chain (parsing it costs ~0.1 ms)."""
-        chain_pem = quote.pck_chain_pem
-        key = self._keys.get(chain_pem) if self.cache else None
-        if key is None:
-            key = pck_fmspc_and_ca(quote)
-            if self.cache:
-                self._remember(self._keys, chain_pem, key)
-        return key
+        """(FMSPC, CA type) to pick the quote's collateral: :func:`pck_fmspc_and_ca` (a chain read before, and its
+        SGX extension, come from the parse memos)."""
+        return pck_fmspc_and_ca(quote)
 
     def _verified_collateral(self, collateral: Collateral, at: datetime, memo: ChainMemo) -> VerifiedCollateral:
         cached = self._collateral.get(collateral) if self.cache else None
@@ -428,10 +420,16 @@ def verify_dcap_quote(
 
 def pck_fmspc_and_ca(quote: DcapQuote) -> tuple[bytes, str]:
     """FMSPC and CA type from the quote's (not yet verified) PCK certificate, to pick collateral."""
-    chain = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK certificate chain")
+    chain = quote.pck_chain()
     if len(chain) < 2:
         raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
-    ca_type = PCK_CA_TYPES.get(common_name(chain[1]))
-    if ca_type is None:
-        raise CertificateChainError(f"PCK issuer {chain[1].subject.rfc4514_string()} is not a PCK CA")
+    ca_type = _pck_ca_type(chain[1])
     return PckExtension.from_certificate(chain[0]).fmspc, ca_type
+
+
+def _pck_ca_type(ca: x509.Certificate) -> str:
+    """"processor" or "platform", by the PCK CA's common name."""
+    ca_type = PCK_CA_TYPES.get(common_name(ca))
+    if ca_type is None:
+        raise CertificateChainError(f"PCK issuer {ca.subject.rfc4514_string()} is not a PCK CA")
+    return ca_type
