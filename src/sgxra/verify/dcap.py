@@ -44,7 +44,7 @@ from sgxra.errors import (
     VerificationError,
 )
 from sgxra.verify import tcb
-from sgxra.verify.collateral_facts import IssueDates, crl_number, root_key_id
+from sgxra.verify.collateral_facts import IssueDates, Span, cert_spans, crl_number, crl_span, root_key_id
 from sgxra.verify.pki import (
     PCK_LEAF_CN_PHRASE,
     ChainMemo,
@@ -62,7 +62,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.certificates import certificate_facts, same_certificate, trust_certificate
+from sgxra.wire.certificates import same_certificate, trust_certificate
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
@@ -88,17 +88,6 @@ class Window:
 
     def within(self, other: Window) -> Window:
         return Window(max(self.not_before, other.not_before), min(self.not_after, other.not_after))
-
-
-Span = tuple[datetime, datetime]  # from .. until: a certificate's validity, a CRL's or signed JSON's issue .. next update
-
-
-def _cert_spans(certs: Sequence[x509.Certificate]) -> list[Span]:
-    return [(facts.not_before, facts.not_after) for facts in map(certificate_facts, certs)]
-
-
-def _crl_span(crl: x509.CertificateRevocationList) -> Span:
-    return crl.last_update_utc, crl.next_update_utc or crl.last_update_utc
 
 
 def _window(spans: Sequence[Span]) -> Window:
@@ -236,7 +225,7 @@ def verify_collateral(
     check_crl(root_crl, root, at=at, what="root CA CRL")
     # Validity windows: of everything the result depends on (``valid``), and of every item as Intel's
     # supplemental data counts them (``dated``: the signing chains and the PCK CRL's whole issuer chain).
-    valid: list[Span] = [_crl_span(root_crl), *_cert_spans([root])]
+    valid: list[Span] = [crl_span(root_crl), *cert_spans([root])]
     dated: list[Span] = [valid[0]]
     signed: dict[str, tuple[str, bytes, bytes]] = {
         "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, read.tcb_info_signed),
@@ -248,7 +237,7 @@ def verify_collateral(
             chain = read.issuer_chains[chain_pem]
             signer = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
             check_not_revoked(signer, root_crl, f"{what} signing certificate")
-            signers[chain_pem] = signer, _cert_spans(chain)
+            signers[chain_pem] = signer, cert_spans(chain)
             valid += signers[chain_pem][1]
             dated += signers[chain_pem][1]
         leaf = signers[chain_pem][0]
@@ -262,9 +251,9 @@ def verify_collateral(
     check_crl_current(pck_crl, at=at, what="PCK CRL")
     for ca in crl_path:
         check_not_revoked(ca, root_crl, "PCK CA certificate")
-    pck_crl_span = _crl_span(pck_crl)
-    valid += [tcb_span, qe_span, *_cert_spans(crl_path), pck_crl_span]
-    dated += [tcb_span, qe_span, *_cert_spans(read.crl_pool), pck_crl_span]
+    pck_crl_span = crl_span(pck_crl)
+    valid += [tcb_span, qe_span, *cert_spans(crl_path), pck_crl_span]
+    dated += [tcb_span, qe_span, *cert_spans(read.crl_pool), pck_crl_span]
     return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, _window(valid),
                               IssueDates.of_spans(dated), IssueDates.of_spans(qe_identity_dated),
                               root_key_id(root), crl_number(pck_crl), crl_number(root_crl))
@@ -293,7 +282,7 @@ def verify_pck_chain(
     if not same_ca:
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
-    spans = _cert_spans(chain)
+    spans = cert_spans(chain)
     return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _window(spans), IssueDates.of_spans(spans))
 
 
