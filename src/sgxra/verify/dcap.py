@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, TypeVar
@@ -72,7 +72,7 @@ from sgxra.wire.td_report import TdReport
 _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 K = TypeVar("K")
-V = TypeVar("V")
+J = TypeVar("J", "VerifiedCollateral", "VerifiedPck")
 PCK_CA_TYPES = {"Intel SGX PCK Processor CA": "processor", "Intel SGX PCK Platform CA": "platform"}
 
 
@@ -362,8 +362,11 @@ class DcapVerifier:
         chain_pem = parsed.pck_chain_pem  # the quote read whole, its PCK chain too, before anything is judged
         memo = ChainMemo()
         try:
-            trusted = self._verified_collateral(collateral, at, memo)
-            pck = self._verified_pck(chain_pem, collateral, trusted, at, memo)
+            trusted = self._judged(self._collateral, collateral, at,
+                                   lambda: verify_collateral(collateral, self.root, at, memo))
+            # Keyed with the collateral too: revocation was judged against its CRLs.
+            pck = self._judged(self._pck, (chain_pem, collateral), at,
+                               lambda: verify_pck_chain(chain_pem, trusted, self.root, at, memo))
         except (CollateralExpired, CertificateExpired) as e:
             raise type(e)(f"{e}. {validity_advice(collateral, chain_pem)}") from None
         return check_quote(parsed, pck, trusted)
@@ -373,31 +376,17 @@ class DcapVerifier:
         SGX extension, come from the parse memos)."""
         return pck_fmspc_and_ca(quote)
 
-    def _verified_collateral(self, collateral: Collateral, at: datetime, memo: ChainMemo) -> VerifiedCollateral:
-        cached = self._collateral.get(collateral) if self.cache else None
+    def _judged(self, table: dict[K, J], key: K, at: datetime, judge: Callable[[], J]) -> J:
+        """What ``judge`` found for ``key``: remembered (with a cache) and reused only while ``at`` is inside its window."""
+        cached = table.get(key) if self.cache else None
         if cached is not None and cached.window.holds(at):
             return cached
-        trusted = verify_collateral(collateral, self.root, at, memo)
+        judged = judge()
         if self.cache:
-            self._remember(self._collateral, collateral, trusted)
-        return trusted
-
-    def _verified_pck(
-        self, chain_pem: bytes, collateral: Collateral, trusted: VerifiedCollateral, at: datetime, memo: ChainMemo
-    ) -> VerifiedPck:
-        key = (chain_pem, collateral)  # revocation was judged against this collateral's CRLs
-        cached = self._pck.get(key) if self.cache else None
-        if cached is not None and cached.window.holds(at):
-            return cached
-        pck = verify_pck_chain(chain_pem, trusted, self.root, at, memo)
-        if self.cache:
-            self._remember(self._pck, key, pck)
-        return pck
-
-    def _remember(self, table: dict[K, V], key: K, value: V) -> None:
-        if len(table) >= self.max_entries:
-            table.pop(next(iter(table)))
-        table[key] = value
+            if len(table) >= self.max_entries:
+                table.pop(next(iter(table)))
+            table[key] = judged
+        return judged
 
 
 def verify_dcap_quote(
