@@ -18,6 +18,18 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sgxra.errors import CertificateChainError
+from sgxra.wire.certificates import certificate_facts
+
+Span = tuple[datetime, datetime]  # from .. until: a certificate's validity, a CRL's or signed JSON's issue .. next update
+
+
+def cert_spans(certs: Sequence[x509.Certificate]) -> list[Span]:
+    return [(facts.not_before, facts.not_after) for facts in map(certificate_facts, certs)]
+
+
+def crl_span(crl: x509.CertificateRevocationList) -> Span:
+    """thisUpdate .. nextUpdate (a CRL without nextUpdate: its thisUpdate alone)."""
+    return crl.last_update_utc, crl.next_update_utc or crl.last_update_utc
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class IssueDates:
                           min(d.earliest_expiration for d in every))
 
     @classmethod
-    def of_spans(cls, spans: Sequence[tuple[datetime, datetime]]) -> IssueDates:
+    def of_spans(cls, spans: Sequence[Span]) -> IssueDates:
         """Over items each valid from .. until (a certificate's validity, a CRL's or JSON's issue .. next update)."""
         starts = [start for start, _ in spans]
         return cls(min(starts), max(starts), min(end for _, end in spans))

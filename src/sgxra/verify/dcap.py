@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, TypeVar
@@ -44,7 +44,7 @@ from sgxra.errors import (
     VerificationError,
 )
 from sgxra.verify import tcb
-from sgxra.verify.collateral_facts import IssueDates, crl_number, root_key_id
+from sgxra.verify.collateral_facts import IssueDates, Span, cert_spans, crl_number, crl_span, root_key_id
 from sgxra.verify.pki import (
     PCK_LEAF_CN_PHRASE,
     ChainMemo,
@@ -62,7 +62,7 @@ from sgxra.verify.pki import (
 )
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import validity_advice
-from sgxra.wire.certificates import certificate_facts, same_certificate, trust_certificate
+from sgxra.wire.certificates import same_certificate, trust_certificate
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.dcap_quote import INTEL_QE_VENDOR_ID, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
@@ -72,7 +72,7 @@ from sgxra.wire.td_report import TdReport
 _P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 K = TypeVar("K")
-V = TypeVar("V")
+J = TypeVar("J", "VerifiedCollateral", "VerifiedPck")
 PCK_CA_TYPES = {"Intel SGX PCK Processor CA": "processor", "Intel SGX PCK Platform CA": "platform"}
 
 
@@ -88,17 +88,6 @@ class Window:
 
     def within(self, other: Window) -> Window:
         return Window(max(self.not_before, other.not_before), min(self.not_after, other.not_after))
-
-
-Span = tuple[datetime, datetime]  # from .. until: a certificate's validity, a CRL's or signed JSON's issue .. next update
-
-
-def _cert_spans(certs: Sequence[x509.Certificate]) -> list[Span]:
-    return [(facts.not_before, facts.not_after) for facts in map(certificate_facts, certs)]
-
-
-def _crl_span(crl: x509.CertificateRevocationList) -> Span:
-    return crl.last_update_utc, crl.next_update_utc or crl.last_update_utc
 
 
 def _window(spans: Sequence[Span]) -> Window:
@@ -236,7 +225,7 @@ def verify_collateral(
     check_crl(root_crl, root, at=at, what="root CA CRL")
     # Validity windows: of everything the result depends on (``valid``), and of every item as Intel's
     # supplemental data counts them (``dated``: the signing chains and the PCK CRL's whole issuer chain).
-    valid: list[Span] = [_crl_span(root_crl), *_cert_spans([root])]
+    valid: list[Span] = [crl_span(root_crl), *cert_spans([root])]
     dated: list[Span] = [valid[0]]
     signed: dict[str, tuple[str, bytes, bytes]] = {
         "TCB info": (collateral.tcb_info_issuer_chain, collateral.tcb_info_signature, read.tcb_info_signed),
@@ -248,7 +237,7 @@ def verify_collateral(
             chain = read.issuer_chains[chain_pem]
             signer = verify_tcb_signer(chain, root, at=at, what=what, memo=memo)
             check_not_revoked(signer, root_crl, f"{what} signing certificate")
-            signers[chain_pem] = signer, _cert_spans(chain)
+            signers[chain_pem] = signer, cert_spans(chain)
             valid += signers[chain_pem][1]
             dated += signers[chain_pem][1]
         leaf = signers[chain_pem][0]
@@ -262,9 +251,9 @@ def verify_collateral(
     check_crl_current(pck_crl, at=at, what="PCK CRL")
     for ca in crl_path:
         check_not_revoked(ca, root_crl, "PCK CA certificate")
-    pck_crl_span = _crl_span(pck_crl)
-    valid += [tcb_span, qe_span, *_cert_spans(crl_path), pck_crl_span]
-    dated += [tcb_span, qe_span, *_cert_spans(read.crl_pool), pck_crl_span]
+    pck_crl_span = crl_span(pck_crl)
+    valid += [tcb_span, qe_span, *cert_spans(crl_path), pck_crl_span]
+    dated += [tcb_span, qe_span, *cert_spans(read.crl_pool), pck_crl_span]
     return VerifiedCollateral(tcb_info, qe_identity, root_crl, pck_crl, pck_ca, _window(valid),
                               IssueDates.of_spans(dated), IssueDates.of_spans(qe_identity_dated),
                               root_key_id(root), crl_number(pck_crl), crl_number(root_crl))
@@ -275,7 +264,7 @@ def verify_pck_chain(
     memo: ChainMemo | None = None,
 ) -> VerifiedPck:
     """The quote's PCK chain: to the pinned root, same root, issuer of the PCK CRL, nothing revoked."""
-    chain = load_pem_chain(chain_pem.rstrip(b"\x00"), "PCK certificate chain")
+    chain = load_pem_chain(chain_pem, "PCK certificate chain")  # its NUL ending (a C string) stripped there
     if len(chain) != 3:
         raise CertificateChainError(f"PCK chain must be leaf, PCK CA and root; got {len(chain)} certificates")
     if not same_certificate(chain[2], root):
@@ -284,9 +273,7 @@ def verify_pck_chain(
     if PCK_LEAF_CN_PHRASE not in common_name(leaf):
         raise CertificateChainError(f"PCK certificate {leaf.subject.rfc4514_string()} is not a PCK certificate")
     intermediate = chain[1]
-    ca_type = PCK_CA_TYPES.get(common_name(intermediate))
-    if ca_type is None:
-        raise CertificateChainError(f"PCK issuer {intermediate.subject.rfc4514_string()} is not a PCK CA")
+    ca_type = _pck_ca_type(intermediate)
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
     # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
     same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (same_certificate(intermediate, trusted.pck_ca) or (
@@ -295,7 +282,7 @@ def verify_pck_chain(
     if not same_ca:
         raise CertificateChainError("the PCK CRL is not from the CA that issued this PCK certificate")
     check_not_revoked(leaf, trusted.pck_crl, "PCK certificate")
-    spans = _cert_spans(chain)
+    spans = cert_spans(chain)
     return VerifiedPck(leaf, PckExtension.from_certificate(leaf), ca_type, _window(spans), IssueDates.of_spans(spans))
 
 
@@ -367,7 +354,6 @@ class DcapVerifier:
         # Keyed on content (the collateral, not its id(): ids are reused once an object is freed,
         # which would serve a PCK judged against an older CRL).
         self._pck: dict[tuple[bytes, Collateral], VerifiedPck] = {}
-        self._keys: dict[bytes, tuple[bytes, str]] = {}
 
     def verify(self, quote: bytes | DcapQuote, collateral: Collateral, *, at: datetime) -> DcapVerdict:
         if at.tzinfo is None:
@@ -376,47 +362,31 @@ class DcapVerifier:
         chain_pem = parsed.pck_chain_pem  # the quote read whole, its PCK chain too, before anything is judged
         memo = ChainMemo()
         try:
-            trusted = self._verified_collateral(collateral, at, memo)
-            pck = self._verified_pck(chain_pem, collateral, trusted, at, memo)
+            trusted = self._judged(self._collateral, collateral, at,
+                                   lambda: verify_collateral(collateral, self.root, at, memo))
+            # Keyed with the collateral too: revocation was judged against its CRLs.
+            pck = self._judged(self._pck, (chain_pem, collateral), at,
+                               lambda: verify_pck_chain(chain_pem, trusted, self.root, at, memo))
         except (CollateralExpired, CertificateExpired) as e:
             raise type(e)(f"{e}. {validity_advice(collateral, chain_pem)}") from None
         return check_quote(parsed, pck, trusted)
 
     def collateral_key(self, quote: DcapQuote) -> tuple[bytes, str]:
-        """(FMSPC, CA type) to pick the quote's collateral, remembered per PCK chain (parsing it costs ~0.1 ms)."""
-        chain_pem = quote.pck_chain_pem
-        key = self._keys.get(chain_pem) if self.cache else None
-        if key is None:
-            key = pck_fmspc_and_ca(quote)
-            if self.cache:
-                self._remember(self._keys, chain_pem, key)
-        return key
+        """(FMSPC, CA type) to pick the quote's collateral: :func:`pck_fmspc_and_ca` (a chain read before, and its
+        SGX extension, come from the parse memos)."""
+        return pck_fmspc_and_ca(quote)
 
-    def _verified_collateral(self, collateral: Collateral, at: datetime, memo: ChainMemo) -> VerifiedCollateral:
-        cached = self._collateral.get(collateral) if self.cache else None
+    def _judged(self, table: dict[K, J], key: K, at: datetime, judge: Callable[[], J]) -> J:
+        """What ``judge`` found for ``key``: remembered (with a cache) and reused only while ``at`` is inside its window."""
+        cached = table.get(key) if self.cache else None
         if cached is not None and cached.window.holds(at):
             return cached
-        trusted = verify_collateral(collateral, self.root, at, memo)
+        judged = judge()
         if self.cache:
-            self._remember(self._collateral, collateral, trusted)
-        return trusted
-
-    def _verified_pck(
-        self, chain_pem: bytes, collateral: Collateral, trusted: VerifiedCollateral, at: datetime, memo: ChainMemo
-    ) -> VerifiedPck:
-        key = (chain_pem, collateral)  # revocation was judged against this collateral's CRLs
-        cached = self._pck.get(key) if self.cache else None
-        if cached is not None and cached.window.holds(at):
-            return cached
-        pck = verify_pck_chain(chain_pem, trusted, self.root, at, memo)
-        if self.cache:
-            self._remember(self._pck, key, pck)
-        return pck
-
-    def _remember(self, table: dict[K, V], key: K, value: V) -> None:
-        if len(table) >= self.max_entries:
-            table.pop(next(iter(table)))
-        table[key] = value
+            if len(table) >= self.max_entries:
+                table.pop(next(iter(table)))
+            table[key] = judged
+        return judged
 
 
 def verify_dcap_quote(
@@ -428,10 +398,16 @@ def verify_dcap_quote(
 
 def pck_fmspc_and_ca(quote: DcapQuote) -> tuple[bytes, str]:
     """FMSPC and CA type from the quote's (not yet verified) PCK certificate, to pick collateral."""
-    chain = load_pem_chain(quote.pck_chain_pem.rstrip(b"\x00"), "PCK certificate chain")
+    chain = quote.pck_chain()
     if len(chain) < 2:
         raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
-    ca_type = PCK_CA_TYPES.get(common_name(chain[1]))
-    if ca_type is None:
-        raise CertificateChainError(f"PCK issuer {chain[1].subject.rfc4514_string()} is not a PCK CA")
+    ca_type = _pck_ca_type(chain[1])
     return PckExtension.from_certificate(chain[0]).fmspc, ca_type
+
+
+def _pck_ca_type(ca: x509.Certificate) -> str:
+    """"processor" or "platform", by the PCK CA's common name."""
+    ca_type = PCK_CA_TYPES.get(common_name(ca))
+    if ca_type is None:
+        raise CertificateChainError(f"PCK issuer {ca.subject.rfc4514_string()} is not a PCK CA")
+    return ca_type

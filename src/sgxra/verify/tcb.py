@@ -103,11 +103,6 @@ def match_tdx_module(tcb_info: TcbInfo, td_report: TdReport) -> ModuleTcbLevel |
     return level
 
 
-def masked_equal(value: bytes, expected: bytes, mask: bytes) -> bool:
-    """value & mask == expected & mask, byte by byte (all three the same length)."""
-    return all(v & m == e & m for v, e, m in zip(value, expected, mask, strict=True))
-
-
 def qe_effective(qe_status: TcbStatus) -> TcbStatus:
     """Intel reads a QE identity level as UpToDate, Revoked, or else OutOfDate."""
     return qe_status if qe_status in (S.UpToDate, S.Revoked) else S.OutOfDate

@@ -13,6 +13,7 @@ from datetime import datetime
 from cryptography import x509
 
 from sgxra.errors import SgxRaError
+from sgxra.verify.collateral_facts import crl_span
 from sgxra.verify.pki import common_name, iso, load_crl, load_pem_chain
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo
 
@@ -20,8 +21,7 @@ Item = tuple[str, datetime, datetime]
 
 
 def _crl_item(name: str, data: bytes) -> Item:
-    crl = load_crl(data, name)
-    return name, crl.last_update_utc, crl.next_update_utc or crl.last_update_utc
+    return (name, *crl_span(load_crl(data, name)))
 
 
 def _cert_items(name: str, pem: bytes) -> Iterator[Item]:

@@ -14,6 +14,7 @@ from sgxra.wire.certificates import PYCA_ERRORS
 from sgxra.wire.memo import Memo
 
 SGX_EXTENSION_OID = "1.2.840.113741.1.13.1"
+_SGX_OID = x509.ObjectIdentifier(SGX_EXTENSION_OID)
 STRUCT = "pck_sgx_extension"
 _PPID, _TCB, _PCEID, _FMSPC, _SGX_TYPE, _INSTANCE, _CONFIG = (f"{SGX_EXTENSION_OID}.{i}" for i in range(1, 8))
 _PCESVN, _CPUSVN = f"{_TCB}.17", f"{_TCB}.18"
@@ -51,7 +52,7 @@ class PckExtension:
     @classmethod
     def from_certificate(cls, cert: x509.Certificate) -> PckExtension:
         try:
-            ext = cert.extensions.get_extension_for_oid(x509.ObjectIdentifier(SGX_EXTENSION_OID))
+            ext = cert.extensions.get_extension_for_oid(_SGX_OID)
         except x509.ExtensionNotFound:
             raise MalformedMessage(STRUCT, "<extension>", 0, "PCK certificate has no SGX extension") from None
         except PYCA_ERRORS as e:  # another extension is malformed or repeated

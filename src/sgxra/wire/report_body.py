@@ -6,10 +6,21 @@ import enum
 import struct
 from dataclasses import dataclass
 
-from sgxra.wire._codec import Reader, check_len, check_uint, u16, u32, u64
+from sgxra.wire._codec import Reader, check_len, check_uint, u64
 
 REPORT_BODY_SIZE = 384
-_LAYOUT = struct.Struct("<16sI12s16sQQ32s32s32s32s64sHHH42s16s64s")
+# The layout, field by field as errors name them: (name, size); the integers are little-endian.
+_FIELDS = (
+    ("cpu_svn", 16), ("misc_select", 4), ("reserved1", 12), ("isv_ext_prod_id", 16), ("attributes.flags", 8),
+    ("attributes.xfrm", 8), ("mr_enclave", 32), ("reserved2", 32), ("mr_signer", 32), ("reserved3", 32),
+    ("config_id", 64), ("isv_prod_id", 2), ("isv_svn", 2), ("config_svn", 2), ("reserved4", 42),
+    ("isv_family_id", 16), ("report_data", 64),
+)
+_INTEGERS = {"misc_select": "I", "attributes.flags": "Q", "attributes.xfrm": "Q", "isv_prod_id": "H", "isv_svn": "H",
+             "config_svn": "H"}
+_LAYOUT = struct.Struct("<" + "".join(_INTEGERS.get(name, f"{size}s") for name, size in _FIELDS))
+_SIZES = {name: size for name, size in _FIELDS if name not in _INTEGERS}  # the byte strings
+_FIELD_SIZES = tuple(_SIZES.values())
 
 
 class AttributeFlags(enum.IntFlag):
@@ -70,19 +81,13 @@ class ReportBody:
     isv_family_id: bytes
     report_data: bytes
 
-    _SIZES = {
-        "cpu_svn": 16, "reserved1": 12, "isv_ext_prod_id": 16, "mr_enclave": 32, "reserved2": 32,
-        "mr_signer": 32, "reserved3": 32, "config_id": 64, "reserved4": 42, "isv_family_id": 16,
-        "report_data": 64,
-    }
-
     def __post_init__(self) -> None:
         # One comparison on the usual path (a quote holds two report bodies); field by field to name a wrong one.
         sizes = (len(self.cpu_svn), len(self.reserved1), len(self.isv_ext_prod_id), len(self.mr_enclave),
                  len(self.reserved2), len(self.mr_signer), len(self.reserved3), len(self.config_id),
                  len(self.reserved4), len(self.isv_family_id), len(self.report_data))
         if sizes != _FIELD_SIZES:
-            for name, size in self._SIZES.items():
+            for name, size in _SIZES.items():
                 check_len("report_body", name, getattr(self, name), size)
         check_uint("report_body", "misc_select", self.misc_select, 32)
         if not (0 <= self.isv_prod_id <= 0xFFFF and 0 <= self.isv_svn <= 0xFFFF and 0 <= self.config_svn <= 0xFFFF):
@@ -119,40 +124,20 @@ class ReportBody:
 
     @classmethod
     def read(cls, r: Reader) -> ReportBody:
-        """Read a report body from inside a larger structure (in one unpack when all of it is there)."""
-        if r.remaining >= REPORT_BODY_SIZE:
-            (cpu_svn, misc_select, reserved1, isv_ext_prod_id, flags, xfrm, mr_enclave, reserved2, mr_signer, reserved3,
-             config_id, isv_prod_id, isv_svn, config_svn, reserved4, isv_family_id, report_data,
-             ) = _LAYOUT.unpack(r.take("report_body", REPORT_BODY_SIZE))
-            return cls(cpu_svn, misc_select, reserved1, isv_ext_prod_id, Attributes(flags, xfrm), mr_enclave, reserved2,
-                       mr_signer, reserved3, config_id, isv_prod_id, isv_svn, config_svn, reserved4, isv_family_id,
-                       report_data)
-        return cls(  # short input: read field by field, so the error names the field that is cut off
-            cpu_svn=r.take("cpu_svn", 16),
-            misc_select=r.u32("misc_select"),
-            reserved1=r.take("reserved1", 12),
-            isv_ext_prod_id=r.take("isv_ext_prod_id", 16),
-            attributes=Attributes(r.u64("attributes.flags"), r.u64("attributes.xfrm")),
-            mr_enclave=r.take("mr_enclave", 32),
-            reserved2=r.take("reserved2", 32),
-            mr_signer=r.take("mr_signer", 32),
-            reserved3=r.take("reserved3", 32),
-            config_id=r.take("config_id", 64),
-            isv_prod_id=r.u16("isv_prod_id"),
-            isv_svn=r.u16("isv_svn"),
-            config_svn=r.u16("config_svn"),
-            reserved4=r.take("reserved4", 42),
-            isv_family_id=r.take("isv_family_id", 16),
-            report_data=r.take("report_data", 64),
-        )
+        """Read a report body from inside a larger structure, in one unpack."""
+        if r.remaining < REPORT_BODY_SIZE:  # cut short: taken field by field, so the error names the field cut off
+            for name, size in _FIELDS:
+                r.take(name, size)
+        (cpu_svn, misc_select, reserved1, isv_ext_prod_id, flags, xfrm, mr_enclave, reserved2, mr_signer, reserved3,
+         config_id, isv_prod_id, isv_svn, config_svn, reserved4, isv_family_id, report_data,
+         ) = _LAYOUT.unpack(r.take("report_body", REPORT_BODY_SIZE))
+        return cls(cpu_svn, misc_select, reserved1, isv_ext_prod_id, Attributes(flags, xfrm), mr_enclave, reserved2,
+                   mr_signer, reserved3, config_id, isv_prod_id, isv_svn, config_svn, reserved4, isv_family_id,
+                   report_data)
 
     def to_bytes(self) -> bytes:
-        return b"".join((
-            self.cpu_svn, u32(self.misc_select), self.reserved1, self.isv_ext_prod_id,
-            self.attributes.to_bytes(), self.mr_enclave, self.reserved2, self.mr_signer,
-            self.reserved3, self.config_id, u16(self.isv_prod_id), u16(self.isv_svn),
-            u16(self.config_svn), self.reserved4, self.isv_family_id, self.report_data,
-        ))
-
-
-_FIELD_SIZES = tuple(ReportBody._SIZES.values())
+        return _LAYOUT.pack(
+            self.cpu_svn, self.misc_select, self.reserved1, self.isv_ext_prod_id, self.attributes.flags,
+            self.attributes.xfrm, self.mr_enclave, self.reserved2, self.mr_signer, self.reserved3, self.config_id,
+            self.isv_prod_id, self.isv_svn, self.config_svn, self.reserved4, self.isv_family_id, self.report_data,
+        )

@@ -57,12 +57,11 @@ class TdReport:
 
     @classmethod
     def read(cls, r: Reader, size: int) -> TdReport:
-        if r.remaining >= size:  # all there: one unpack
-            return cls(*(_TD15_LAYOUT if size == TD15_SIZE else _TD10_LAYOUT).unpack(r.take("td_report", size)))
-        values = {name: r.take(name, n) for name, n in _TD10_FIELDS}  # cut short: the error names the field
-        if size == TD15_SIZE:
-            values |= {name: r.take(name, n) for name, n in _TD15_EXTRA}
-        return cls(**values)
+        td15 = size == TD15_SIZE
+        if r.remaining < size:  # cut short: taken field by field, so the error names the field cut off
+            for name, n in _TD10_FIELDS + (_TD15_EXTRA if td15 else ()):
+                r.take(name, n)
+        return cls(*(_TD15_LAYOUT if td15 else _TD10_LAYOUT).unpack(r.take("td_report", size)))
 
     def to_bytes(self) -> bytes:
         return b"".join(v for v in (getattr(self, f.name) for f in fields(self)) if v is not None)
