@@ -78,3 +78,25 @@ def test_unknown_quote_version_in_msg3_is_refused() -> None:
     with pytest.raises(MalformedMessage, match="unknown quote version 9"):
         sp.receive_msg3(forged.to_bytes())
     assert sp.state is SpState.ERROR
+
+
+def test_a_policy_s_platform_rules_judge_the_sp_s_evidence() -> None:
+    """Collateral age, TCB evaluation data number and the OutOfDate grace period read the verifier's facts in
+    the SP too (its evidence once carried none of them, so each such rule refused every quote)."""
+    collateral = PKI.collateral(spec(level(TcbStatus.OutOfDate), issued=NOW - timedelta(days=2)))
+
+    def policy(**rules: object) -> Policy:
+        lenient: dict[str, object] = {
+            "accepted_statuses": frozenset({"UpToDate", "OutOfDate"}), "accepted_advisories": frozenset({"*"}),
+            "max_collateral_age": timedelta(days=3), "min_tcb_evaluation_data_number": 1,
+            "platform_grace_period": timedelta(days=365 * 100)}
+        return Policy(mr_signers=POLICY.mr_signers, allow_simulated=True, **(lenient | rules))  # type: ignore[arg-type]
+
+    _, _, accepted = run(collateral, policy())
+    assert accepted.msg4.status is AttestationStatus.Trusted_ItsComplicated, accepted.reason
+    _, _, old = run(collateral, policy(max_collateral_age=timedelta(days=1)))
+    assert old.msg4.status is not AttestationStatus.Trusted_ItsComplicated and "is older than 1 day" in old.reason
+    _, _, low = run(collateral, policy(min_tcb_evaluation_data_number=10**6))
+    assert "is below the minimum 1000000" in low.reason
+    _, _, late = run(collateral, policy(platform_grace_period=timedelta(0)))
+    assert "grace period ended" in late.reason

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 import pytest
 
 from conftest import IDENTITY, World
@@ -89,3 +92,17 @@ def test_unreadable_advisory_header_fails_closed() -> None:
         mock.report_faults.header_advisories = ("INTEL SA;00615",)
         with pytest.raises(ServiceError, match="unreadable Advisory-IDs"):
             client.get_report(quote_from("p"))
+
+
+def test_the_sp_judges_an_ias_report_s_age_by_the_policy_s_collateral_age() -> None:
+    """The report is Intel's statement at its timestamp: an SP policy's max_collateral_age bounds it, as it bounds
+    IasResult's in the one call (the SP's evidence once carried no date, so the rule refused every report)."""
+    ok = MockPlatform("p", status=QuoteStatus.OK)
+    with running_mock(config(ok)) as (_, server), client_for(server) as client:
+        evidence = IasVerifier(client, clock=now, root=PKI.root).verify_quote(quote_from("p"))
+    assert evidence.collateral_issued is not None and evidence.verified_at is not None
+    fresh = Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True,
+                   max_collateral_age=timedelta(minutes=10))
+    assert fresh.violations(evidence) == []
+    later = dataclasses.replace(evidence, verified_at=evidence.collateral_issued + timedelta(hours=1))
+    assert [v.rule for v in fresh.violations(later)] == ["collateral_age"]

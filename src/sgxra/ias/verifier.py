@@ -23,7 +23,7 @@ C = TypeVar("C", IasClient, AsyncIasClient)
 
 def evidence_from_report(
     report: AttestationReport, *, simulated: bool, header_advisory_ids: tuple[str, ...] = (),
-    header_advisory_url: str | None = None,
+    header_advisory_url: str | None = None, at: datetime | None = None,
 ) -> Evidence:
     """Turn a verified report into evidence; a quote IAS found forged is not evidence.
 
@@ -34,6 +34,7 @@ def evidence_from_report(
     and a header can never remove a signed one. More advisories can only make a
     policy refuse, never accept. What headers can do unseen is vanish, so a report
     whose status means "see the advisories" but that names none is refused.
+    ``at`` is when the report was verified (a policy's collateral age is judged then).
     """
     if report.isv_enclave_quote_status is QuoteStatus.SIGNATURE_INVALID:
         raise VerificationError("IAS: the quote's EPID signature is invalid")
@@ -54,6 +55,8 @@ def evidence_from_report(
         kind="epid", status=report.status, report_body=report.quote.report_body,
         advisory_ids=advisories, platform_info_blob=report.platform_info_blob,
         epid_pseudonym=report.epid_pseudonym, simulated=simulated, details=details,
+        verified_at=at, collateral_issued=report.timestamp,
+        tcb_evaluation_data_number=report.tcb_evaluation_data_number,
     )
 
 
@@ -73,16 +76,17 @@ class _ReportChecks(Generic[C]):
         self.chain_cache = SigningChainCache()
 
     def evidence(self, quote: bytes, nonce: str, response: IasReportResponse) -> Evidence:
+        at = self.clock()
         try:
             report = verify_report(
-                response.body, response.signature, chain=response.chain, at=self.clock(), root=self.root,
+                response.body, response.signature, chain=response.chain, at=at, root=self.root,
                 api_version=response.api_version, quote=quote, nonce=nonce, max_age=self.max_age,
                 chain_cache=self.chain_cache,
             )
         except MalformedMessage as e:  # signed by IAS yet unreadable (an unknown status, say): not a pass
             raise VerificationError(f"IAS report refused: {e}") from e
         return evidence_from_report(report, simulated=self.simulated, header_advisory_ids=response.header_advisory_ids,
-                                    header_advisory_url=response.header_advisory_url)
+                                    header_advisory_url=response.header_advisory_url, at=at)
 
 
 def new_nonce() -> str:

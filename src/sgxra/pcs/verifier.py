@@ -9,6 +9,7 @@ from sgxra.errors import VerificationError
 from sgxra.pcs.key import CollateralKey, check_evaluation
 from sgxra.protocol.evidence import Evidence
 from sgxra.verify.dcap import DcapVerdict, DcapVerifier, pck_fmspc_and_ca
+from sgxra.verify.result import DcapResult
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -46,15 +47,19 @@ class DcapQuoteVerifier:
             raise VerificationError("a TDX quote cannot attest an SGX enclave")
         key = collateral_key(parsed, verifier=self.verifier, update=self.update,
                              tcb_evaluation_data_number=self.tcb_evaluation_data_number)
-        verdict = self.verifier.verify(parsed, self.collateral(key), at=self.clock())
-        return dcap_evidence(verdict, parsed.body, simulated=self.simulated)
+        at = self.clock()
+        verdict = self.verifier.verify(parsed, self.collateral(key), at=at)
+        return dcap_evidence(verdict, parsed.body, simulated=self.simulated, at=at)
 
 
-def dcap_evidence(verdict: DcapVerdict, body: ReportBody, *, simulated: bool) -> Evidence:
-    """A genuine SGX quote's verdict as the evidence policies judge."""
+def dcap_evidence(verdict: DcapVerdict, body: ReportBody, *, simulated: bool, at: datetime) -> Evidence:
+    """A genuine SGX quote's verdict, verified ``at``, as the evidence policies judge."""
+    result = DcapResult(verdict, at, simulated)  # names the platform facts as the one-call results do
     return Evidence(
         kind="ecdsa", status=verdict.status.value, report_body=body, advisory_ids=verdict.advisory_ids,
         simulated=simulated,
         details={"fmspc": verdict.pck.fmspc.hex(), "pck_ca": verdict.ca_type, "tcb_date": verdict.tcb_date,
                  "collateral_expiry": verdict.collateral_expiry.isoformat()},
+        verified_at=at, tcb_date=result.tcb_date, collateral_issued=result.collateral_issued,
+        tcb_evaluation_data_number=result.tcb_evaluation_data_number,
     )

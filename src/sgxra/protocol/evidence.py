@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from sgxra.wire.platform_info import PlatformInfoBlob
@@ -25,6 +26,12 @@ class Evidence:
     epid_pseudonym: bytes | None = None
     simulated: bool = False
     details: dict[str, str] = field(default_factory=dict)
+    # What the platform rules of a policy read, as the results (DcapResult, IasResult) name them; None where
+    # the verifier has none (a simulated EPID quote has no collateral).
+    verified_at: datetime | None = None
+    tcb_date: datetime | None = None  # the matched TCB level's (DCAP)
+    collateral_issued: datetime | None = None  # the oldest collateral item (DCAP), the report's timestamp (IAS)
+    tcb_evaluation_data_number: int | None = None
 
     @property
     def up_to_date(self) -> bool:

@@ -171,9 +171,8 @@ class Policy:
         return self.tdx.violations(td, self.allow_debug)
 
     def _platform(self, result: Judged) -> list[Violation]:
-        tcb_date = None if isinstance(result, Evidence) else result.tcb_date
-        at = None if isinstance(result, Evidence) else result.verified_at
-        found = self._status(result.status, tcb_date, at)
+        at = result.verified_at
+        found = self._status(result.status, result.tcb_date, at)
         rejected = [a for a in result.advisory_ids if a in self.rejected_advisories]
         if rejected:
             found.append(Violation("advisories", "rejected: " + ", ".join(rejected), platform=True))
@@ -215,14 +214,14 @@ class Policy:
     def _collateral(self, result: Judged, at: datetime | None) -> list[Violation]:
         found: list[Violation] = []
         if self.max_collateral_age is not None:
-            issued = None if isinstance(result, Evidence) else result.collateral_issued
+            issued = result.collateral_issued
             if issued is None or at is None:
                 found.append(Violation("collateral_age", "the evidence does not say when its collateral was issued"))
             elif at - issued > self.max_collateral_age:
                 found.append(Violation("collateral_age", f"collateral issued {issued.isoformat()} is older than "
                                        f"{self.max_collateral_age} at {at.isoformat()}", platform=True))
         if self.min_tcb_evaluation_data_number is not None:
-            number = None if isinstance(result, Evidence) else result.tcb_evaluation_data_number
+            number = result.tcb_evaluation_data_number
             if number is None:
                 found.append(Violation("tcb_evaluation_data_number", "the evidence carries no TCB evaluation data "
                                                                      "number"))
