@@ -123,7 +123,7 @@ def dcap_result(quote: DcapQuote, *, at: datetime, collateral: Collateral | None
     if collateral is None:
         if fetcher is None:
             raise VerificationError("a DCAP quote needs collateral (or a fetcher to ask for it)")
-        key = collateral_key(quote, verifier=verifier)
+        key = collateral_key(quote)
         collateral = fetcher.get(key, now=at) if isinstance(fetcher, CollateralCache) else fetcher(key)
     verdict = verifier.verify(quote, collateral, at=at)
     return DcapResult(verdict, at, simulated=verifier.root != intel_sgx_root_ca(), envelope=envelope)

@@ -18,10 +18,10 @@ from sgxra.wire.report_body import ReportBody
 CollateralSource = Callable[[CollateralKey], Collateral]
 
 
-def collateral_key(quote: DcapQuote, *, verifier: DcapVerifier | None = None, update: str = "standard",
+def collateral_key(quote: DcapQuote, *, update: str = "standard",
                    tcb_evaluation_data_number: int | None = None) -> CollateralKey:
     """The collateral a quote needs: FMSPC and CA from its (unverified) PCK chain, TEE type from its header."""
-    fmspc, ca = verifier.collateral_key(quote) if verifier else pck_fmspc_and_ca(quote)
+    fmspc, ca = pck_fmspc_and_ca(quote)
     return CollateralKey(fmspc, ca, "TDX" if quote.is_tdx else "SGX", update, tcb_evaluation_data_number)
 
 
@@ -45,8 +45,7 @@ class DcapQuoteVerifier:
         parsed = DcapQuote.parse(quote)
         if not isinstance(parsed.body, ReportBody):
             raise VerificationError("a TDX quote cannot attest an SGX enclave")
-        key = collateral_key(parsed, verifier=self.verifier, update=self.update,
-                             tcb_evaluation_data_number=self.tcb_evaluation_data_number)
+        key = collateral_key(parsed, update=self.update, tcb_evaluation_data_number=self.tcb_evaluation_data_number)
         at = self.clock()
         verdict = self.verifier.verify(parsed, self.collateral(key), at=at)
         return dcap_evidence(verdict, parsed.body, simulated=self.simulated, at=at)

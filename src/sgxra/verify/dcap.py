@@ -371,11 +371,6 @@ class DcapVerifier:
             raise type(e)(f"{e}. {validity_advice(collateral, chain_pem)}") from None
         return check_quote(parsed, pck, trusted)
 
-    def collateral_key(self, quote: DcapQuote) -> tuple[bytes, str]:
-        """(FMSPC, CA type) to pick the quote's collateral: :func:`pck_fmspc_and_ca` (a chain read before, and its
-        SGX extension, come from the parse memos)."""
-        return pck_fmspc_and_ca(quote)
-
     def _judged(self, table: dict[K, J], key: K, at: datetime, judge: Callable[[], J]) -> J:
         """What ``judge`` found for ``key``: remembered (with a cache) and reused only while ``at`` is inside its window."""
         cached = table.get(key) if self.cache else None
