@@ -30,7 +30,7 @@ from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.ias import verify_report
 from sgxra.verify.pki import load_pem_chain, load_urlencoded_chain
 from sgxra.verify.result import DcapResult, Envelope, IasResult
-from sgxra.verify.trust import intel_ias_report_signing_root, intel_sgx_root_ca
+from sgxra.verify.trust import intel_ias_report_signing_root
 from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -126,7 +126,7 @@ def dcap_result(quote: DcapQuote, *, at: datetime, collateral: Collateral | None
         key = collateral_key(quote)
         collateral = fetcher.get(key, now=at) if isinstance(fetcher, CollateralCache) else fetcher(key)
     verdict = verifier.verify(quote, collateral, at=at)
-    return DcapResult(verdict, at, simulated=verifier.root != intel_sgx_root_ca(), envelope=envelope)
+    return DcapResult(verdict, at, simulated=verifier.simulated, envelope=envelope)
 
 
 def ias_result(report: AttestationReport, *, at: datetime, root: x509.Certificate,

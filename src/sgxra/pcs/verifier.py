@@ -10,7 +10,6 @@ from sgxra.pcs.key import CollateralKey, check_evaluation
 from sgxra.protocol.evidence import Evidence
 from sgxra.verify.dcap import DcapVerdict, DcapVerifier, pck_fmspc_and_ca
 from sgxra.verify.result import DcapResult
-from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.report_body import ReportBody
@@ -38,8 +37,6 @@ class DcapQuoteVerifier:
         self.verifier = verifier or DcapVerifier()
         self.update = update
         self.tcb_evaluation_data_number = tcb_evaluation_data_number
-        # Evidence under any root but Intel's is simulation, and says so.
-        self.simulated = self.verifier.root != intel_sgx_root_ca()
 
     def verify_quote(self, quote: bytes) -> Evidence:
         parsed = DcapQuote.parse(quote)
@@ -48,7 +45,7 @@ class DcapQuoteVerifier:
         key = collateral_key(parsed, update=self.update, tcb_evaluation_data_number=self.tcb_evaluation_data_number)
         at = self.clock()
         verdict = self.verifier.verify(parsed, self.collateral(key), at=at)
-        return dcap_evidence(verdict, parsed.body, simulated=self.simulated, at=at)
+        return dcap_evidence(verdict, parsed.body, simulated=self.verifier.simulated, at=at)
 
 
 def dcap_evidence(verdict: DcapVerdict, body: ReportBody, *, simulated: bool, at: datetime) -> Evidence:

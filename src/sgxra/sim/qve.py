@@ -31,7 +31,6 @@ from sgxra.sim.report_keys import SimLocalEnclave, SimReportPlatform
 from sgxra.verify.dcap import DcapVerdict, DcapVerifier
 from sgxra.verify.qve_report import QveIdentity, qve_report_data, verify_qve_report_and_identity
 from sgxra.verify.result import QV_RESULT, DcapResult
-from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.verify.validity import collateral_items
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.dcap_quote import DcapQuote
@@ -73,7 +72,7 @@ class SimQve:
         at = datetime.fromtimestamp(expiration_check_date, timezone.utc)
         verdict, expired = self._verify(DcapQuote.parse(quote), collateral, at)
         status = 1 if expired or verdict.dates.earliest_expiration <= at else 0
-        result = DcapResult(verdict, at, simulated=self.verifier.root != intel_sgx_root_ca())
+        result = DcapResult(verdict, at, simulated=self.verifier.simulated)
         supplemental = result.to_supplemental()
         code = QV_RESULT[verdict.status]
         report_data = qve_report_data(nonce, quote, expiration_check_date, status, code, supplemental)

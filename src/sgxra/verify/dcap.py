@@ -348,6 +348,8 @@ class DcapVerifier:
 
     def __init__(self, root: x509.Certificate | None = None, *, cache: bool = True, max_entries: int = 256) -> None:
         self.root = trust_certificate(root or intel_sgx_root_ca())
+        # Evidence under any root but Intel's is simulation, and its results say so.
+        self.simulated = self.root != intel_sgx_root_ca()
         self.cache = cache
         self.max_entries = max_entries
         self._collateral: dict[Collateral, VerifiedCollateral] = {}
