@@ -17,7 +17,7 @@ from typing import Protocol
 
 from sgxra.errors import MalformedMessage, SgxRaError
 from sgxra.sim.enclave import InProcessEnclave
-from sgxra.wire.any_quote import parse_quote
+from sgxra.wire.any_quote import parse_quote, report_data_of
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.messages import Msg2
 from sgxra.wire.quote import EpidQuote
@@ -74,8 +74,7 @@ def check_report_data(report_data: bytes) -> bytes:
 
 def quoted_report_data(quote: bytes) -> bytes:
     """The report data a quote (EPID, SGX DCAP or TDX) carries."""
-    parsed = parse_quote(quote)
-    return parsed.report_body.report_data if isinstance(parsed, EpidQuote) else parsed.body.report_data
+    return report_data_of(parse_quote(quote))
 
 
 def check_binding(backend: str, quote: bytes, report_data: bytes, path: Path | None = None) -> bytes:

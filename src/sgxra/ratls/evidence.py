@@ -24,7 +24,7 @@ from sgxra.ratls import binding as bind
 from sgxra.ratls.der import RaTlsCertificate
 from sgxra.verify.pki import load_pem_chain
 from sgxra.verify.result import plain
-from sgxra.wire.any_quote import parse_quote
+from sgxra.wire.any_quote import parse_quote, report_data_of
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.ias_report import AttestationReport
 from sgxra.wire.quote import EpidQuote
@@ -86,10 +86,6 @@ class RaTlsEvidence:
         }
 
 
-def _report_data(quote: DcapQuote | EpidQuote) -> bytes:
-    return quote.report_body.report_data if isinstance(quote, EpidQuote) else quote.body.report_data
-
-
 def _dice(cert: RaTlsCertificate, value: bytes, unused: tuple[str, ...]) -> RaTlsEvidence:
     tagged = bind.decode_cbor(value, STRUCT, DICE_OID)
     if not isinstance(tagged, cbor2.CBORTag) or tagged.tag != DICE_TAG:
@@ -144,7 +140,7 @@ def extract(cert: RaTlsCertificate) -> RaTlsEvidence:
     if chosen == IAS_REPORT_OID:
         return _ias(cert, unused)
     quote = parse_quote(value)
-    report_data = _report_data(quote)
+    report_data = report_data_of(quote)
     if chosen == GRAMINE_LEGACY_OID:
         return RaTlsEvidence(Format.GRAMINE_LEGACY, cert, bind.bind_digest("spki", cert.spki, report_data), quote,
                              None, None, unused)

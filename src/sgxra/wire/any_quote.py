@@ -16,3 +16,8 @@ def parse_quote(data: bytes) -> EpidQuote | DcapQuote:
     if version in (3, 4, 5):
         return DcapQuote.parse(data)
     raise MalformedMessage("quote", "version", 0, f"unknown quote version {version}")
+
+
+def report_data_of(quote: EpidQuote | DcapQuote) -> bytes:
+    """The 64 bytes of report data a quote (EPID, SGX DCAP or TDX) carries."""
+    return quote.report_body.report_data if isinstance(quote, EpidQuote) else quote.body.report_data
