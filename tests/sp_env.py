@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from loopback import free_port, wait_for_port
 from sgxra import crypto
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
 from sgxra.ias.mock import MockIas, create_app
@@ -148,12 +148,6 @@ def http_sp(ias_url: str, store_url: str | None = None, first_request_timeout: f
             yield server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def redis_server(tmp: Path, port: int | None = None,
                  password: str | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
@@ -166,17 +160,8 @@ def redis_server(tmp: Path, port: int | None = None,
     auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", str(tmp), *auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
     try:
+        wait_for_port(port, proc, timeout=10)
         yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0", proc
     finally:
         proc.kill()

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from backends_env import GRAMINE_ROOT, FakeGramine, fifo_gramine_tree
+from loopback import free_port
 from sgxra.backends import BackendEnclave, BackendError, GramineAttestation
 from sgxra.backends.base import quoted_report_data
 from sgxra.backends.sim import SimQuoteSource
@@ -32,7 +33,7 @@ from sgxra.transport.client import attest_tcp
 from sgxra.wire.collateral import TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.quote import QuoteSignType
-from sp_env import PLATFORMS, SECRET, SP_PUBLIC, SPID, free_port, mock_ias, tcp_sp
+from sp_env import PLATFORMS, SECRET, SP_PUBLIC, SPID, mock_ias, tcp_sp
 from test_sp_program import SGXRA, wait_for_port
 
 IDENTITY = EnclaveIdentity()

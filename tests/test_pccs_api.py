@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from dcap_env import NOW, PKI
-from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, free_port, running, service, sha512
+from loopback import free_port
+from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, running, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pccs.api import create_app

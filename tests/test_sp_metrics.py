@@ -13,9 +13,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from loopback import free_port
 from sgxra.transport.background import UvicornThread
 from sgxra.transport.client import attest_http
-from sp_env import client, free_port, http_sp, mock_ias
+from sp_env import client, http_sp, mock_ias
 from test_sp_program import SGXRA, client_args, wait_for_port, workdir  # noqa: F401 - workdir is a fixture
 
 

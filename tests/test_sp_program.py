@@ -7,18 +7,18 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from loopback import free_port, wait_for_port
 from sgxra.cli.keys import write_sp_key
 from sgxra.crypto import private_key_from_le
 from sgxra.sim import SAMPLE_SP_PRIVATE_KEY_LE
 from sgxra.transport.background import UvicornThread
-from sp_env import IAS_KEY, IDENTITY, PKI, PLATFORMS, free_port, mock_ias
+from sp_env import IAS_KEY, IDENTITY, PKI, PLATFORMS, mock_ias
 
 SGXRA = [sys.executable, "-m", "sgxra"]
 
@@ -60,18 +60,6 @@ file = "{tmp_path / 'sp.log'}"
 def client_args(workdir: Path, *extra: str) -> list[str]:
     return [*SGXRA, "client", "--platform-seed", PLATFORMS["ok"].seed, "--sp-public-key",
             (workdir / "sp.pub").read_text(), *extra]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "sp did not start"
-            time.sleep(0.05)
 
 
 def test_keygen_prints_the_enclave_initializer(tmp_path: Path) -> None:
