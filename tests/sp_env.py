@@ -10,18 +10,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ias_env import PKI, now, running_mock
 from loopback import free_port, wait_for_port
 from sgxra import crypto
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
-from sgxra.ias.mock import MockIas, create_app
+from sgxra.ias.mock import MockIas
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
-from sgxra.ias.mock_pki import MockIasPki
 from sgxra.protocol.client import ClientSession, ClientVerdict
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
@@ -42,7 +41,6 @@ IDENTITY = EnclaveIdentity()
 SP_KEY = ec.generate_private_key(ec.SECP256R1())
 SP_PUBLIC = crypto.public_key_to_point(SP_KEY.public_key())
 SPID = hashlib.sha256(b"sp test spid").digest()[:16]
-PKI = MockIasPki.generate(datetime.now(timezone.utc))
 PLATFORMS = {
     "ok": MockPlatform("platform ok"),
     "out-of-date": MockPlatform("platform out of date", status=QuoteStatus.GROUP_OUT_OF_DATE),
@@ -53,16 +51,11 @@ STORE_SEALER = StateSealer({"k1": hashlib.sha256(b"sp test store key").digest()}
 DEFAULT_POLICY = Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True)
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @contextmanager
 def mock_ias_and_handle() -> Iterator[tuple[UvicornThread, MockIas]]:
     """The mock IAS and its state, to inject faults while it runs."""
     config = MockIasConfig(subscription_keys=(IAS_KEY,), platforms=tuple(PLATFORMS.values()))
-    mock = MockIas(config, PKI, now)
-    with UvicornThread(create_app(mock)) as server:
+    with running_mock(config) as (mock, server):
         yield server, mock
 
 
