@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from sgxra.validate import Policy
 from sgxra.wire.ias_report import QuoteStatus
 from sgxra.wire.quote import QuoteSignType
 
+SGXRA = [sys.executable, "-m", "sgxra"]
 IAS_KEY = "sp-test-key"
 SECRET = b"provisioned secret"
 IDENTITY = EnclaveIdentity()
@@ -139,6 +141,24 @@ def http_sp(ias_url: str, store_url: str | None = None, first_request_timeout: f
         protocol = first_request_deadline(first_request_timeout, service.metrics.refused)
         with UvicornThread(create_sp_app(service, **limits), http=protocol) as server:
             yield server
+
+
+def sp_files(directory: Path, secret: str) -> tuple[str, str]:
+    """What `sgxra sp` reads, written in ``directory``: a key from `sgxra keygen`, a policy trusting IDENTITY (simulated
+    platforms allowed) and ``secret``. Returns the key's public half (hex, as `sgxra client` takes it) and the
+    settings' [sp] section naming those files."""
+    (directory / "secret.txt").write_text(secret)
+    (directory / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
+    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(directory / "sp.key")], capture_output=True, text=True)
+    assert keygen.returncode == 0, keygen.stderr
+    public = keygen.stdout.split("little-endian): ")[1].split()[0]
+    return public, f"""
+[sp]
+key_file = "{directory / 'sp.key'}"
+policy_file = "{directory / 'policy.toml'}"
+secret_file = "{directory / 'secret.txt'}"
+hosts = ["127.0.0.1"]
+"""
 
 
 @contextmanager

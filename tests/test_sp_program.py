@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from sgxra.cli.keys import write_sp_key
 from sgxra.crypto import private_key_from_le
 from sgxra.sim import SAMPLE_SP_PRIVATE_KEY_LE
 from sgxra.transport.background import UvicornThread
-from sp_env import IAS_KEY, IDENTITY, PKI, PLATFORMS, mock_ias
-
-SGXRA = [sys.executable, "-m", "sgxra"]
+from sp_env import IAS_KEY, PKI, PLATFORMS, SGXRA, mock_ias, sp_files
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +30,9 @@ def ias() -> Iterator[UvicornThread]:
 def workdir(tmp_path: Path, ias: UvicornThread) -> Path:
     (tmp_path / "ias-root.pem").write_bytes(PKI.root.public_bytes(Encoding.PEM))
     (tmp_path / "ias.key").write_text(IAS_KEY + "\n")
-    (tmp_path / "secret.txt").write_text("s3cret")
-    (tmp_path / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
-    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(tmp_path / "sp.key")], capture_output=True, text=True)
-    assert keygen.returncode == 0, keygen.stderr
-    (tmp_path / "sp.pub").write_text(keygen.stdout.split("little-endian): ")[1].split()[0])
-    (tmp_path / "settings.toml").write_text(f"""
-[sp]
-key_file = "{tmp_path / 'sp.key'}"
-policy_file = "{tmp_path / 'policy.toml'}"
-secret_file = "{tmp_path / 'secret.txt'}"
-hosts = ["127.0.0.1"]
-
+    public, sp_section = sp_files(tmp_path, "s3cret")
+    (tmp_path / "sp.pub").write_text(public)
+    (tmp_path / "settings.toml").write_text(f"""{sp_section}
 [ias]
 url = "{ias.url}"
 primary_key_file = "{tmp_path / 'ias.key'}"
