@@ -9,7 +9,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from loopback import free_port
 from sgxra.pccs.service import Mode, PccsService
 from sgxra.pccs.store import SqliteStore, Store
 from sgxra.pcs.client import PcsClient, PcsSettings
@@ -58,12 +58,6 @@ def _postgres_binary(name: str) -> str | None:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return candidates[-1] if candidates else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

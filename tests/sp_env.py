@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ias_env import PKI, now, running_mock
+from loopback import free_port, wait_for_port
 from sgxra import crypto
 from sgxra.ias import AsyncIasClient, AsyncIasVerifier, IasSettings
-from sgxra.ias.mock import MockIas, create_app
+from sgxra.ias.mock import MockIas
 from sgxra.ias.mock_config import MockIasConfig, MockPlatform
-from sgxra.ias.mock_pki import MockIasPki
 from sgxra.protocol.client import ClientSession, ClientVerdict
 from sgxra.protocol.service_provider import SpConfig
 from sgxra.sim import EnclaveIdentity, SimEnclave, SimPlatform, SimQuotingEnclave
@@ -36,13 +36,13 @@ from sgxra.validate import Policy
 from sgxra.wire.ias_report import QuoteStatus
 from sgxra.wire.quote import QuoteSignType
 
+SGXRA = [sys.executable, "-m", "sgxra"]
 IAS_KEY = "sp-test-key"
 SECRET = b"provisioned secret"
 IDENTITY = EnclaveIdentity()
 SP_KEY = ec.generate_private_key(ec.SECP256R1())
 SP_PUBLIC = crypto.public_key_to_point(SP_KEY.public_key())
 SPID = hashlib.sha256(b"sp test spid").digest()[:16]
-PKI = MockIasPki.generate(datetime.now(timezone.utc))
 PLATFORMS = {
     "ok": MockPlatform("platform ok"),
     "out-of-date": MockPlatform("platform out of date", status=QuoteStatus.GROUP_OUT_OF_DATE),
@@ -53,16 +53,11 @@ STORE_SEALER = StateSealer({"k1": hashlib.sha256(b"sp test store key").digest()}
 DEFAULT_POLICY = Policy(mr_signers=frozenset({IDENTITY.mr_signer}), allow_simulated=True)
 
 
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 @contextmanager
 def mock_ias_and_handle() -> Iterator[tuple[UvicornThread, MockIas]]:
     """The mock IAS and its state, to inject faults while it runs."""
     config = MockIasConfig(subscription_keys=(IAS_KEY,), platforms=tuple(PLATFORMS.values()))
-    mock = MockIas(config, PKI, now)
-    with UvicornThread(create_app(mock)) as server:
+    with running_mock(config) as (mock, server):
         yield server, mock
 
 
@@ -148,10 +143,22 @@ def http_sp(ias_url: str, store_url: str | None = None, first_request_timeout: f
             yield server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def sp_files(directory: Path, secret: str) -> tuple[str, str]:
+    """What `sgxra sp` reads, written in ``directory``: a key from `sgxra keygen`, a policy trusting IDENTITY (simulated
+    platforms allowed) and ``secret``. Returns the key's public half (hex, as `sgxra client` takes it) and the
+    settings' [sp] section naming those files."""
+    (directory / "secret.txt").write_text(secret)
+    (directory / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
+    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(directory / "sp.key")], capture_output=True, text=True)
+    assert keygen.returncode == 0, keygen.stderr
+    public = keygen.stdout.split("little-endian): ")[1].split()[0]
+    return public, f"""
+[sp]
+key_file = "{directory / 'sp.key'}"
+policy_file = "{directory / 'policy.toml'}"
+secret_file = "{directory / 'secret.txt'}"
+hosts = ["127.0.0.1"]
+"""
 
 
 @contextmanager
@@ -166,17 +173,8 @@ def redis_server(tmp: Path, port: int | None = None,
     auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                              "--dir", str(tmp), *auth], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
     try:
+        wait_for_port(port, proc, timeout=10)
         yield f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0", proc
     finally:
         proc.kill()

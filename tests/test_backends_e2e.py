@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from backends_env import GRAMINE_ROOT, FakeGramine, fifo_gramine_tree
+from loopback import free_port, wait_for_port
 from sgxra.backends import BackendEnclave, BackendError, GramineAttestation
 from sgxra.backends.base import quoted_report_data
 from sgxra.backends.sim import SimQuoteSource
@@ -32,10 +33,7 @@ from sgxra.transport.client import attest_tcp
 from sgxra.wire.collateral import TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.quote import QuoteSignType
-from sp_env import PLATFORMS, SECRET, SP_PUBLIC, SPID, free_port, mock_ias, tcp_sp
-from test_sp_program import SGXRA, wait_for_port
-
-IDENTITY = EnclaveIdentity()
+from sp_env import IDENTITY, PLATFORMS, SECRET, SGXRA, SP_PUBLIC, SPID, mock_ias, sp_files, tcp_sp
 
 
 def now() -> datetime:
@@ -50,24 +48,14 @@ def dcap_sp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimIntel
     spec = CollateralSpec(DEFAULT_FMSPC, tcb_levels=[SimTcbLevel(DEFAULT_COMPONENTS, 13, TcbStatus.UpToDate)],
                           issued=now() - timedelta(minutes=1))
     (tmp / "root.pem").write_bytes(pki.root.public_bytes(Encoding.PEM))
-    (tmp / "secret.txt").write_text("gramine secret")
-    (tmp / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
-    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(tmp / "sp.key")], capture_output=True, text=True)
-    assert keygen.returncode == 0, keygen.stderr
-    public = keygen.stdout.split("little-endian): ")[1].split()[0]
+    public, sp_section = sp_files(tmp, "gramine secret")
     port = free_port()
     tdx = CollateralSpec(DEFAULT_TDX_FMSPC, tee="tdx", issued=spec.issued, tcb_levels=[SimTcbLevel(
         DEFAULT_TDX_COMPONENTS, 13, TcbStatus.UpToDate, tdx_components=tuple(DEFAULT_TEE_TCB_SVN))])
     mock = MockPcs(pki, {DEFAULT_FMSPC: spec}, now, tdx_specs={DEFAULT_TDX_FMSPC: tdx})
     with UvicornThread(create_app(mock)) as pcs:
         (tmp / "pcs-url").write_text(pcs.url + "/sgx/certification/v4")
-        (tmp / "settings.toml").write_text(f"""
-[sp]
-key_file = "{tmp / 'sp.key'}"
-policy_file = "{tmp / 'policy.toml'}"
-secret_file = "{tmp / 'secret.txt'}"
-hosts = ["127.0.0.1"]
-
+        (tmp / "settings.toml").write_text(f"""{sp_section}
 [dcap]
 pccs_url = "{pcs.url}/sgx/certification/v4"
 root_ca = "{tmp / 'root.pem'}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from conftest import flip
 from dcap_env import NOW, PKI, quote, spec
+from loopback import free_port
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pcs.mock import MockPcs, create_app
@@ -73,9 +73,7 @@ def test_collateral_fetch_against_the_mock_then_verify(tmp_path: Path) -> None:
 
 
 def test_pcs_mock_program(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     state = tmp_path / "state"
     proc = subprocess.Popen([sys.executable, "-m", "sgxra", "pcs-mock", "--state-dir", str(state), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

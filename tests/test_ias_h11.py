@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ias_env import GID, KEY, PKI, now, quote_from, running_mock, settings_for
+from loopback import self_signed
 from servers import ServerThread
 from sgxra.asynchttp import H11Fetcher
 from sgxra.errors import ServiceAuthError, ServiceError, ServiceUnavailable
@@ -338,25 +336,6 @@ def test_slow_answer_times_out() -> None:
 
 
 # --- TLS -----------------------------------------------------------------------------------------------------------
-
-
-def self_signed(tmp: Path, *names: x509.GeneralName) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "loopback IAS")])
-    start = now() - timedelta(minutes=1)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
 
 
 @contextmanager

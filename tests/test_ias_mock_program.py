@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import tomllib
@@ -12,6 +11,7 @@ import pytest
 from cryptography import x509
 
 from ias_env import now
+from loopback import free_port
 from sgxra.ias import IasClient, IasSettings, IasVerifier
 from sgxra.ias.mock_config import MockConfigError, MockIasConfig
 from sgxra.sim import EnclaveIdentity, SimPlatform, SimQuotingEnclave
@@ -30,12 +30,6 @@ advisories = ["INTEL-SA-00334"]
 gid = 4660
 sigrl = "AAEC"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_toml_config_parses() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import json
 import os
@@ -19,12 +18,10 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from dcap_env import NOW, PKI
-from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, free_port, running, service, sha512
+from loopback import free_port, self_signed
+from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, running, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pccs.api import create_app
@@ -233,20 +230,7 @@ def test_request_id_is_echoed_or_made(url: str) -> None:
 # TLS and where plain HTTP may listen (through the real command).
 
 def _tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sgxra pccs test")])
-    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start)
-            .not_valid_after(start + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / "tls.pem", tmp_path / "tls.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
+    return self_signed(tmp_path, x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
 
 
 def test_serve_speaks_tls_with_the_given_certificate(tmp_path: Path) -> None:

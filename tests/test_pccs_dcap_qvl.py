@@ -22,7 +22,8 @@ import pytest
 from click.testing import CliRunner
 
 from intel_qvl import qvl_verify, unavailable_reason
-from pccs_env import DCAP_QVL_DATA, VECTORS, free_port, wait_until_serving
+from loopback import free_port
+from pccs_env import DCAP_QVL_DATA, VECTORS, wait_until_serving
 from sgxra.cli.main import main
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.verify.trust import intel_sgx_root_ca

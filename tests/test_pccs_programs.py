@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pccs_env import free_port, running
+from loopback import free_port
+from pccs_env import running
 from sgxra import crypto
 from sgxra.cli.keys import write_sp_key
 from sgxra.pcs.mock import MockPcs, create_app

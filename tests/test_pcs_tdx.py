@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -24,7 +22,7 @@ from fastapi import FastAPI, Response
 
 from dcap_env import NOW, PKI, quote, spec
 from intel_qvl import qvl_verify
-from pccs_env import free_port
+from loopback import free_port, wait_for_port
 from pcs_env import Recording
 from servers import ServerThread
 from sgxra.cli.main import main
@@ -141,17 +139,6 @@ def test_collateral_fetch_cli_options(mock: tuple[MockPcs, str], tmp_path: Path)
     assert code == 1 and "TDX collateral needs PCS API v4" in text
 
 
-def _wait_for(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)  # polling for the server to listen, not a timing assertion
-    raise AssertionError(f"sgxra pcs-mock did not start listening (exit code {proc.poll()})")
-
-
 def test_pcs_mock_program_then_fetch_then_verify_a_tdx_quote(tmp_path: Path) -> None:
     port, state = free_port(), tmp_path / "state"
     proc = subprocess.Popen([sys.executable, "-m", "sgxra", "pcs-mock", "--state-dir", str(state), "--port", str(port)],
@@ -160,7 +147,7 @@ def test_pcs_mock_program_then_fetch_then_verify_a_tdx_quote(tmp_path: Path) -> 
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(3)]
         assert lines[0].startswith("SIMULATED PCS") and "TDX FMSPC 90C06F000000" in lines[2]
-        _wait_for(port, proc)
+        wait_for_port(port, proc)
         pki = SimIntelPki.load_or_create(state, NOW)  # the quote's platform shares the mock's PKI
         quote_file = tmp_path / "td.quote"
         quote_file.write_bytes(tdx_quote(SimTdxQuotingEnclave(pki)))

@@ -13,10 +13,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from loopback import free_port, wait_for_port
 from sgxra.transport.background import UvicornThread
 from sgxra.transport.client import attest_http
-from sp_env import client, free_port, http_sp, mock_ias
-from test_sp_program import SGXRA, client_args, wait_for_port, workdir  # noqa: F401 - workdir is a fixture
+from sp_env import SGXRA, client, http_sp, mock_ias
+from test_sp_program import client_args, workdir  # noqa: F401 - workdir is a fixture
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,18 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from loopback import free_port, wait_for_port
 from sgxra.cli.keys import write_sp_key
 from sgxra.crypto import private_key_from_le
 from sgxra.sim import SAMPLE_SP_PRIVATE_KEY_LE
 from sgxra.transport.background import UvicornThread
-from sp_env import IAS_KEY, IDENTITY, PKI, PLATFORMS, free_port, mock_ias
-
-SGXRA = [sys.executable, "-m", "sgxra"]
+from sp_env import IAS_KEY, PKI, PLATFORMS, SGXRA, mock_ias, sp_files
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +30,9 @@ def ias() -> Iterator[UvicornThread]:
 def workdir(tmp_path: Path, ias: UvicornThread) -> Path:
     (tmp_path / "ias-root.pem").write_bytes(PKI.root.public_bytes(Encoding.PEM))
     (tmp_path / "ias.key").write_text(IAS_KEY + "\n")
-    (tmp_path / "secret.txt").write_text("s3cret")
-    (tmp_path / "policy.toml").write_text(f'mr_signers = ["{IDENTITY.mr_signer.hex()}"]\nallow_simulated = true\n')
-    keygen = subprocess.run([*SGXRA, "keygen", "-o", str(tmp_path / "sp.key")], capture_output=True, text=True)
-    assert keygen.returncode == 0, keygen.stderr
-    (tmp_path / "sp.pub").write_text(keygen.stdout.split("little-endian): ")[1].split()[0])
-    (tmp_path / "settings.toml").write_text(f"""
-[sp]
-key_file = "{tmp_path / 'sp.key'}"
-policy_file = "{tmp_path / 'policy.toml'}"
-secret_file = "{tmp_path / 'secret.txt'}"
-hosts = ["127.0.0.1"]
-
+    public, sp_section = sp_files(tmp_path, "s3cret")
+    (tmp_path / "sp.pub").write_text(public)
+    (tmp_path / "settings.toml").write_text(f"""{sp_section}
 [ias]
 url = "{ias.url}"
 primary_key_file = "{tmp_path / 'ias.key'}"
@@ -60,18 +48,6 @@ file = "{tmp_path / 'sp.log'}"
 def client_args(workdir: Path, *extra: str) -> list[str]:
     return [*SGXRA, "client", "--platform-seed", PLATFORMS["ok"].seed, "--sp-public-key",
             (workdir / "sp.pub").read_text(), *extra]
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "sp did not start"
-            time.sleep(0.05)
 
 
 def test_keygen_prints_the_enclave_initializer(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from sgxra.cli.exit_codes import FAILURE, exit_code_for
+from sgxra.cli.exit_codes import fail
 from sgxra.errors import SgxRaError
 from sgxra.pcs.key import UPDATE_TYPES
 
@@ -36,19 +35,14 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _fail(error: Exception) -> None:
-    click.echo(f"error: {type(error).__name__}: {error}", err=True)
-    sys.exit(exit_code_for(error) if isinstance(error, SgxRaError) else FAILURE)
-
-
 def _service(db_url: str, root_file: Path | None, mode: str = "offline", upstream: PcsClient | None = None,
              refresh_margin: float = 3600.0) -> PccsService:
+    from sgxra.cli.inputs import read_certificate
     from sgxra.pccs.service import Mode, PccsService
     from sgxra.pccs.store import open_store
-    from sgxra.verify.pki import load_pem_certificate
     from sgxra.verify.trust import intel_sgx_root_ca
 
-    root = load_pem_certificate(root_file.read_bytes(), str(root_file)) if root_file else intel_sgx_root_ca()
+    root = read_certificate(root_file) or intel_sgx_root_ca()
     if "://" not in db_url:
         Path(db_url).parent.mkdir(parents=True, exist_ok=True)
     return PccsService(open_store(db_url), Mode(mode), root, clock=_now, upstream=upstream,
@@ -133,8 +127,7 @@ def serve_cmd(db_url: str, mode: str, pcs_url: str | None, api_key_file: Path | 
             upstream = PcsClient(PcsSettings(base_url=pcs_url or INTEL_PCS_V4, api_key=api_key or None))
         service = _service(db_url, root_file, mode, upstream, refresh_margin)
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
-        return
+        fail(e)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     if mode != "offline":
@@ -173,8 +166,7 @@ def import_cmd(paths: tuple[Path, ...], db_url: str, qeid: str | None, update: s
         stored = [label for path in paths
                   for label in service.import_items(path_items(path, now=now, qeid=qeid, update=update))]
     except (SgxRaError, OSError, ValueError) as e:
-        _fail(e)
-        return
+        fail(e)
     for label in stored:
         click.echo(f"stored {label}")
     click.echo(f"{len(stored)} items stored in {db_url}", err=True)
@@ -197,7 +189,7 @@ def export_cmd(db_url: str, output: Path | None) -> None:
         else:
             click.echo(text)
     except (SgxRaError, OSError) as e:
-        _fail(e)
+        fail(e)
 
 
 @pccs_group.command("status")
@@ -208,8 +200,7 @@ def status_cmd(db_url: str, as_json: bool) -> None:
     try:
         rows = _service(db_url, None).status()
     except (SgxRaError, OSError) as e:
-        _fail(e)
-        return
+        fail(e)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
