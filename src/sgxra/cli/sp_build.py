@@ -8,7 +8,7 @@ import queue
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,7 +27,7 @@ from sgxra.transport.metrics import JsonLinesFormatter, SessionIdFilter, SpMetri
 from sgxra.transport.service import AttestationService, ServiceConfig
 from sgxra.transport.store import MemoryStore, RedisStore, SessionStore, StateSealer
 from sgxra.validate import Policy
-from sgxra.validate.policy_file import PolicyFile, load_policy
+from sgxra.validate.policy_file import DEFAULT_REPORT_MAX_AGE, PolicyFile, load_policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.wire.collateral import Collateral
 from sgxra.wire.quote import QuoteSignType
@@ -104,11 +104,11 @@ def build(settings: SpSettings) -> Built:
     epid = sigrl = None
     primary, secondary = settings.ias_keys()
     if primary or secondary:
-        max_age = policy_file.report_max_age if policy_file is not None else 600.0
+        max_age = policy_file.policy.max_report_age if policy_file is not None else DEFAULT_REPORT_MAX_AGE
         client = AsyncIasClient(IasSettings(base_url=settings.ias_base_url, api_version=settings.ias_api_version,
                                             primary_key=primary, secondary_key=secondary))
         epid = AsyncIasVerifier(client, clock=now, root=read_certificate(settings.ias_root),
-                                max_age=timedelta(seconds=max_age) if max_age else None)
+                                max_age=max_age)
         sigrl = client
         built_closers.append(client.aclose)
     ecdsa = None

@@ -48,6 +48,7 @@ KEYS = ("policy_id", "mr_signers", "mr_enclaves", "isv_prod_id", "min_isv_svn", 
 TDX_KEYS = (*TDX_MEASUREMENTS, *TDX_MODULE_MEASUREMENTS, "min_tee_tcb_svn")
 MAX_U32 = 0xFFFFFFFF
 MAX_SECONDS = 100 * 366 * 86400  # a century: any duration past it is a mistake (and overflows timedelta)
+DEFAULT_REPORT_MAX_AGE = timedelta(minutes=10)  # how old an IAS report may be when a policy file says nothing
 T = TypeVar("T")
 
 
@@ -61,9 +62,14 @@ class PolicyFileError(ValueError):
 
 @dataclass(frozen=True)
 class PolicyFile:
-    """A policy read from a file, and the IAS report freshness limit beside it."""
+    """A policy read from a file."""
     policy: Policy
-    report_max_age: float | None  # seconds; None: no freshness limit
+
+    @property
+    def report_max_age(self) -> float | None:
+        """The file's IAS report freshness limit in seconds (None: no limit), as the policy holds it."""
+        limit = self.policy.max_report_age
+        return None if limit is None else limit.total_seconds()
 
 
 class _Reader:
@@ -157,7 +163,7 @@ def parse_policy(data: dict[str, Any]) -> PolicyFile:
                                      f"{', '.join(sorted(statuses & REVOKED_STATUSES))}")
     policy_id = r.get("policy_id", None, lambda v: v if isinstance(v, str) and 0 < len(v) <= 256 else None,
                       "a string of 1..256 characters")
-    max_age = r.seconds("report_max_age", 600.0, positive=True)
+    max_age = r.seconds("report_max_age", DEFAULT_REPORT_MAX_AGE.total_seconds(), positive=True)
     collateral_age = r.seconds("max_collateral_age", None, positive=True)
     grace = r.seconds("platform_grace_period", None, positive=False)
     tdx = _tdx(data["tdx"], errors) if "tdx" in data else None
@@ -177,7 +183,7 @@ def parse_policy(data: dict[str, Any]) -> PolicyFile:
     )
     if errors:
         raise PolicyFileError(errors)
-    return PolicyFile(policy, max_age)
+    return PolicyFile(policy)
 
 
 def load_policy(path: Path) -> PolicyFile:
