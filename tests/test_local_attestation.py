@@ -32,6 +32,7 @@ from sgxra.wire.local_report import (
     DH_MSG1_SIZE,
     DH_MSG2_SIZE,
     DH_MSG3_FIXED_SIZE,
+    MAX_SECURE_PAYLOAD,
     REPORT_SIZE,
     SECURE_MESSAGE_HEADER_SIZE,
     TARGET_INFO_SIZE,
@@ -283,6 +284,14 @@ def test_the_initiator_seals_one_request_per_counter() -> None:
     r_session.open_request(request)
     i_session.open_response(r_session.seal_response(b"ok"))
     assert SecureMessage.parse(i_session.seal_request(b"second")).counter == 1
+
+
+def test_a_request_refused_before_sealing_leaves_the_session_usable() -> None:
+    i_session, r_session = sessions()
+    with pytest.raises(MalformedMessage):
+        i_session.seal_request(bytes(MAX_SECURE_PAYLOAD + 1))
+    r_session.open_request(i_session.seal_request(b"small"))
+    assert i_session.open_response(r_session.seal_response(b"ok")) == b"ok"
 
 
 def test_the_counter_is_exhausted_at_two_to_the_32_minus_2() -> None:

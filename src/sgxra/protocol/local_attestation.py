@@ -237,8 +237,9 @@ class LocalSession:
             raise LocalProtocolError("message counter exhausted: establish a new session")
         if self._awaiting_response:
             raise LocalProtocolError("a request is out: open its response before sealing another")
-        self._awaiting_response = True
-        return self._seal(self.counter, payload)
+        sealed = self._seal(self.counter, payload)
+        self._awaiting_response = True  # only once a request exists: a refused payload leaves the session usable
+        return sealed
 
     def open_response(self, data: bytes) -> bytes:
         self._require(Role.INITIATOR, "receive responses")
