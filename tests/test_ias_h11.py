@@ -213,6 +213,29 @@ def test_a_malformed_url_is_the_same_typed_error_in_both_fetchers() -> None:
     sync.close()
 
 
+def test_a_url_neither_fetcher_can_ask_is_refused_before_any_attempt() -> None:
+    """The sync fetcher once retried these as 'unreachable' while the async one refused them at once."""
+    bad = ("ftp://127.0.0.1/x", "http:///x", "http://127.0.0.1/a b", "http://127.0.0.1\x00/x")
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def scenario() -> None:
+        fetch = H11Fetcher(RetryPolicy("IAS", retries=2), timeout=2, sleep=no_wait)
+        for url in bad:
+            with pytest.raises(ServiceError, match="IAS: not an http"):
+                await fetch.request("GET", url, limit=100)
+
+    asyncio.run(scenario())
+    sync = Fetcher(RetryPolicy("IAS", retries=2), timeout=2, sleep=waits.append)
+    for url in bad:
+        with pytest.raises(ServiceError, match="IAS: not an http"):
+            sync.request("GET", url, limit=100)
+    sync.close()
+    assert waits == []
+
+
 # --- keys, retries -------------------------------------------------------------------------------------------------
 
 

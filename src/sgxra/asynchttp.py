@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import ssl
-import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Any
 import h11
 
 from sgxra.errors import ServiceError
-from sgxra.httpfetch import HttpResponse, RetryPolicy, RetryRun
+from sgxra.httpfetch import HttpResponse, InvalidUrl, RetryPolicy, RetryRun, split_url
 
 MAX_HEADER_BYTES = 64 * 1024  # IAS's certificate header is ~4 KiB
 READ_SIZE = 64 * 1024
@@ -33,11 +32,6 @@ class ResponseTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"answer exceeds {limit} bytes")
         self.limit = limit
-
-
-class InvalidUrl(ValueError):
-    def __init__(self, url: str) -> None:
-        super().__init__(f"not an http(s) URL: {url[:100]!r}")
 
 
 class StaleConnection(ConnectionError):
@@ -53,15 +47,8 @@ class Origin:
     @classmethod
     def split(cls, url: str) -> tuple[Origin, str]:
         """The origin of an http(s) URL and the request target (path and query)."""
-        try:
-            parts = urllib.parse.urlsplit(url)
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:  # a port that is not a number in range, a broken IPv6 literal
-            raise InvalidUrl(url) from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidUrl(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        return cls(parts.scheme, parts.hostname, port), target
+        scheme, host, port, target = split_url(url)
+        return cls(scheme, host, port), target
 
     @property
     def host_header(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -169,6 +170,7 @@ class Fetcher:
         self._http.close()
 
     def request(self, method: str, url: str, *, limit: int, json: Any = None) -> HttpResponse:
+        checked_url(url, self.policy.service)
         run = RetryRun(self.policy)
         while (wait := run.next_wait()) is not None:
             if wait:
@@ -179,11 +181,36 @@ class Fetcher:
             except httpx.TransportError as e:
                 run.failed(e)
                 continue
-            except httpx.InvalidURL as e:
+            except httpx.InvalidURL as e:  # what split_url lets through and httpx refuses (a control character)
                 raise ServiceError(f"{self.policy.service}: not an http(s) URL: {e}") from None
             if run.answered(response):
                 return response
         return run.outcome()
+
+
+class InvalidUrl(ValueError):
+    def __init__(self, url: str) -> None:
+        super().__init__(f"not an http(s) URL: {url[:100]!r}")
+
+
+def split_url(url: str) -> tuple[str, str, int, str]:
+    """Scheme, host, port and request target (path and query) of an http(s) URL; else :class:`InvalidUrl`."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port that is not a number in range, a broken IPv6 literal
+        raise InvalidUrl(url) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c <= " " or c == "\x7f" for c in url):
+        raise InvalidUrl(url)  # no space or control character belongs in a URL (one would split the request line)
+    return parts.scheme, parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def checked_url(url: str, service: str) -> None:
+    """Refuse, before any attempt, a URL neither fetcher can ask: retrying it could never help."""
+    try:
+        split_url(url)
+    except InvalidUrl as e:
+        raise ServiceError(f"{service}: {e}") from None
 
 
 def raise_for_status(response: HttpResponse, service: str, what: str) -> None:
