@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from conftest import IDENTITY, SPID
-from dcap_env import NOW, PKI, QE, level, spec
+from dcap_env import NOW, PKI, QE, level, quote, spec
 from sgxra import crypto
 from sgxra.errors import MalformedMessage
 from sgxra.pcs.verifier import DcapQuoteVerifier
@@ -100,3 +100,16 @@ def test_a_policy_s_platform_rules_judge_the_sp_s_evidence() -> None:
     assert "is below the minimum 1000000" in low.reason
     _, _, late = run(collateral, policy(platform_grace_period=timedelta(0)))
     assert "grace period ended" in late.reason
+
+
+def test_the_sp_judges_collateral_at_a_time_after_fetching_it() -> None:
+    """A source answering with collateral issued as it answers (the PCS mock, a lazy PCCS in front of it) must
+    not have it judged at a moment before the fetch, when it was not yet valid."""
+    clock = [NOW + timedelta(milliseconds=900)]
+
+    def fetch_taking_1_5_s(_: object) -> Collateral:
+        clock[0] += timedelta(milliseconds=1500)
+        return PKI.collateral(spec(issued=clock[0].replace(microsecond=0)))
+
+    verifier = DcapQuoteVerifier(fetch_taking_1_5_s, clock=lambda: clock[0], verifier=DcapVerifier(PKI.root, cache=False))
+    assert verifier.verify_quote(quote()).status == "UpToDate"

@@ -43,8 +43,9 @@ class DcapQuoteVerifier:
         if not isinstance(parsed.body, ReportBody):
             raise VerificationError("a TDX quote cannot attest an SGX enclave")
         key = collateral_key(parsed, update=self.update, tcb_evaluation_data_number=self.tcb_evaluation_data_number)
-        at = self.clock()
-        verdict = self.verifier.verify(parsed, self.collateral(key), at=at)
+        collateral = self.collateral(key)
+        at = self.clock()  # after the fetch: collateral issued while it ran is valid at this moment
+        verdict = self.verifier.verify(parsed, collateral, at=at)
         return dcap_evidence(verdict, parsed.body, simulated=self.verifier.simulated, at=at)
 
 
