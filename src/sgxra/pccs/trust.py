@@ -14,9 +14,8 @@ from cryptography import x509
 
 from sgxra.errors import CertificateChainError, MalformedMessage
 from sgxra.pccs.items import PCK_CERT, PCK_CRL, QE, QVE, ROOT_CRL, TCB, Item, crl_of, utc
-from sgxra.verify.dcap import PCK_CA_TYPES, ec_public_key, verify_p256
+from sgxra.verify.dcap import ec_public_key, pck_ca_type, pck_roles, verify_p256
 from sgxra.verify.pki import (
-    PCK_LEAF_CN_PHRASE,
     check_crl,
     check_not_revoked,
     common_name,
@@ -57,16 +56,13 @@ def verify_item(item: Item, root: x509.Certificate, at: datetime,
         revocable = [signer]
     elif item.kind == PCK_CRL:
         ca, path = find_crl_issuer(crl_of(item), chain, root, at=when, what=item.label)
-        if PCK_CA_TYPES.get(common_name(ca)) != item.key:
+        if pck_ca_type(ca) != item.key:
             raise CertificateChainError(f"{item.label} is issued by {common_name(ca)!r}, not the {item.key} CA")
         revocable = path
     elif item.kind == PCK_CERT:
         cert = load_pem_chain(item.body, item.label)[0]
         leaf = verify_chain([cert, *chain], root, at=when)
-        if PCK_LEAF_CN_PHRASE not in common_name(leaf):
-            raise CertificateChainError(f"{item.label} is not a PCK certificate")
-        if PCK_CA_TYPES.get(common_name(chain[0])) is None:
-            raise CertificateChainError(f"{item.label} is not issued by a PCK CA")
+        pck_roles(leaf, chain[0])
         extension = PckExtension.from_certificate(leaf)
         if extension.pce_id.hex().upper() != item.key.split("/")[1]:
             raise MalformedMessage(item.label, "pceid", 0, "differs from the certificate's PCE-ID")

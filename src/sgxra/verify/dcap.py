@@ -270,10 +270,8 @@ def verify_pck_chain(
     if not same_certificate(chain[2], root):
         raise CertificateChainError("the root carried in the quote is not the pinned root (Intel SGX Root CA)")
     leaf = verify_chain(chain, root, at=at, memo=memo)
-    if PCK_LEAF_CN_PHRASE not in common_name(leaf):
-        raise CertificateChainError(f"PCK certificate {leaf.subject.rfc4514_string()} is not a PCK certificate")
     intermediate = chain[1]
-    ca_type = _pck_ca_type(intermediate)
+    ca_type = pck_roles(leaf, intermediate)
     check_not_revoked(intermediate, trusted.root_ca_crl, "PCK CA certificate")
     # The PCK CRL must come from the CA the PCK certificate names as its issuer (Intel compares the names).
     same_ca = crl_names_issuer_of(trusted.pck_crl, leaf) and (same_certificate(intermediate, trusted.pck_ca) or (
@@ -398,11 +396,18 @@ def pck_fmspc_and_ca(quote: DcapQuote) -> tuple[bytes, str]:
     chain = quote.pck_chain()
     if len(chain) < 2:
         raise MalformedMessage("PCK certificate chain", "<pem>", 0, "needs the PCK leaf and its CA")
-    ca_type = _pck_ca_type(chain[1])
+    ca_type = pck_ca_type(chain[1])
     return PckExtension.from_certificate(chain[0]).fmspc, ca_type
 
 
-def _pck_ca_type(ca: x509.Certificate) -> str:
+def pck_roles(leaf: x509.Certificate, ca: x509.Certificate) -> str:
+    """Refuse unless ``leaf`` is a PCK certificate and ``ca`` a PCK CA, by their common names; the CA's type."""
+    if PCK_LEAF_CN_PHRASE not in common_name(leaf):
+        raise CertificateChainError(f"PCK certificate {leaf.subject.rfc4514_string()} is not a PCK certificate")
+    return pck_ca_type(ca)
+
+
+def pck_ca_type(ca: x509.Certificate) -> str:
     """"processor" or "platform", by the PCK CA's common name."""
     ca_type = PCK_CA_TYPES.get(common_name(ca))
     if ca_type is None:
