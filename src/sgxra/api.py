@@ -28,7 +28,7 @@ from sgxra.pcs.verifier import collateral_key
 from sgxra.validate.policy import Policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.ias import verify_report
-from sgxra.verify.pki import load_pem_chain, load_urlencoded_chain
+from sgxra.verify.pki import load_chain_text
 from sgxra.verify.result import DcapResult, Envelope, IasResult
 from sgxra.verify.trust import intel_ias_report_signing_root
 from sgxra.wire._json import JsonObject
@@ -68,9 +68,7 @@ class IasEvidence:
             signature = base64.b64decode(fields["signature"], validate=True)
         except (binascii.Error, ValueError):
             raise MalformedMessage("ias evidence", "signature", 0, "not base64") from None
-        chain_text = fields["certificates"]
-        chain = (load_pem_chain(chain_text.encode(), "ias evidence certificates") if "-----BEGIN CERTIFICATE-----" in chain_text
-                 else load_urlencoded_chain(chain_text, "ias evidence certificates"))
+        chain = load_chain_text(fields["certificates"].encode(), "ias evidence certificates")
         nonce, version = bundle.get("nonce"), bundle.get("api_version")
         if nonce is not None and not isinstance(nonce, str):
             raise MalformedMessage("ias evidence", "nonce", 0, "not a string")

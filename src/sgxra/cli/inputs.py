@@ -40,7 +40,7 @@ from typing import BinaryIO, NamedTuple
 from cryptography import x509
 
 from sgxra.errors import MalformedMessage
-from sgxra.verify.pki import load_pem_certificate, load_pem_chain, load_urlencoded_chain
+from sgxra.verify.pki import load_chain_text, load_pem_certificate
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 INPUT_HELP = (
@@ -149,10 +149,7 @@ def parse_time(text: str) -> datetime:
 
 def read_chain(path: Path) -> list[x509.Certificate]:
     """A PEM chain, or the URL-encoded X-IASReport-Signing-Certificate header value."""
-    data = path.read_bytes()
-    if b"-----BEGIN CERTIFICATE-----" in data:
-        return load_pem_chain(data, str(path))
-    return load_urlencoded_chain(data.decode("ascii", "replace").strip(), str(path))
+    return load_chain_text(path.read_bytes(), str(path))
 
 
 def read_certificate(path: Path | str | None) -> x509.Certificate | None:

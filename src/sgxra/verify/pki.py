@@ -69,6 +69,13 @@ def load_urlencoded_chain(header: str, what: str = "certificate chain header") -
     return load_pem_chain(urllib.parse.unquote(header).encode("ascii", "replace"), what)
 
 
+def load_chain_text(data: bytes, what: str) -> list[x509.Certificate]:
+    """A PEM chain, or the same URL-encoded as IAS sends it (X-IASReport-Signing-Certificate)."""
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return load_pem_chain(data, what)
+    return load_urlencoded_chain(data.decode("ascii", "replace").strip(), what)
+
+
 def _name(cert: x509.Certificate) -> str:
     return cert.subject.rfc4514_string() or f"serial {cert.serial_number:x}"
 
