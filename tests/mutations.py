@@ -24,6 +24,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE
+
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 PEM_END = b"-----END CERTIFICATE-----"
@@ -462,7 +464,6 @@ def unique(cases: list[Case]) -> list[Case]:
 
 # ---- real evidence ------------------------------------------------------------------------------------------------
 
-SHARED_DCAP = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "dcap"
 REAL_DIR = Path(__file__).resolve().parent / "data" / "real"
 
 
@@ -473,9 +474,8 @@ def real_sets() -> list[tuple[str, bytes, str, int]]:
     time to verify at and the provenance (PROVENANCE.md there describes each set).
     """
     out = []
-    if (SHARED_DCAP / "sgx_v3_quote.bin").is_file():
-        out.append(("real.sgx_v3", (SHARED_DCAP / "sgx_v3_quote.bin").read_bytes(),
-                    (SHARED_DCAP / "sgx_v3_quote.collateral.json").read_text(), 1752919277))
+    if SGX_QUOTE.is_file():
+        out.append(("real.sgx_v3", SGX_QUOTE.read_bytes(), SGX_COLLATERAL.read_text(), SGX_AT_UNIX))
     manifest = REAL_DIR / "manifest.json"
     for name, entry in (json.loads(manifest.read_text()) if manifest.is_file() else {}).items():
         out.append((f"real.{name}", (REAL_DIR / entry["quote"]).read_bytes(),

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,14 +31,13 @@ from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, read_signed
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.memo import Memo, clear_parse_memos
 from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
-
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
+from vectors_env import SGX_AT as AT
+from vectors_env import RealSgx
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[bytes, str]:
-    dcap = vectors / "dcap"
-    return (dcap / "sgx_v3_quote.bin").read_bytes(), (dcap / "sgx_v3_quote.collateral.json").read_text()
+def real(real_sgx: RealSgx) -> tuple[bytes, str]:
+    return real_sgx.quote, real_sgx.collateral_text
 
 
 # --- PEM lines: found by their dashes, checked block by block; the reference reads every line --------------
