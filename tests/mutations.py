@@ -144,10 +144,11 @@ def garble_uri(cert_pem: bytes) -> bytes:
     at = der.find(b"://")
     if at >= 0:
         der[at + 3] = 0xFF
-    return _pem(bytes(der))
+    return pem_block(bytes(der))
 
 
-def _pem(der: bytes) -> bytes:
+def pem_block(der: bytes) -> bytes:
+    """One certificate's DER as a PEM block, 64 base64 characters a line (whatever the DER holds)."""
     body = base64.encodebytes(der).replace(b"\n", b"")
     return PEM_BEGIN + b"\n" + b"\n".join(body[i:i + 64] for i in range(0, len(body), 64)) + b"\n" + PEM_END + b"\n"
 
@@ -164,7 +165,7 @@ def unused_bits(cert_pem: bytes) -> bytes:
     if not cert_pem:
         return cert_pem
     cert = x509.load_pem_x509_certificate(cert_pem)
-    return _pem(_set_unused_bits(cert.public_bytes(Encoding.DER), cert.signature))
+    return pem_block(_set_unused_bits(cert.public_bytes(Encoding.DER), cert.signature))
 
 
 def _crl_unused_bits(der: bytes) -> bytes:

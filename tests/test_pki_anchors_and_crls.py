@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dcap_env import NOW, PKI
+from mutations import pem_block
 from sgxra.errors import CertificateChainError, MalformedMessage, SignatureInvalid
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.pki import check_crl, crl_signed_by, load_crl, load_pem_chain, verify_chain, verify_tcb_signer
@@ -39,12 +40,6 @@ ECDSA = {"sha256": (der.sequence(der.encode_oid("1.2.840.10045.4.3.2")), hashes.
 @pytest.fixture(scope="module")
 def real(real_sgx: RealSgx) -> tuple[dict[str, str], bytes]:
     return json.loads(real_sgx.collateral_text), real_sgx.quote
-
-
-def pem_block(data: bytes) -> bytes:
-    text = base64.b64encode(data)
-    lines = b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
-    return b"-----BEGIN CERTIFICATE-----\n" + lines + b"-----END CERTIFICATE-----\n"
 
 
 # --- the pinned root, met in evidence ------------------------------------------------------------------------
