@@ -21,8 +21,7 @@ from sgxra.sim import (
     SimQuotingEnclave,
 )
 from sgxra.validate import Policy
-
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+from vectors_env import VECTORS, RealSgx
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +29,12 @@ def vectors() -> Path:
     if not VECTORS.is_dir():
         pytest.skip(f"real Intel vectors not present at {VECTORS} (they live in ../shared, outside the repository)")
     return VECTORS
+
+
+@pytest.fixture(scope="session")
+def real_sgx(vectors: Path) -> RealSgx:
+    """The real SGX v3 quote and its collateral, read once (skipped as ``vectors`` is where they are absent)."""
+    return RealSgx.load()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE
+
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 PEM_BEGIN = b"-----BEGIN CERTIFICATE-----"
 PEM_END = b"-----END CERTIFICATE-----"
@@ -142,10 +144,11 @@ def garble_uri(cert_pem: bytes) -> bytes:
     at = der.find(b"://")
     if at >= 0:
         der[at + 3] = 0xFF
-    return _pem(bytes(der))
+    return pem_block(bytes(der))
 
 
-def _pem(der: bytes) -> bytes:
+def pem_block(der: bytes) -> bytes:
+    """One certificate's DER as a PEM block, 64 base64 characters a line (whatever the DER holds)."""
     body = base64.encodebytes(der).replace(b"\n", b"")
     return PEM_BEGIN + b"\n" + b"\n".join(body[i:i + 64] for i in range(0, len(body), 64)) + b"\n" + PEM_END + b"\n"
 
@@ -162,7 +165,7 @@ def unused_bits(cert_pem: bytes) -> bytes:
     if not cert_pem:
         return cert_pem
     cert = x509.load_pem_x509_certificate(cert_pem)
-    return _pem(_set_unused_bits(cert.public_bytes(Encoding.DER), cert.signature))
+    return pem_block(_set_unused_bits(cert.public_bytes(Encoding.DER), cert.signature))
 
 
 def _crl_unused_bits(der: bytes) -> bytes:
@@ -462,7 +465,6 @@ def unique(cases: list[Case]) -> list[Case]:
 
 # ---- real evidence ------------------------------------------------------------------------------------------------
 
-SHARED_DCAP = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "dcap"
 REAL_DIR = Path(__file__).resolve().parent / "data" / "real"
 
 
@@ -473,9 +475,8 @@ def real_sets() -> list[tuple[str, bytes, str, int]]:
     time to verify at and the provenance (PROVENANCE.md there describes each set).
     """
     out = []
-    if (SHARED_DCAP / "sgx_v3_quote.bin").is_file():
-        out.append(("real.sgx_v3", (SHARED_DCAP / "sgx_v3_quote.bin").read_bytes(),
-                    (SHARED_DCAP / "sgx_v3_quote.collateral.json").read_text(), 1752919277))
+    if SGX_QUOTE.is_file():
+        out.append(("real.sgx_v3", SGX_QUOTE.read_bytes(), SGX_COLLATERAL.read_text(), SGX_AT_UNIX))
     manifest = REAL_DIR / "manifest.json"
     for name, entry in (json.loads(manifest.read_text()) if manifest.is_file() else {}).items():
         out.append((f"real.{name}", (REAL_DIR / entry["quote"]).read_bytes(),

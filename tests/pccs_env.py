@@ -25,7 +25,6 @@ from sgxra.pccs.service import Mode, PccsService
 from sgxra.pccs.store import SqliteStore, Store
 from sgxra.pcs.client import PcsClient, PcsSettings
 
-VECTORS = Path(__file__).resolve().parent.parent.parent / "shared" / "vectors" / "dcap"
 DCAP_QVL_DATA = Path(__file__).parent / "data" / "dcap-qvl"
 ADMIN_TOKEN, USER_TOKEN = "admin-secret", "user-secret"
 

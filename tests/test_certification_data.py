@@ -28,6 +28,7 @@ from sgxra.validate import Policy
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.wire.dcap_quote import CertificationData, DcapQuote
 from sgxra.wire.msg4_auth import ReasonCode
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, RealSgx
 
 DATA = Path(__file__).parent / "data"
 PPID_RSA3072 = os.urandom(384) + bytes(16) + (13).to_bytes(2, "little") + bytes(2)  # PPID, CPUSVN, PCESVN, PCE-ID
@@ -53,11 +54,10 @@ def run(*args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(params=["sgx-v3", "tdx-v4-padded"])
-def real(request: pytest.FixtureRequest, vectors: Path) -> tuple[bytes, Path, str]:
+def real(request: pytest.FixtureRequest, real_sgx: RealSgx) -> tuple[bytes, Path, str]:
     """A real quote, its collateral and a time at which that collateral is valid."""
     if request.param == "sgx-v3":
-        dcap = vectors / "dcap"
-        return (dcap / "sgx_v3_quote.bin").read_bytes(), dcap / "sgx_v3_quote.collateral.json", "1752919277"
+        return real_sgx.quote, SGX_COLLATERAL, str(SGX_AT_UNIX)
     return ((DATA / "real" / "tdx_v4_b0c06f_dcapqvl.bin").read_bytes(), DATA / "real" / "tdx_v4_b0c06f_dcapqvl.collateral.json",
             "1752919234")
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -19,6 +20,7 @@ from sgxra.pcs.mock import MockPcs, create_app
 from sgxra.sim.dcap_pki import SimIntelPki
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC, SimEcdsaQuotingEnclave
 from sgxra.wire.collateral import Collateral
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE, RealSgx
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -26,10 +28,9 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_verify_quote_json_on_the_real_quote(vectors: Path) -> None:
-    dcap = vectors / "dcap"
-    code, out = run("verify-quote", str(dcap / "sgx_v3_quote.bin"), "--collateral",
-                    str(dcap / "sgx_v3_quote.collateral.json"), "--at", "1752919277", "--json")
+@pytest.mark.usefixtures("vectors")
+def test_verify_quote_json_on_the_real_quote() -> None:
+    code, out = run("verify-quote", str(SGX_QUOTE), "--collateral", str(SGX_COLLATERAL), "--at", str(SGX_AT_UNIX), "--json")
     assert code == 0, out
     obj = json.loads(out)
     assert obj["status"] == "ConfigurationAndSWHardeningNeeded"
@@ -39,17 +40,16 @@ def test_verify_quote_json_on_the_real_quote(vectors: Path) -> None:
     assert obj["collateral_expiry"] == "2025-07-19T10:01:18+00:00"
 
 
-def test_verify_quote_exit_codes(vectors: Path, tmp_path: Path) -> None:
-    dcap = vectors / "dcap"
-    collateral = str(dcap / "sgx_v3_quote.collateral.json")
-    assert run("verify-quote", str(dcap / "sgx_v3_quote.bin"), "--collateral", collateral, "--at", "1760000000")[0] == 9
+def test_verify_quote_exit_codes(real_sgx: RealSgx, tmp_path: Path) -> None:
+    collateral, at = str(SGX_COLLATERAL), str(SGX_AT_UNIX)
+    assert run("verify-quote", str(SGX_QUOTE), "--collateral", collateral, "--at", "1760000000")[0] == 9
     tampered = tmp_path / "quote.hex"
-    tampered.write_text(flip((dcap / "sgx_v3_quote.bin").read_bytes(), 100).hex())  # hex input is detected
-    code, out = run("verify-quote", str(tampered), "--collateral", collateral, "--at", "1752919277")
+    tampered.write_text(flip(real_sgx.quote, 100).hex())  # hex input is detected
+    code, out = run("verify-quote", str(tampered), "--collateral", collateral, "--at", at)
     assert code == 7 and "quote signature does not verify" in out
     truncated = tmp_path / "short.bin"
-    truncated.write_bytes((dcap / "sgx_v3_quote.bin").read_bytes()[:100])
-    assert run("verify-quote", str(truncated), "--collateral", collateral, "--at", "1752919277")[0] == 3
+    truncated.write_bytes(real_sgx.quote[:100])
+    assert run("verify-quote", str(truncated), "--collateral", collateral, "--at", at)[0] == 3
 
 
 def test_collateral_fetch_against_the_mock_then_verify(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from sgxra.errors import MalformedMessage
 from sgxra.pcs.mock import MockPcs, create_app
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
 from sgxra.wire.collateral import Collateral
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, RealSgx
 
 
 def wrapped(text: bytes, width: int) -> bytes:
@@ -67,8 +68,8 @@ def run(args: list[str], stdin: bytes | None = None) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def real_quote(vectors: Path) -> bytes:
-    return (vectors / "dcap" / "sgx_v3_quote.bin").read_bytes()
+def real_quote(real_sgx: RealSgx) -> bytes:
+    return real_sgx.quote
 
 
 # -- the rule itself -----------------------------------------------------------
@@ -131,10 +132,10 @@ def test_inspect(form: str, where: str, real_quote: bytes, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("form", "where"), cases(list(FORMS)))
-def test_verify_quote(form: str, where: str, real_quote: bytes, vectors: Path, tmp_path: Path) -> None:
+def test_verify_quote(form: str, where: str, real_quote: bytes, tmp_path: Path) -> None:
     given = source(form, where, real_quote, tmp_path)
-    collateral = str(vectors / "dcap" / "sgx_v3_quote.collateral.json")
-    code, out = run(["verify-quote", given[0], "--collateral", collateral, "--at", "1752919277", "--json"], given[1])
+    code, out = run(["verify-quote", given[0], "--collateral", str(SGX_COLLATERAL), "--at", str(SGX_AT_UNIX), "--json"],
+                    given[1])
     assert code == 0, out
     assert json.loads(out)["status"] == "ConfigurationAndSWHardeningNeeded"
 
@@ -200,8 +201,8 @@ def test_verify_report_refuses_a_different_quote_in_any_form(report: dict[str, b
 # -- errors are the same everywhere ---------------------------------------------
 
 
-def test_bad_hex_is_an_error_in_every_command(real_quote: bytes, report: dict[str, bytes], vectors: Path,
-                                               pcs_url: str, tmp_path: Path) -> None:
+def test_bad_hex_is_an_error_in_every_command(real_quote: bytes, report: dict[str, bytes], pcs_url: str,
+                                               tmp_path: Path) -> None:
     bad = real_quote.hex()[:17] + "z" + real_quote.hex()[18:]
     path = tmp_path / "bad.hex"
     path.write_text(bad)
@@ -212,7 +213,7 @@ def test_bad_hex_is_an_error_in_every_command(real_quote: bytes, report: dict[st
     report_args = ["--chain", report["chain"].decode(), "--at", "2020-05-11T09:21:16Z"]
     commands = [
         (["inspect", "quote", str(path)], bad),
-        (["verify-quote", str(path), "--collateral", str(vectors / "dcap" / "sgx_v3_quote.collateral.json")], bad),
+        (["verify-quote", str(path), "--collateral", str(SGX_COLLATERAL)], bad),
         (["collateral", "fetch", str(path), "--pccs", pcs_url], bad),
         (["verify-report", str(body), "--signature", str(signature), "--quote", "-", *report_args], bad),
         (["verify-report", "-", "--signature", str(signature), *report_args], bad_body),

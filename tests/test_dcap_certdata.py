@@ -12,8 +12,6 @@ recomputes the sizes). Intel's verdicts, measured with tools/intel-qvl at 175291
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -21,15 +19,15 @@ from sgxra.errors import MalformedMessage
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, TcbStatus
 from sgxra.wire.dcap_quote import CertificationData, DcapQuote
+from vectors_env import SGX_AT as AT
+from vectors_env import RealSgx
 
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
 BEGIN = b"-----BEGIN CERTIFICATE-----"
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[DcapQuote, Collateral]:
-    quote = DcapQuote.parse((vectors / "dcap" / "sgx_v3_quote.bin").read_bytes())
-    return quote, Collateral.from_json((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
+def real(real_sgx: RealSgx) -> tuple[DcapQuote, Collateral]:
+    return DcapQuote.parse(real_sgx.quote), real_sgx.collateral
 
 
 def _with_pem(quote: DcapQuote, pem: bytes) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +16,7 @@ from dcap_env import NOW, PKI, quote, spec
 from sgxra.errors import CertificateExpired, CollateralExpired
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, TcbStatus
+from vectors_env import RealSgx
 
 LAST_VALID = 1752919278  # the QE identity's nextUpdate, 2025-07-19T10:01:18Z
 REAL_WINDOW = "2025-06-19T10:56:11Z .. 2025-07-19T10:01:18Z"
@@ -27,9 +27,8 @@ def _at(ts: int) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[bytes, Collateral]:
-    collateral = Collateral.from_json((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
-    return (vectors / "dcap" / "sgx_v3_quote.bin").read_bytes(), collateral
+def real(real_sgx: RealSgx) -> tuple[bytes, Collateral]:
+    return real_sgx.quote, real_sgx.collateral
 
 
 def test_valid_at_the_next_update_instant_refused_one_second_later(real: tuple[bytes, Collateral]) -> None:

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,14 +31,14 @@ from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, read_signed
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.memo import Memo, clear_parse_memos
 from sgxra.wire.pck_extension import SGX_EXTENSION_OID, PckExtension
-
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
+from signed_json_reference import signed_bytes
+from vectors_env import SGX_AT as AT
+from vectors_env import RealSgx
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[bytes, str]:
-    dcap = vectors / "dcap"
-    return (dcap / "sgx_v3_quote.bin").read_bytes(), (dcap / "sgx_v3_quote.collateral.json").read_text()
+def real(real_sgx: RealSgx) -> tuple[bytes, str]:
+    return real_sgx.quote, real_sgx.collateral_text
 
 
 # --- PEM lines: found by their dashes, checked block by block; the reference reads every line --------------
@@ -123,14 +122,6 @@ def test_names_read_from_the_block_are_the_certificates(real: tuple[bytes, str])
 
 # --- Signed JSON: read once; compact text taken as is, any other text re-read refusing repeats --------------
 
-def _reference_signed(text: str) -> bytes:
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        if len(dict(pairs)) != len(pairs):
-            raise ValueError("repeated")
-        return dict(pairs)
-    return json.dumps(json.loads(text, object_pairs_hook=unique), ensure_ascii=False, separators=(",", ":")).encode()
-
-
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=6),
@@ -147,9 +138,8 @@ def test_signed_json_read_as_the_hook_reads_it(obj: dict[str, Any], spaced: bool
     if repeat and obj:
         key = json.dumps(next(iter(obj)), ensure_ascii=ascii_only)
         text = text[:-1] + f",{key}:1}}"  # the first member's name once more
-    try:
-        expected = _reference_signed(text)
-    except ValueError:
+    expected = signed_bytes(text)
+    if expected is None:
         with pytest.raises(MalformedMessage):
             read_signed(text, "tcb_info")
         return

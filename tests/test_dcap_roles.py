@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from cryptography import x509
@@ -27,8 +26,9 @@ from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.verify.pki import load_pem_chain
 from sgxra.wire.collateral import Collateral, TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
+from vectors_env import SGX_AT as REAL_AT
+from vectors_env import RealSgx
 
-REAL_AT = datetime.fromtimestamp(1752919277, timezone.utc)
 PCK_CHAIN = pem(QE.pck_certificate, PKI.cas["processor"], PKI.root)
 
 
@@ -143,10 +143,10 @@ def test_crl_issuer_chain_without_the_issuer_is_refused() -> None:
         _verify(dataclasses.replace(honest, pck_crl_issuer_chain=pem(QE.pck_certificate, PKI.root)))
 
 
-def test_real_collateral_with_the_whole_pck_chain_as_crl_issuer_chain(vectors: Path) -> None:
+def test_real_collateral_with_the_whole_pck_chain_as_crl_issuer_chain(real_sgx: RealSgx) -> None:
     """Intel's QVL accepts this set (it checks the PCK CRL against the PCK CA): ConfigurationAndSWHardeningNeeded."""
-    raw = (vectors / "dcap" / "sgx_v3_quote.bin").read_bytes()
-    data = json.loads((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
+    raw = real_sgx.quote
+    data = json.loads(real_sgx.collateral_text)
     leaf, ca, root = load_pem_chain(DcapQuote.parse(raw).pck_chain_pem)
     data["pck_crl_issuer_chain"] = pem(leaf, ca, root)
     verdict = verify_dcap_quote(raw, Collateral.from_json(json.dumps(data)), at=REAL_AT)

@@ -12,8 +12,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 
 import pytest
 
@@ -25,8 +24,9 @@ from sgxra.sim.dcap_pki import raw_signature
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral, TcbStatus
+from vectors_env import SGX_AT as AT
+from vectors_env import RealSgx
 
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
 REAL_STATUS = TcbStatus.ConfigurationAndSWHardeningNeeded.value
 
 
@@ -58,9 +58,8 @@ def _sgxra(quote: bytes, collateral: Collateral, at: datetime, root: object = No
 
 @pytest.mark.parametrize("member", ["tcb_info", "qe_identity"])
 @pytest.mark.parametrize("edit", list(EDITS))
-def test_real_signed_json_reformatted_is_judged_as_intel_does(vectors: Path, member: str, edit: str) -> None:
-    quote = (vectors / "dcap" / "sgx_v3_quote.bin").read_bytes()
-    collateral = Collateral.from_json((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
+def test_real_signed_json_reformatted_is_judged_as_intel_does(real_sgx: RealSgx, member: str, edit: str) -> None:
+    quote, collateral = real_sgx.quote, real_sgx.collateral
     change, expected = EDITS[edit]
     bent = dataclasses.replace(collateral, **{member: change(getattr(collateral, member))})
     assert getattr(bent, member) != getattr(collateral, member)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
@@ -23,18 +22,18 @@ from sgxra.verify.pki import load_pem_chain
 from sgxra.wire.collateral import Collateral, TcbStatus
 from sgxra.wire.dcap_quote import CertificationData, DcapQuote
 from sgxra.wire.pck_extension import PckExtension
-
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
-
-
-@pytest.fixture(scope="module")
-def quote(vectors: Path) -> bytes:
-    return (vectors / "dcap" / "sgx_v3_quote.bin").read_bytes()
+from vectors_env import SGX_AT as AT
+from vectors_env import RealSgx
 
 
 @pytest.fixture(scope="module")
-def collateral(vectors: Path) -> Collateral:
-    return Collateral.from_json((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
+def quote(real_sgx: RealSgx) -> bytes:
+    return real_sgx.quote
+
+
+@pytest.fixture(scope="module")
+def collateral(real_sgx: RealSgx) -> Collateral:
+    return real_sgx.collateral
 
 
 def test_real_quote_verifies_with_its_status_and_advisories(quote: bytes, collateral: Collateral) -> None:

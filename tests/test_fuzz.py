@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import VECTORS
 from dcap_env import PKI as DCAP_PKI
 from dcap_env import quote as dcap_quote
 from dcap_env import spec
@@ -33,6 +32,7 @@ from sgxra.wire.msg4_auth import AuthenticatedMsg4, ReasonCode
 from sgxra.wire.pck_extension import PckExtension
 from sgxra.wire.platform_info import PlatformInfoBlob
 from sgxra.wire.quote import QuoteSignType
+from vectors_env import SGX_COLLATERAL, SGX_QUOTE, VECTORS
 
 
 def _seeds() -> dict[str, bytes]:
@@ -59,8 +59,8 @@ def _seeds() -> dict[str, bytes]:
     if VECTORS.is_dir():  # real evidence, where the shared vectors are present
         session = json.loads((VECTORS / "ra-sample" / "readme_session.json").read_text())
         seeds |= {
-            "real_dcap_quote": (VECTORS / "dcap" / "sgx_v3_quote.bin").read_bytes(),
-            "real_collateral": (VECTORS / "dcap" / "sgx_v3_quote.collateral.json").read_bytes(),
+            "real_dcap_quote": SGX_QUOTE.read_bytes(),
+            "real_collateral": SGX_COLLATERAL.read_bytes(),
             "real_ias_report": (VECTORS / "ias" / "avr_v4_sw_hardening_needed.json").read_bytes(),
             "real_chain_header": (VECTORS / "ias" / "signing_chain_urlencoded.txt").read_bytes(),
             "msg0msg1": bytes.fromhex(session["msg0_msg1_hex"]),

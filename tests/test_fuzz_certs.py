@@ -14,7 +14,6 @@ reason NOT_GENUINE.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import os
 import threading
@@ -31,6 +30,7 @@ from hypothesis import strategies as st
 
 from dcap_env import NOW, PKI, QE, spec
 from dcap_env import quote as sim_quote
+from mutations import pem_block
 from sgxra.cli.describe import DESCRIBERS
 from sgxra.errors import MalformedMessage, SgxRaError
 from sgxra.pcs.verifier import DcapQuoteVerifier
@@ -103,12 +103,6 @@ def signed(members: list[bytes], algorithm: bytes, key: ec.EllipticCurvePrivateK
     return der.sequence(tbs, algorithm, der.encode(0x03, b"\x00" + key.sign(tbs, ec.ECDSA(hashes.SHA256()))))
 
 
-def pem_of(cert_der: bytes) -> bytes:
-    body = base64.encodebytes(cert_der).replace(b"\n", b"")
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
-
-
 def quote_with_chain(chain_pem: bytes, base: DcapQuote = BASE) -> bytes:
     qe = dataclasses.replace(base.qe, certification_data=CertificationData(5, chain_pem))
     return dataclasses.replace(base, qe=qe).to_bytes()
@@ -117,7 +111,7 @@ def quote_with_chain(chain_pem: bytes, base: DcapQuote = BASE) -> bytes:
 def chain_with(position: int, cert_der: bytes) -> bytes:
     ders = [c.public_bytes(serialization.Encoding.DER) for c in CHAIN]
     ders[position] = cert_der
-    return b"".join(pem_of(d) for d in ders)
+    return b"".join(pem_block(d) for d in ders)
 
 
 def extensions_of(members: list[bytes]) -> list[bytes]:
@@ -403,7 +397,7 @@ def test_defective_certificates_in_collateral_give_typed_errors(role: str, defec
     """The collateral's chains are read as strictly as the quote's: a defect is a MalformedMessage naming the part."""
     cert = PKI.cas["processor"] if role == "pck_crl_issuer_chain" else PKI.tcb_signing
     cert_der = _collateral_defects(cert, PKI.root_key)[defect]
-    chain = (pem_of(cert_der) + pem_of(PKI.root.public_bytes(serialization.Encoding.DER))).decode()
+    chain = (pem_block(cert_der) + pem_block(PKI.root.public_bytes(serialization.Encoding.DER))).decode()
     collateral = dataclasses.replace(COLLATERAL, **{role: chain})
     with pytest.raises(MalformedMessage, match="certificate 0: field '"):
         verify_dcap_quote(sim_quote(), collateral, at=NOW, root=PKI.root)

@@ -7,8 +7,6 @@ rule looks: Intel refuses each refused case here (tests/test_diff_intel_qvl.py r
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -18,15 +16,15 @@ from sgxra.errors import CertificateChainError, MalformedMessage
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.verify.pki import load_crl
 from sgxra.wire.collateral import Collateral
+from vectors_env import SGX_AT as AT
+from vectors_env import RealSgx
 
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
 STATUS = "ConfigurationAndSWHardeningNeeded"
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[bytes, Collateral]:
-    folder = vectors / "dcap"
-    return (folder / "sgx_v3_quote.bin").read_bytes(), Collateral.from_json((folder / "sgx_v3_quote.collateral.json").read_text())
+def real(real_sgx: RealSgx) -> tuple[bytes, Collateral]:
+    return real_sgx.quote, real_sgx.collateral
 
 
 def _verify(real: tuple[bytes, Collateral], **changes: object) -> str:

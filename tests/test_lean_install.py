@@ -17,6 +17,7 @@ import pytest
 
 from sgxra.cli.lazy import EXTRA_FOR_PACKAGE
 from sgxra.cli.main import COMMANDS
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRAS_PACKAGES = ("fastapi", "starlette", "pydantic", "uvicorn", "redis", "OpenSSL")
@@ -55,8 +56,8 @@ def test_the_hook_refuses_what_it_should() -> None:
     assert done.returncode == 1 and "ModuleNotFoundError: No module named 'fastapi'" in done.stderr
 
 
-def test_library_imports_and_verifies_a_real_quote_without_extras(vectors: Path) -> None:
-    dcap = vectors / "dcap"
+@pytest.mark.usefixtures("vectors")
+def test_library_imports_and_verifies_a_real_quote_without_extras() -> None:
     done = python(f"""
 import sgxra, sgxra.verify
 from datetime import datetime, timezone
@@ -65,9 +66,9 @@ import sgxra.ias, sgxra.pcs, sgxra.protocol, sgxra.validate, sgxra.wire, sgxra.s
 from sgxra.transport.store import MemoryStore
 from sgxra.transport.client import attest_tcp
 exported = [getattr(sgxra, name) for name in sgxra.__all__]
-quote = Path({str(dcap / "sgx_v3_quote.bin")!r}).read_bytes()
-collateral = sgxra.Collateral.from_json(Path({str(dcap / "sgx_v3_quote.collateral.json")!r}).read_bytes())
-verdict = sgxra.verify_dcap_quote(quote, collateral, at=datetime.fromtimestamp(1752919277, timezone.utc))
+quote = Path({str(SGX_QUOTE)!r}).read_bytes()
+collateral = sgxra.Collateral.from_json(Path({str(SGX_COLLATERAL)!r}).read_bytes())
+verdict = sgxra.verify_dcap_quote(quote, collateral, at=datetime.fromtimestamp({SGX_AT_UNIX}, timezone.utc))
 print(len(exported), verdict.status.name)
 """)
     assert done.returncode == 0, done.stderr

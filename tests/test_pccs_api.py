@@ -21,13 +21,14 @@ from cryptography import x509
 
 from dcap_env import NOW, PKI
 from loopback import free_port, self_signed
-from pccs_env import ADMIN_TOKEN, USER_TOKEN, VECTORS, Clock, running, service, sha512
+from pccs_env import ADMIN_TOKEN, USER_TOKEN, Clock, running, service, sha512
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.pccs.api import create_app
 from sgxra.pccs.guard import MAX_BODY, MAX_URL, Tokens
 from sgxra.pccs.service import Mode
 from sgxra.verify.trust import intel_sgx_root_ca
+from vectors_env import DCAP, SGX_COLLATERAL
 
 ADMIN, USER = {"admin-token": ADMIN_TOKEN}, {"user-token": USER_TOKEN}
 V4, V3, TDX = "/sgx/certification/v4", "/sgx/certification/v3", "/tdx/certification/v4"
@@ -287,10 +288,10 @@ def _wait_for(request: object) -> httpx.Response:
             time.sleep(0.1)
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
+@pytest.mark.skipif(not DCAP.is_dir(), reason=f"the real DCAP vectors are not at {DCAP}")
 def test_platformcollateral_imports_verified_collateral(tmp_path: Path) -> None:
     pccs = service(tmp_path, Mode.OFFLINE, intel_sgx_root_ca(), Clock(NOW))
-    bundle = (VECTORS / "sgx_v3_quote.collateral.json").read_bytes()
+    bundle = SGX_COLLATERAL.read_bytes()
     with ServerThread(create_app(pccs, Tokens(sha512(ADMIN_TOKEN)))) as server:
         stored = httpx.put(f"{server.url}{V4}/platformcollateral", content=bundle, headers=ADMIN)
         tcb = httpx.get(f"{server.url}{V4}/tcb", params={"fmspc": "00A067110000"})

@@ -23,19 +23,19 @@ from click.testing import CliRunner
 
 from intel_qvl import qvl_verify, unavailable_reason
 from loopback import free_port
-from pccs_env import DCAP_QVL_DATA, VECTORS, wait_until_serving
+from pccs_env import DCAP_QVL_DATA, wait_until_serving
 from sgxra.cli.main import main
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral, TcbStatus
+from vectors_env import DCAP, SGX_AT, SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE
 
 dcap_qvl = pytest.importorskip("dcap_qvl", reason="dcap-qvl (the dev extra) is not installed")
-SGX_QUOTE, SGX_COLLATERAL = VECTORS / "sgx_v3_quote.bin", VECTORS / "sgx_v3_quote.collateral.json"
 TDX_QUOTE = DCAP_QVL_DATA.parent / "real" / "tdx_v4_b0c06f_dcapqvl.bin"
 TDX_COLLATERAL = DCAP_QVL_DATA / "tdx_quote_collateral.json"  # dcap-qvl's own JSON form
-SGX_AT, TDX_AT = 1752919277, 1752000000  # inside each set's window
+TDX_AT = 1752000000  # inside the TDX set's window (SGX_AT_UNIX is inside the SGX set's)
 
-pytestmark = pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
+pytestmark = pytest.mark.skipif(not DCAP.is_dir(), reason=f"the real DCAP vectors are not at {DCAP}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _get_collateral(url: str, quote: bytes) -> object:
 
 
 @pytest.mark.parametrize(("quote_file", "at", "status", "advisories"), [
-    (SGX_QUOTE, SGX_AT, "ConfigurationAndSWHardeningNeeded", ["INTEL-SA-00289", "INTEL-SA-00615"]),
+    (SGX_QUOTE, SGX_AT_UNIX, "ConfigurationAndSWHardeningNeeded", ["INTEL-SA-00289", "INTEL-SA-00615"]),
     (TDX_QUOTE, TDX_AT, "UpToDate", []),
 ], ids=["sgx", "tdx"])
 def test_dcap_qvl_fetches_from_the_offline_pccs_and_gets_intels_verdict(
@@ -107,8 +107,7 @@ def test_sgxra_collateral_fetch_reads_the_pccs(server: Served, tmp_path: Path) -
     out = tmp_path / "collateral.json"
     fetched = CliRunner().invoke(main, ["collateral", "fetch", str(SGX_QUOTE), "--pccs", server.url, "-o", str(out)])
     assert fetched.exit_code == 0, fetched.output
-    verdict = verify_dcap_quote(SGX_QUOTE.read_bytes(), Collateral.from_json(out.read_text()),
-                                at=datetime.fromtimestamp(SGX_AT, timezone.utc))
+    verdict = verify_dcap_quote(SGX_QUOTE.read_bytes(), Collateral.from_json(out.read_text()), at=SGX_AT)
     assert verdict.status is TcbStatus.ConfigurationAndSWHardeningNeeded
 
 
@@ -150,7 +149,7 @@ def test_crls_and_chains_come_as_intels_pccs_sends_them(server: Served) -> None:
     assert httpx.get(f"{v4}/tcb", params={"fmspc": "00A067110000", "tcbEvaluationDataNumber": "16"}).status_code == 404
 
 
-@pytest.mark.parametrize(("quote", "at", "status"), [(SGX_QUOTE, SGX_AT, "ConfigurationAndSWHardeningNeeded"),
+@pytest.mark.parametrize(("quote", "at", "status"), [(SGX_QUOTE, SGX_AT_UNIX, "ConfigurationAndSWHardeningNeeded"),
                                                      (TDX_QUOTE, TDX_AT, "UpToDate")])
 def test_sgxra_verify_reads_the_pccs(server: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      quote: Path, at: int, status: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dcap_env import NOW, PKI, spec
-from pccs_env import VECTORS, Clock, postgres_server, service, upstream_for
+from pccs_env import Clock, postgres_server, service, upstream_for
 from servers import ServerThread
 from sgxra.cli.main import main
 from sgxra.errors import StoreUnavailable
@@ -26,6 +26,7 @@ from sgxra.pcs.mock import MockPcs
 from sgxra.pcs.mock import create_app as mock_app
 from sgxra.sim.dcap_pki import pem
 from sgxra.sim.dcap_qe import DEFAULT_FMSPC
+from vectors_env import DCAP, SGX_COLLATERAL
 
 TCB = f"/sgx/certification/v4/tcb?fmspc={DEFAULT_FMSPC.hex().upper()}"
 
@@ -110,7 +111,7 @@ def test_replicas_on_one_postgresql_database_serve_the_same_collateral(pg_url: s
         opened.close()
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
+@pytest.mark.skipif(not DCAP.is_dir(), reason=f"the real DCAP vectors are not at {DCAP}")
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_cli_imports_reports_status_and_exports(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     runner = CliRunner()
@@ -119,7 +120,7 @@ def test_cli_imports_reports_status_and_exports(kind: str, request: pytest.Fixtu
     else:
         db = request.getfixturevalue("pg_url")
         PostgresStore(db)._run("DELETE FROM pccs_items")  # type: ignore[attr-defined]
-    imported = runner.invoke(main, ["pccs", "import", str(VECTORS), "--db", db])
+    imported = runner.invoke(main, ["pccs", "import", str(DCAP), "--db", db])
     assert imported.exit_code == 0, imported.output
     status = runner.invoke(main, ["pccs", "status", "--db", db])
     assert "tcb          SGX/00A067110000" in status.output and "EXPIRED" in status.output
@@ -159,10 +160,10 @@ def test_an_unreachable_database_is_a_clear_error() -> None:
         open_store("mysql://x/y")
 
 
-@pytest.mark.skipif(not VECTORS.is_dir(), reason=f"the real DCAP vectors are not at {VECTORS}")
+@pytest.mark.skipif(not DCAP.is_dir(), reason=f"the real DCAP vectors are not at {DCAP}")
 def test_import_refuses_what_does_not_verify(tmp_path: Path) -> None:
     pccs = service(tmp_path, Mode.OFFLINE, PKI.root, Clock(NOW))  # the simulated root, not Intel's
-    result = CliRunner().invoke(main, ["pccs", "import", str(VECTORS / "sgx_v3_quote.collateral.json"),
+    result = CliRunner().invoke(main, ["pccs", "import", str(SGX_COLLATERAL),
                                        "--db", str(tmp_path / "pccs.sqlite"), "--root", str(_root_file(tmp_path))])
     assert result.exit_code != 0 and "does not verify under the pinned root" in result.output
     assert pccs.store.items() == []

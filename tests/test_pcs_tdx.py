@@ -37,6 +37,7 @@ from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus
 from sgxra.wire.dcap_quote import DcapQuote
 from tdx_env import TDX_QE, tdx_spec
+from vectors_env import RealSgx
 
 TDX_KEY = CollateralKey(DEFAULT_TDX_FMSPC, "processor", "TDX")
 
@@ -183,9 +184,9 @@ def _verifies(chain_pem: str, text: str, signature: bytes) -> bool:
     return True
 
 
-def test_real_intel_tdx_answers_are_kept_byte_exact(vectors: Path) -> None:
+def test_real_intel_tdx_answers_are_kept_byte_exact(real_sgx: RealSgx) -> None:
     """Intel's own TDX answers (CRLs and chains from the real SGX vector) through the client over loopback."""
-    real = Collateral.from_json((vectors / "dcap" / "sgx_v3_quote.collateral.json").read_text())
+    real = real_sgx.collateral
     app = FastAPI()
     chain = urllib.parse.quote(real.tcb_info_issuer_chain, safe="")
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from cryptography import x509
@@ -23,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dcap_env import NOW, PKI
+from mutations import pem_block
 from sgxra.errors import CertificateChainError, MalformedMessage, SignatureInvalid
 from sgxra.verify.dcap import DcapVerifier
 from sgxra.verify.pki import check_crl, crl_signed_by, load_crl, load_pem_chain, verify_chain, verify_tcb_signer
@@ -30,22 +30,16 @@ from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire import certificates, der
 from sgxra.wire.dcap_quote import DcapQuote
 from sgxra.wire.memo import clear_parse_memos
+from vectors_env import SGX_AT as REAL_AT
+from vectors_env import RealSgx
 
-REAL_AT = datetime.fromtimestamp(1752919277, timezone.utc)
 ECDSA = {"sha256": (der.sequence(der.encode_oid("1.2.840.10045.4.3.2")), hashes.SHA256()),
          "sha384": (der.sequence(der.encode_oid("1.2.840.10045.4.3.3")), hashes.SHA384())}
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[dict[str, str], bytes]:
-    dcap = vectors / "dcap"
-    return json.loads((dcap / "sgx_v3_quote.collateral.json").read_text()), (dcap / "sgx_v3_quote.bin").read_bytes()
-
-
-def pem_block(data: bytes) -> bytes:
-    text = base64.b64encode(data)
-    lines = b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))
-    return b"-----BEGIN CERTIFICATE-----\n" + lines + b"-----END CERTIFICATE-----\n"
+def real(real_sgx: RealSgx) -> tuple[dict[str, str], bytes]:
+    return json.loads(real_sgx.collateral_text), real_sgx.quote
 
 
 # --- the pinned root, met in evidence ------------------------------------------------------------------------

@@ -22,8 +22,9 @@ from sgxra.errors import MalformedMessage
 from sgxra.verify.dcap import verify_dcap_quote
 from sgxra.wire.collateral import Collateral, TcbStatus
 from sgxra.wire.dcap_quote import MAX_SIG_DATA, MAX_TRAILING, DcapQuote
+from vectors_env import SGX_AT as AT
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, RealSgx
 
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
 DATA = Path(__file__).parent / "data"
 QVL = Path(__file__).resolve().parents[2] / "shared" / "tools" / "intel-qvl"
 SIG_LEN_AT = 48 + 384  # a v3 quote's sig_data_len field
@@ -34,9 +35,8 @@ PADDINGS = {
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[bytes, Collateral]:
-    dcap = vectors / "dcap"
-    return (dcap / "sgx_v3_quote.bin").read_bytes(), Collateral.from_json((dcap / "sgx_v3_quote.collateral.json").read_text())
+def real(real_sgx: RealSgx) -> tuple[bytes, Collateral]:
+    return real_sgx.quote, real_sgx.collateral
 
 
 @pytest.mark.parametrize("padding", PADDINGS)
@@ -53,15 +53,15 @@ def test_padded_real_quote_parses_round_trips_and_verifies(real: tuple[bytes, Co
 
 @pytest.mark.parametrize("padding", PADDINGS)
 def test_intel_qvl_judges_the_padded_quote_the_same(real: tuple[bytes, Collateral], padding: str,
-                                                    tmp_path: Path, vectors: Path) -> None:
+                                                    tmp_path: Path) -> None:
     if not (QVL / "AttestationApp").exists():
         pytest.skip(f"Intel's QVL is not present at {QVL}")
     quote, collateral = real
     path = tmp_path / "padded.bin"
     path.write_bytes(PADDINGS[padding](quote))
     out = subprocess.run(
-        [sys.executable, "qvl-verify.py", str(path), str(vectors / "dcap" / "sgx_v3_quote.collateral.json"),
-         "1752919277", "./AttestationApp"], cwd=QVL, capture_output=True, text=True, timeout=60, check=True,
+        [sys.executable, "qvl-verify.py", str(path), str(SGX_COLLATERAL), str(SGX_AT_UNIX), "./AttestationApp"],
+        cwd=QVL, capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     intel = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
     ours = verify_dcap_quote(path.read_bytes(), collateral, at=AT)

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 import struct
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from sgxra.verify.qve_report import (
 from sgxra.verify.trust import intel_sgx_root_ca
 from sgxra.wire.collateral import Collateral, TcbStatus
 from sgxra.wire.local_report import QE_REPORT_INFO_SIZE, QeReportInfo
+from vectors_env import SGX_AT, RealSgx
 
 PLATFORM = SimReportPlatform()
 APP = SimLocalEnclave(PLATFORM, SIM_APP_ENCLAVE)
@@ -164,11 +165,8 @@ def test_a_quote_that_is_not_genuine_gives_no_report() -> None:
                          app_enclave_target_info=APP.target_info())
 
 
-def test_trusted_verification_of_intels_real_quote(vectors: Path) -> None:
-    dcap = vectors / "dcap"
-    collateral = Collateral.from_json((dcap / "sgx_v3_quote.collateral.json").read_bytes())
-    run = trusted_verification((dcap / "sgx_v3_quote.bin").read_bytes(), collateral,
-                               at=datetime.fromtimestamp(1752919277, timezone.utc), root=intel_sgx_root_ca())
+def test_trusted_verification_of_intels_real_quote(real_sgx: RealSgx) -> None:
+    run = trusted_verification(real_sgx.quote, real_sgx.collateral, at=SGX_AT, root=intel_sgx_root_ca())
     assert run.output.quote_verification_result == 0xA008  # ConfigurationAndSWHardeningNeeded, as Intel's QVL says
     sa_list = run.output.supplemental_data[172:492].split(b"\x00")[0]
     assert sa_list == b"INTEL-SA-00289,INTEL-SA-00615"

@@ -19,50 +19,38 @@ import pytest
 import sgxra
 from sgxra.verify.result import DcapResult
 from sgxra.wire.collateral import Collateral
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE, VECTORS
 
 DATA = Path(__file__).parent / "data"
 # name: (quote, collateral, verify time, earliest issue, latest issue, earliest expiration, qe earliest issue,
 #        qe latest issue, qe earliest expiration, tcb_date_tag, evaluation number, sgx_type, (dynamic, cached, smt))
 CASES = {
-    "sgx_v3 (vectors)": ("vectors:dcap/sgx_v3_quote.bin", "vectors:dcap/sgx_v3_quote.collateral.json", 1752919277,
+    "sgx_v3 (vectors)": (SGX_QUOTE, SGX_COLLATERAL, SGX_AT_UNIX,
                          1526899510, 1750330571, 1752919278, 1526899510, 1750327278, 1752919278, 1710288000, 17, 0,
                          (None, None, None)),
-    "tdx_v5 go-tdx-guest": ("real/tdx_v5_td15_90c06f_gotdxguest.bin", "real/tdx_v5_td15_90c06f_gotdxguest.collateral.json",
+    "tdx_v5 go-tdx-guest": (DATA / "real/tdx_v5_td15_90c06f_gotdxguest.bin",
+                            DATA / "real/tdx_v5_td15_90c06f_gotdxguest.collateral.json",
                             1789052566, 1526899510, 1789051437, 1791640586, 1526899510, 1789050902, 1791642902,
                             1755043200, 20, 1, (True, True, True)),
-    "tdx_v4 ata": ("real/tdx_v4_00806f050000_ata.bin", "real/tdx_v4_00806f050000_ata.collateral.json", 1789139978,
-                   1526899510, 1789137901, 1791640586, 1526899510, 1789137901, 1791729901, 1755043200, 20, 1,
+    "tdx_v4 ata": (DATA / "real/tdx_v4_00806f050000_ata.bin", DATA / "real/tdx_v4_00806f050000_ata.collateral.json",
+                   1789139978, 1526899510, 1789137901, 1791640586, 1526899510, 1789137901, 1791729901, 1755043200, 20, 1,
                    (True, False, True)),
-    "tdx_v4 dcap-qvl": ("real/tdx_v4_b0c06f_dcapqvl.bin", "dcap-qvl/tdx_quote_collateral.json", 1752000000, 1526899510,
-                        1750329147, 1752919235, 1526899510, 1750329147, 1752921147, 1710288000, 17, 1,
+    "tdx_v4 dcap-qvl": (DATA / "real/tdx_v4_b0c06f_dcapqvl.bin", DATA / "dcap-qvl/tdx_quote_collateral.json", 1752000000,
+                        1526899510, 1750329147, 1752919235, 1526899510, 1750329147, 1752921147, 1710288000, 17, 1,
                         (True, True, True)),
 }
 
 
-def _path(name: str, vectors: Path | None) -> Path:
-    if name.startswith("vectors:"):
-        if vectors is None:
-            pytest.skip("the real SGX quote lives in ../shared/vectors")
-        return vectors / name.removeprefix("vectors:")
-    return DATA / name
-
-
-@pytest.fixture
-def vectors_or_none(request: pytest.FixtureRequest) -> Path | None:
-    try:
-        return Path(request.getfixturevalue("vectors"))
-    except pytest.skip.Exception:
-        return None
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_dates_numbers_and_flags_match_dcap_qvl(case: str, vectors_or_none: Path | None) -> None:
+def test_dates_numbers_and_flags_match_dcap_qvl(case: str) -> None:
     (quote, collateral, at, earliest, latest, expiration, qe_earliest, qe_latest, qe_expiration, tcb_date, number,
      sgx_type, flags) = CASES[case]
-    raw = _path(quote, vectors_or_none).read_bytes()
-    if quote.endswith("tdx_v4_b0c06f_dcapqvl.bin"):  # 70 zero bytes after the signature data, which Intel ignores
+    if quote == SGX_QUOTE and not VECTORS.is_dir():
+        pytest.skip("the real SGX quote lives in ../shared/vectors")
+    raw = quote.read_bytes()
+    if quote.name == "tdx_v4_b0c06f_dcapqvl.bin":  # 70 zero bytes after the signature data, which Intel ignores
         raw = raw[: 636 + int.from_bytes(raw[632:636], "little")]
-    result = sgxra.verify(raw, collateral=Collateral.from_json(_path(collateral, vectors_or_none).read_text()),
+    result = sgxra.verify(raw, collateral=Collateral.from_json(collateral.read_text()),
                           at=datetime.fromtimestamp(at, timezone.utc))
     assert isinstance(result, DcapResult)
     data = result.to_supplemental()

@@ -24,6 +24,7 @@ from sgxra.wire import collateral
 from sgxra.wire._json import JsonObject
 from sgxra.wire.collateral import Collateral, QeIdentity, TcbInfo, TcbStatus, read_signed
 from sgxra.wire.memo import clear_parse_memos
+from signed_json_reference import compact_form, signed_bytes
 
 REAL = Path(__file__).parent / "data" / "real"
 
@@ -42,32 +43,6 @@ def _texts() -> dict[str, tuple[str, str]]:
 
 TEXTS = _texts()
 KINDS: dict[str, collateral.SignedKind] = {"TCB info": TcbInfo, "QE identity": QeIdentity}
-
-
-def _compact(text: str) -> str | None:
-    """The compact form read_signed re-serialises, the slow way: None when it refuses the text."""
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        if len(dict(pairs)) != len(pairs):
-            raise ValueError("repeated")
-        return dict(pairs)
-
-    def no_constant(name: str) -> None:
-        raise ValueError(name)
-
-    try:
-        obj = json.loads(text, object_pairs_hook=unique, parse_constant=no_constant)
-    except (ValueError, RecursionError):
-        return None
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if isinstance(obj, dict) else None
-
-
-def _reference(text: str) -> bytes | None:
-    """What read_signed signs, the slow way: None when it refuses the text."""
-    try:
-        compact = _compact(text)
-        return None if compact is None else compact.encode()
-    except UnicodeEncodeError:  # a lone surrogate
-        return None
 
 
 def _read(text: str, label: str) -> bytes | None:
@@ -132,7 +107,7 @@ def test_the_writer_reproduces_each_text_and_its_compact_form_is_signed_as_it_st
         name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     label, text = TEXTS[name]
     assert _written(json.loads(text), {}) == text
-    expected = _reference(text)
+    expected = signed_bytes(text)
     assert expected == text.encode()
     clear_parse_memos()
     assert collateral._signs_itself(text, KINDS[label]) == json.loads(text)
@@ -161,10 +136,10 @@ def test_signed_bytes_are_the_reference_whatever_the_text(name: str, data: st.Da
     obj = json.loads(text)
     edits = data.draw(st.dictionaries(st.integers(0, _tokens(obj) - 1), st.sampled_from(EDITS), max_size=3))
     bent = _written(obj, edits)
-    expected = _reference(bent)
+    expected = signed_bytes(bent)
     clear_parse_memos()
     if collateral._signs_itself(bent, KINDS[label]) is not None:  # taken as its own compact form: it must be that
-        assert _compact(bent) == bent
+        assert compact_form(bent) == bent
     assert _read(bent, label) == expected
 
 
@@ -194,7 +169,7 @@ def test_text_that_is_not_its_compact_form_takes_the_reference_way(name: str, ed
     bent = text.replace(old, new, 1)
     clear_parse_memos()
     assert collateral._signs_itself(bent, KINDS[label]) is None
-    assert _read(bent, label) == _reference(bent) != bent.encode()
+    assert _read(bent, label) == signed_bytes(bent) != bent.encode()
 
 
 @pytest.mark.parametrize("advisory", ["INTEL-SA:00615", ":INTEL", "-INTEL-", "INTEL SA 00615", "INTEL-SA-0061é\u2028"])
@@ -205,7 +180,7 @@ def test_colons_dashes_spaces_and_unicode_in_read_strings_keep_the_text_as_it_st
     bent = text.replace('"INTEL-SA-00615"', json.dumps(advisory, ensure_ascii=False))
     clear_parse_memos()
     assert collateral._signs_itself(bent, KINDS[label]) is not None
-    assert _read(bent, label) == _reference(bent) == bent.encode()
+    assert _read(bent, label) == signed_bytes(bent) == bent.encode()
 
 
 # --- Lean level passes against the level-by-level readers ------------------------------------------------------

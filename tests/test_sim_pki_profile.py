@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -13,6 +12,7 @@ from cryptography.x509.oid import NameOID
 from dcap_env import PKI, QE, spec
 from sgxra.sim.dcap_pki import ORG
 from sgxra.verify.trust import intel_sgx_root_ca
+from vectors_env import RealSgx
 
 PEM = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 
@@ -36,9 +36,9 @@ def crl_profile(der: bytes) -> tuple[object, ...]:
 
 
 @pytest.fixture(scope="module")
-def real(vectors: Path) -> tuple[list[x509.Certificate], dict[str, object]]:
-    chain = [x509.load_pem_x509_certificate(p) for p in PEM.findall((vectors / "dcap/sgx_v3_quote.bin").read_bytes())]
-    return chain, json.loads((vectors / "dcap/sgx_v3_quote.collateral.json").read_text())
+def real(real_sgx: RealSgx) -> tuple[list[x509.Certificate], dict[str, object]]:
+    chain = [x509.load_pem_x509_certificate(p) for p in PEM.findall(real_sgx.quote)]
+    return chain, json.loads(real_sgx.collateral_text)
 
 
 def test_certificates_have_intels_profile(real: tuple[list[x509.Certificate], dict[str, object]]) -> None:

@@ -22,8 +22,9 @@ from sgxra.pcs.key import CollateralKey
 from sgxra.validate.policy_file import parse_policy
 from sgxra.verify.result import DcapResult
 from sgxra.wire.collateral import Collateral
+from vectors_env import SGX_AT as AT
+from vectors_env import SGX_AT_UNIX, SGX_COLLATERAL, SGX_QUOTE
 
-AT = datetime.fromtimestamp(1752919277, timezone.utc)
 MR_ENCLAVE = "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb"
 STATUS = "ConfigurationAndSWHardeningNeeded"
 ADVISORIES = ["INTEL-SA-00289", "INTEL-SA-00615"]
@@ -35,8 +36,8 @@ INTEL_ROOT_KEY_ID = ("46e403bd34f05a3f2817ab9badcaacc7ffc98e0f261008cd30dae936ca
 
 
 @pytest.fixture(scope="module")
-def files(vectors: Path) -> tuple[Path, Path]:
-    return vectors / "dcap" / "sgx_v3_quote.bin", vectors / "dcap" / "sgx_v3_quote.collateral.json"
+def files(vectors: Path) -> tuple[Path, Path]:  # through `vectors`: skipped where they are absent
+    return SGX_QUOTE, SGX_COLLATERAL
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def _policy_file(tmp_path: Path, advisories: list[str]) -> Path:
 
 def _cli(files: tuple[Path, Path], *extra: str) -> tuple[int, str]:
     quote, collateral = files
-    run = CliRunner().invoke(main, ["verify", str(quote), "--collateral", str(collateral), "--at", "1752919277",
+    run = CliRunner().invoke(main, ["verify", str(quote), "--collateral", str(collateral), "--at", str(SGX_AT_UNIX),
                                     *extra])
     return run.exit_code, run.output
 
