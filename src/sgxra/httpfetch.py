@@ -200,8 +200,9 @@ def split_url(url: str) -> tuple[str, str, int, str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:  # a port that is not a number in range, a broken IPv6 literal
         raise InvalidUrl(url) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c <= " " or c == "\x7f" for c in url):
-        raise InvalidUrl(url)  # no space or control character belongs in a URL (one would split the request line)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not (url.isascii() and url.isprintable()) \
+            or " " in url:
+        raise InvalidUrl(url)  # a URL is printable ASCII without spaces (one would split the request line)
     return parts.scheme, parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
